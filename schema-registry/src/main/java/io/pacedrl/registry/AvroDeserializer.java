@@ -1,0 +1,76 @@
+package io.pacedrl.registry;
+
+import io.pacedrl.registry.RecordDecodingException.Reason;
+import java.io.IOException;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.avro.Schema;
+import org.apache.avro.io.BinaryDecoder;
+import org.apache.avro.io.DecoderFactory;
+import org.apache.avro.specific.SpecificData;
+import org.apache.avro.specific.SpecificDatumReader;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.serialization.Deserializer;
+
+/**
+ * Reads Confluent-framed Avro into a specific record class, resolving each writer schema by id through
+ * the registry and reading it with the class's schema (Avro schema resolution, so older and newer
+ * compatible writers both decode). Anything it cannot decode fails with a typed
+ * {@link RecordDecodingException} rather than a generic error, so callers can dead-letter it.
+ */
+public final class AvroDeserializer<T extends SpecificRecord> implements Deserializer<T> {
+    private final SchemaRegistryClient registry;
+    private final Class<T> type;
+    private final Schema readerSchema;
+    private final SpecificData data;
+    private final Map<Integer, SpecificDatumReader<T>> readersByWriterId = new ConcurrentHashMap<>();
+
+    public AvroDeserializer(SchemaRegistryClient registry, Class<T> type) {
+        this.registry = registry;
+        this.type = type;
+        this.data = SpecificData.getForClass(type);
+        this.readerSchema = data.getSchema(type);
+    }
+
+    @Override
+    public T deserialize(String topic, byte[] bytes) {
+        if (bytes == null) {
+            return null; // a tombstone on a compacted topic
+        }
+        int id = ConfluentWireFormat.schemaId(topic, bytes);
+        SpecificDatumReader<T> reader = readersByWriterId.computeIfAbsent(id, i -> readerFor(topic, i));
+        BinaryDecoder decoder = DecoderFactory.get().binaryDecoder(bytes, ConfluentWireFormat.HEADER_BYTES,
+                bytes.length - ConfluentWireFormat.HEADER_BYTES, null);
+        T value;
+        try {
+            value = reader.read(null, decoder);
+            if (!decoder.isEnd()) {
+                throw new IOException("bytes left over after the record");
+            }
+        } catch (IOException | RuntimeException e) {
+            throw new RecordDecodingException(Reason.MALFORMED_PAYLOAD, topic, id, "body does not decode as "
+                    + reader.getSchema().getFullName() + " (schema id " + id + "): " + e, e);
+        }
+        return value;
+    }
+
+    private SpecificDatumReader<T> readerFor(String topic, int id) {
+        Schema writer;
+        try {
+            writer = registry.schemaById(id);
+        } catch (SchemaRegistryUnavailableException e) {
+            throw new RecordDecodingException(Reason.REGISTRY_UNAVAILABLE, topic, id, e.getMessage(), e);
+        } catch (SchemaRegistryException e) {
+            Reason reason = e.is(RegistryError.SCHEMA_NOT_FOUND) ? Reason.UNKNOWN_SCHEMA_ID : Reason.REGISTRY_UNAVAILABLE;
+            throw new RecordDecodingException(reason, topic, id, "schema id " + id + " is not available from the "
+                    + "registry at " + registry.url() + ": " + e.getMessage(), e);
+        }
+        List<String> problems = CompatibilityLevel.readProblems(readerSchema, writer);
+        if (!problems.isEmpty()) {
+            throw new RecordDecodingException(Reason.INCOMPATIBLE_SCHEMA, topic, id, "writer schema "
+                    + writer.getFullName() + " (id " + id + ") cannot be read as " + type.getName() + ": " + problems, null);
+        }
+        return new SpecificDatumReader<>(writer, readerSchema, data);
+    }
+}
