@@ -1,0 +1,133 @@
+package io.pacedrl.topics;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pacedrl.embedded.LocalKafka;
+import io.pacedrl.registry.RecordDecodingException;
+import io.pacedrl.registry.SchemaRegistryClient;
+import io.pacedrl.schemas.DeadLetter;
+import io.pacedrl.schemas.Prompt;
+import io.pacedrl.schemas.PromptSplit;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Bad bytes on a real topic: the consumer names what is wrong, the record goes to the dead letters whole, and reading goes on. */
+class DeadLettersTest {
+    @TempDir
+    static Path dataDir;
+    static LocalKafka kafka;
+    static Topics topics;
+
+    @BeforeAll
+    static void start() throws Exception {
+        kafka = LocalKafka.start(dataDir, true);
+        topics = new Topics(new SchemaRegistryClient(kafka.schemaRegistryUrl()));
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            new TopicCreator(admin, Duration.ofSeconds(30)).ensure(topics.all());
+        }
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        kafka.close();
+    }
+
+    static Prompt prompt(String id) {
+        return Prompt.newBuilder().setId(id).setKind("numeric").setFamily("arith").setDifficulty(1)
+                .setSplit(PromptSplit.TRAIN).setText("2+2=").setAnswer("4").build();
+    }
+
+    @Test
+    void undecodableRecordsGoToTheDeadLetterTopicAndReadingGoesOn() throws Exception {
+        byte[] notFramed = "{\"id\":\"p-json\"}".getBytes(StandardCharsets.UTF_8);
+        byte[] unknownId = {0, 0, 0, 0x7f, 0x7f, 2, 'x'};
+        try (var producer = new KafkaProducer<>(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                kafka.bootstrapServers()), new StringSerializer(), topics.prompts.valueSerde().serializer());
+             var raw = new KafkaProducer<>(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                     kafka.bootstrapServers()), new StringSerializer(), new ByteArraySerializer())) {
+            // One partition's worth of keys, so the order below is the order read.
+            producer.send(new ProducerRecord<>(topics.prompts.name(), 0, "k", prompt("p-1"))).get();
+            raw.send(new ProducerRecord<>(topics.prompts.name(), 0, "k", notFramed)).get();
+            raw.send(new ProducerRecord<>(topics.prompts.name(), 0, "k", unknownId)).get();
+            producer.send(new ProducerRecord<>(topics.prompts.name(), 0, "k", prompt("p-2"))).get();
+        }
+
+        List<String> read = new ArrayList<>();
+        List<DeadLetter> deadLetters = new ArrayList<>();
+        try (var consumer = new KafkaConsumer<>(Map.<String, Object>of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
+                ConsumerConfig.GROUP_ID_CONFIG, "dead-letter-test",
+                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"),
+                topics.prompts.keySerde().deserializer(), topics.prompts.valueSerde().deserializer())) {
+            consumer.subscribe(List.of(topics.prompts.name()));
+            long deadline = System.currentTimeMillis() + 30_000;
+            while (read.size() < 2 && System.currentTimeMillis() < deadline) {
+                for (ConsumerRecord<String, Prompt> record
+                        : DeadLetters.poll(consumer, Duration.ofMillis(200), "test", deadLetters::add)) {
+                    read.add(record.value().getId());
+                }
+            }
+        }
+        assertEquals(List.of("p-1", "p-2"), read, "the good records on both sides of the bad ones arrive");
+        assertEquals(2, deadLetters.size());
+
+        DeadLetter json = deadLetters.get(0);
+        assertEquals(RecordDecodingException.Reason.NOT_CONFLUENT_FRAMING.name(), json.getErrorType());
+        assertEquals(topics.prompts.name(), json.getSourceTopic());
+        assertEquals(1, json.getOffset());
+        assertArrayEquals(notFramed, bytes(json.getValue()), "the original bytes are kept");
+        assertArrayEquals("k".getBytes(StandardCharsets.UTF_8), bytes(json.getKey()));
+        assertTrue(json.getReason().contains("magic byte"), json.getReason());
+
+        DeadLetter unknown = deadLetters.get(1);
+        assertEquals(RecordDecodingException.Reason.UNKNOWN_SCHEMA_ID.name(), unknown.getErrorType());
+        assertTrue(unknown.getReason().contains("schema id " + 0x7f7f), unknown.getReason());
+        assertArrayEquals(unknownId, bytes(unknown.getValue()));
+
+        // The dead letters themselves travel through the catalogue's topic and serde.
+        try (var producer = new KafkaProducer<>(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                kafka.bootstrapServers()), new StringSerializer(), topics.deadLetters.valueSerde().serializer())) {
+            producer.send(new ProducerRecord<>(topics.deadLetters.name(), json.getSourceTopic(), json)).get();
+        }
+        try (var consumer = new KafkaConsumer<>(Map.<String, Object>of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
+                ConsumerConfig.GROUP_ID_CONFIG, "dead-letter-reader",
+                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"),
+                topics.deadLetters.keySerde().deserializer(), topics.deadLetters.valueSerde().deserializer())) {
+            consumer.subscribe(List.of(topics.deadLetters.name()));
+            List<DeadLetter> stored = new ArrayList<>();
+            long deadline = System.currentTimeMillis() + 30_000;
+            while (stored.isEmpty() && System.currentTimeMillis() < deadline) {
+                consumer.poll(Duration.ofMillis(200)).forEach(r -> stored.add(r.value()));
+            }
+            assertEquals(List.of(json), stored);
+        }
+    }
+
+    static byte[] bytes(ByteBuffer buffer) {
+        byte[] bytes = new byte[buffer.remaining()];
+        buffer.duplicate().get(bytes);
+        return bytes;
+    }
+}
