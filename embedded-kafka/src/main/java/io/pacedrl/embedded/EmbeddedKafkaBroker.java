@@ -1,5 +1,8 @@
 package io.pacedrl.embedded;
 
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -61,7 +64,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         SINGLE_NODE_CONFIG.forEach(builder::setConfigProp);
         KafkaClusterTestKit cluster = builder.build();
         try {
-            cluster.format();
+            formatQuietly(cluster);
             cluster.startup();
             cluster.waitForReadyBrokers();
         } catch (Exception | Error e) {
@@ -72,6 +75,19 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         log.info("Kafka broker (KRaft, single node) ready at {} in {} ms; data in {}", broker.bootstrapServers(),
                 Duration.ofNanos(System.nanoTime() - started).toMillis(), dataDir);
         return broker;
+    }
+
+    /** The kit's formatter prints its bootstrap records to System.out; keep them in the debug log instead. */
+    private static void formatQuietly(KafkaClusterTestKit cluster) throws Exception {
+        PrintStream stdout = System.out;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        try {
+            cluster.format();
+        } finally {
+            System.setOut(stdout);
+            log.debug("format: {}", captured.toString(StandardCharsets.UTF_8));
+        }
     }
 
     public String bootstrapServers() {

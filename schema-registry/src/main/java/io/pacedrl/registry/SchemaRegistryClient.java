@@ -49,7 +49,8 @@ public final class SchemaRegistryClient {
         this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     }
 
-    private static URI parseUrl(String url) {
+    /** The registry's base URI; fails, naming the URL, unless it is http(s)://host[:port][/path]. */
+    public static URI parseUrl(String url) {
         try {
             URI uri = URI.create(url.endsWith("/") ? url.substring(0, url.length() - 1) : url);
             if (!"http".equals(uri.getScheme()) && !"https".equals(uri.getScheme()) || uri.getHost() == null) {

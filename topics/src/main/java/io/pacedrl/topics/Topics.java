@@ -54,10 +54,7 @@ public final class Topics {
 
     /** The catalogue with every name prefixed by {@code prefix} (for example "run-7."). */
     public Topics(String prefix, SchemaRegistryClient registry) {
-        if (!LEGAL_PREFIX.matcher(prefix).matches()) {
-            throw new IllegalArgumentException("topic prefix '" + prefix + "' is not allowed: Kafka topic names "
-                    + "use only letters, digits, '.', '_' and '-'");
-        }
+        checkPrefix(prefix);
         prompts = topic(prefix + "prompts", "prompt id", registry, Prompt.class, SCALE_OUT_PARTITIONS,
                 compacted(ONE_MIB));
         scheduledPrompts = topic(prefix + "scheduled-prompts", "prompt id", registry, ScheduledPrompt.class,
@@ -78,6 +75,14 @@ public final class Topics {
                 retained(RETAIN_FOREVER, 8 * ONE_MIB));
         runEvents = topic(prefix + "run-events", "run id", registry, RunEvent.class, 1,
                 retained(RETAIN_FOREVER, ONE_MIB));
+    }
+
+    /** Fails, naming the prefix, if topic names made with it would be illegal in Kafka. */
+    public static void checkPrefix(String prefix) {
+        if (!LEGAL_PREFIX.matcher(prefix).matches()) {
+            throw new IllegalArgumentException("topic prefix '" + prefix + "' is not allowed: Kafka topic names "
+                    + "use only letters, digits, '.', '_' and '-'");
+        }
     }
 
     /** Every topic, in data-flow order. */

@@ -1,0 +1,51 @@
+package io.pacedrl.runner;
+
+import io.pacedrl.embedded.LocalKafka;
+import java.nio.file.Path;
+
+/**
+ * The Kafka cluster and schema registry a command works against: the embedded ones, started in this
+ * process with their data in the run directory, or a user's own, given by address. Nothing else
+ * changes between the two.
+ */
+public final class Platform implements AutoCloseable {
+    private final String bootstrapServers;
+    private final String schemaRegistryUrl;
+    private final LocalKafka embedded;
+
+    private Platform(String bootstrapServers, String schemaRegistryUrl, LocalKafka embedded) {
+        this.bootstrapServers = bootstrapServers;
+        this.schemaRegistryUrl = schemaRegistryUrl;
+        this.embedded = embedded;
+    }
+
+    /** A user's cluster and registry; both addresses are needed. */
+    public static Platform external(String bootstrapServers, String schemaRegistryUrl) {
+        return new Platform(bootstrapServers, schemaRegistryUrl, null);
+    }
+
+    /** Starts a KRaft broker with its data in {@code dataDir} and a registry over it. */
+    public static Platform embedded(Path dataDir) throws Exception {
+        LocalKafka kafka = LocalKafka.start(dataDir, false);
+        return new Platform(kafka.bootstrapServers(), kafka.schemaRegistryUrl(), kafka);
+    }
+
+    public String bootstrapServers() {
+        return bootstrapServers;
+    }
+
+    public String schemaRegistryUrl() {
+        return schemaRegistryUrl;
+    }
+
+    public boolean isEmbedded() {
+        return embedded != null;
+    }
+
+    @Override
+    public void close() throws Exception {
+        if (embedded != null) {
+            embedded.close();
+        }
+    }
+}
