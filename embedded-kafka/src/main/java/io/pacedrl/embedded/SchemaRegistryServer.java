@@ -302,7 +302,7 @@ public final class SchemaRegistryServer implements AutoCloseable {
 
     @Command(name = "schema-registry", mixinStandardHelpOptions = true,
             description = "Serves the Confluent Schema Registry REST API over schemas stored in a Kafka topic.")
-    static final class Main implements java.util.concurrent.Callable<Integer> {
+    public static final class Main implements java.util.concurrent.Callable<Integer> {
         @Option(names = "--bootstrap-servers", required = true, description = "Kafka cluster to store schemas in.")
         String bootstrapServers;
         @Option(names = "--topic", defaultValue = DEFAULT_TOPIC, description = "Schema topic (default: ${DEFAULT-VALUE}).")
@@ -314,12 +314,14 @@ public final class SchemaRegistryServer implements AutoCloseable {
 
         @Override
         public Integer call() throws Exception {
+            SchemaRegistryServer server = start(bootstrapServers, topic, host, port);
             CountDownLatch stopped = new CountDownLatch(1);
-            try (SchemaRegistryServer server = start(bootstrapServers, topic, host, port)) {
-                Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));
-                System.out.println("schema registry listening on " + server.url());
-                stopped.await();
-            }
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                server.close();
+                stopped.countDown();
+            }));
+            System.out.println("schema registry listening on " + server.url() + " (Ctrl-C stops it)");
+            stopped.await();
             return 0;
         }
     }
