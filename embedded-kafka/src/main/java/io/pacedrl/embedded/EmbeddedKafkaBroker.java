@@ -1,109 +1,171 @@
 package io.pacedrl.embedded;
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
-import org.apache.kafka.common.test.KafkaClusterTestKit;
-import org.apache.kafka.common.test.TestKitNodes;
+import java.util.Properties;
+import kafka.server.KafkaConfig;
+import kafka.server.KafkaRaftServer;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.utils.Time;
+import org.apache.kafka.metadata.storage.Formatter;
 import org.apache.kafka.server.common.MetadataVersion;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A real single-node Kafka broker in KRaft mode (one combined broker + controller) running inside
- * this JVM, listening on a free loopback port, its log and metadata in a directory of the caller's.
- * It is the same broker a cluster runs, reachable by any Kafka client.
+ * A real single-node Kafka broker in KRaft mode (one process acting as broker and controller)
+ * running inside this JVM: the same server a cluster runs, reachable by any Kafka client, bound to
+ * free ports on the loopback address only, with its log and metadata in a directory of the caller's.
+ * Started again on the same directory, it carries on with the topics and offsets it had.
  */
 public final class EmbeddedKafkaBroker implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EmbeddedKafkaBroker.class);
+    private static final String HOST = "127.0.0.1";
+    private static final int NODE_ID = 1;
+    private static final int START_ATTEMPTS = 3;
 
     /**
      * Broker settings a one-node cluster needs: internal topics default to replication factor 3 and
      * consumer groups and transactions hang without these; topics come only from the catalogue.
      */
-    static final Map<String, Object> SINGLE_NODE_CONFIG = Map.of(
-            "offsets.topic.replication.factor", "1",
-            "offsets.topic.num.partitions", "4",
-            "transaction.state.log.replication.factor", "1",
-            "transaction.state.log.min.isr", "1",
-            "transaction.state.log.num.partitions", "4",
-            "share.coordinator.state.topic.replication.factor", "1",
-            "share.coordinator.state.topic.min.isr", "1",
-            "group.initial.rebalance.delay.ms", "0",
-            "auto.create.topics.enable", "false");
+    static final Map<String, String> SINGLE_NODE_CONFIG = Map.ofEntries(
+            Map.entry("offsets.topic.replication.factor", "1"),
+            Map.entry("offsets.topic.num.partitions", "4"),
+            Map.entry("transaction.state.log.replication.factor", "1"),
+            Map.entry("transaction.state.log.min.isr", "1"),
+            Map.entry("transaction.state.log.num.partitions", "4"),
+            Map.entry("share.coordinator.state.topic.replication.factor", "1"),
+            Map.entry("share.coordinator.state.topic.min.isr", "1"),
+            Map.entry("group.initial.rebalance.delay.ms", "0"),
+            Map.entry("auto.create.topics.enable", "false"),
+            // a small log cleaner: compacted topics here are small
+            Map.entry("log.cleaner.dedupe.buffer.size", "2097152"));
 
-    private final KafkaClusterTestKit cluster;
+    private final KafkaRaftServer server;
+    private final String bootstrapServers;
     private final Path dataDir;
+    private final boolean deleteOnClose;
     private boolean closed;
 
-    private EmbeddedKafkaBroker(KafkaClusterTestKit cluster, Path dataDir) {
-        this.cluster = cluster;
+    private EmbeddedKafkaBroker(KafkaRaftServer server, String bootstrapServers, Path dataDir, boolean deleteOnClose) {
+        this.server = server;
+        this.bootstrapServers = bootstrapServers;
         this.dataDir = dataDir;
+        this.deleteOnClose = deleteOnClose;
     }
 
     /**
-     * Formats {@code dataDir} and starts the broker there. With {@code deleteOnClose} the directory
-     * is removed at close (tests); otherwise it stays for inspection (runs).
+     * Starts the broker on {@code dataDir}, formatting it first if it is new. With
+     * {@code deleteOnClose} the directory is removed at close (tests); otherwise it stays (runs).
      */
     public static EmbeddedKafkaBroker start(Path dataDir, boolean deleteOnClose) throws Exception {
         long started = System.nanoTime();
-        Files.createDirectories(dataDir);
-        TestKitNodes nodes = new TestKitNodes.Builder()
-                .setCombined(true)
-                .setNumBrokerNodes(1)
-                .setNumControllerNodes(1)
-                // The kit otherwise formats with the newest, unreleased metadata version.
-                .setBootstrapMetadataVersion(MetadataVersion.latestProduction())
-                .setBaseDirectory(dataDir)
-                .build();
-        KafkaClusterTestKit.Builder builder = new KafkaClusterTestKit.Builder(nodes).setDeleteOnClose(deleteOnClose);
-        SINGLE_NODE_CONFIG.forEach(builder::setConfigProp);
-        KafkaClusterTestKit cluster = builder.build();
-        try {
-            formatQuietly(cluster);
-            cluster.startup();
-            cluster.waitForReadyBrokers();
-        } catch (Exception | Error e) {
-            cluster.close();
-            throw e;
+        Path logDir = Files.createDirectories(dataDir).resolve("log");
+        for (int attempt = 1; ; attempt++) {
+            // Static quorum voters need the controller's port before start; a port another process
+            // takes between choosing and binding fails the start, which is retried on new ports.
+            int brokerPort = freeLoopbackPort();
+            int controllerPort = freeLoopbackPort();
+            KafkaConfig config = new KafkaConfig(config(logDir, brokerPort, controllerPort), false);
+            format(logDir);
+            KafkaRaftServer server = new KafkaRaftServer(config, Time.SYSTEM);
+            try {
+                server.startup();
+            } catch (RuntimeException e) {
+                server.shutdown();
+                server.awaitShutdown();
+                if (attempt == START_ATTEMPTS) {
+                    throw new IllegalStateException("the embedded Kafka broker did not start in " + dataDir, e);
+                }
+                log.warn("embedded broker start failed ({}); retrying on other ports", e.toString());
+                continue;
+            }
+            EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(server, HOST + ":" + brokerPort, dataDir, deleteOnClose);
+            log.info("Kafka broker (KRaft, single node) ready at {} in {} ms; data in {}", broker.bootstrapServers,
+                    Duration.ofNanos(System.nanoTime() - started).toMillis(), dataDir);
+            return broker;
         }
-        EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(cluster, dataDir);
-        log.info("Kafka broker (KRaft, single node) ready at {} in {} ms; data in {}", broker.bootstrapServers(),
-                Duration.ofNanos(System.nanoTime() - started).toMillis(), dataDir);
-        return broker;
     }
 
-    /** The kit's formatter prints its bootstrap records to System.out; keep them in the debug log instead. */
-    private static void formatQuietly(KafkaClusterTestKit cluster) throws Exception {
-        PrintStream stdout = System.out;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-        try {
-            cluster.format();
-        } finally {
-            System.setOut(stdout);
-            log.debug("format: {}", captured.toString(StandardCharsets.UTF_8));
+    private static Properties config(Path logDir, int brokerPort, int controllerPort) {
+        Properties props = new Properties();
+        props.put("process.roles", "broker,controller");
+        props.put("node.id", Integer.toString(NODE_ID));
+        props.put("controller.quorum.voters", NODE_ID + "@" + HOST + ":" + controllerPort);
+        props.put("listeners", "PLAINTEXT://" + HOST + ":" + brokerPort + ",CONTROLLER://" + HOST + ":" + controllerPort);
+        props.put("advertised.listeners", "PLAINTEXT://" + HOST + ":" + brokerPort);
+        props.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        props.put("inter.broker.listener.name", "PLAINTEXT");
+        props.put("controller.listener.names", "CONTROLLER");
+        props.put("log.dirs", logDir.toString());
+        props.putAll(SINGLE_NODE_CONFIG);
+        return props;
+    }
+
+    /** Formats a new log directory (as kafka-storage.sh format does); a formatted one keeps its cluster. */
+    private static void format(Path logDir) throws Exception {
+        if (Files.exists(logDir.resolve("meta.properties"))) {
+            return;
+        }
+        ByteArrayOutputStream output = new ByteArrayOutputStream();
+        new Formatter()
+                .setPrintStream(new PrintStream(output, true, StandardCharsets.UTF_8))
+                .setNodeId(NODE_ID)
+                .setClusterId(Uuid.randomUuid().toString())
+                .setDirectories(List.of(logDir.toString()))
+                .setMetadataLogDirectory(logDir.toString())
+                .setControllerListenerName("CONTROLLER")
+                .setReleaseVersion(MetadataVersion.latestProduction())
+                .run();
+        log.debug("format {}: {}", logDir, output.toString(StandardCharsets.UTF_8).strip());
+    }
+
+    private static int freeLoopbackPort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName(HOST))) {
+            return socket.getLocalPort();
         }
     }
 
     public String bootstrapServers() {
-        return cluster.bootstrapServers();
+        return bootstrapServers;
     }
 
     public Path dataDir() {
         return dataDir;
     }
 
-    /** Stops the broker; a second call does nothing (closing the test kit twice fails). */
+    /** Stops the broker (and deletes its data if asked to at start); a second call does nothing. */
     @Override
-    public synchronized void close() throws Exception {
-        if (!closed) {
-            closed = true;
-            cluster.close();
+    public synchronized void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        server.shutdown();
+        server.awaitShutdown();
+        if (deleteOnClose) {
+            deleteRecursively(dataDir);
+        }
+    }
+
+    private static void deleteRecursively(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (var paths = Files.walk(dir)) {
+            for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(path);
+            }
         }
     }
 }
