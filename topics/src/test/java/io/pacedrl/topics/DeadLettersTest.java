@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -66,29 +67,16 @@ class DeadLettersTest {
                 kafka.bootstrapServers()), new StringSerializer(), topics.prompts.valueSerde().serializer());
              var raw = new KafkaProducer<>(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
                      kafka.bootstrapServers()), new StringSerializer(), new ByteArraySerializer())) {
-            // One partition's worth of keys, so the order below is the order read.
+            // All on partition 0, so the order below is the order read.
             producer.send(new ProducerRecord<>(topics.prompts.name(), 0, "k", prompt("p-1"))).get();
             raw.send(new ProducerRecord<>(topics.prompts.name(), 0, "k", notFramed)).get();
             raw.send(new ProducerRecord<>(topics.prompts.name(), 0, "k", unknownId)).get();
             producer.send(new ProducerRecord<>(topics.prompts.name(), 0, "k", prompt("p-2"))).get();
         }
 
-        List<String> read = new ArrayList<>();
         List<DeadLetter> deadLetters = new ArrayList<>();
-        try (var consumer = new KafkaConsumer<>(Map.<String, Object>of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-                ConsumerConfig.GROUP_ID_CONFIG, "dead-letter-test",
-                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"),
-                topics.prompts.keySerde().deserializer(), topics.prompts.valueSerde().deserializer())) {
-            consumer.subscribe(List.of(topics.prompts.name()));
-            long deadline = System.currentTimeMillis() + 30_000;
-            while (read.size() < 2 && System.currentTimeMillis() < deadline) {
-                for (ConsumerRecord<String, Prompt> record
-                        : DeadLetters.poll(consumer, Duration.ofMillis(200), "test", deadLetters::add)) {
-                    read.add(record.value().getId());
-                }
-            }
-        }
+        List<String> read = read(topics.prompts, "dead-letter-test", 2, deadLetters::add).stream()
+                .map(Prompt::getId).toList();
         assertEquals(List.of("p-1", "p-2"), read, "the good records on both sides of the bad ones arrive");
         assertEquals(2, deadLetters.size());
 
@@ -110,19 +98,28 @@ class DeadLettersTest {
                 kafka.bootstrapServers()), new StringSerializer(), topics.deadLetters.valueSerde().serializer())) {
             producer.send(new ProducerRecord<>(topics.deadLetters.name(), json.getSourceTopic(), json)).get();
         }
+        List<DeadLetter> none = new ArrayList<>();
+        assertEquals(List.of(json), read(topics.deadLetters, "dead-letter-reader", 1, none::add));
+        assertEquals(List.of(), none);
+    }
+
+    /** Reads {@code count} records of {@code topic} in a new consumer group, routing undecodable ones to {@code deadLetters}. */
+    static <V> List<V> read(TopicSpec<String, V> topic, String group, int count, Consumer<DeadLetter> deadLetters) {
+        List<V> values = new ArrayList<>();
         try (var consumer = new KafkaConsumer<>(Map.<String, Object>of(
                 ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-                ConsumerConfig.GROUP_ID_CONFIG, "dead-letter-reader",
+                ConsumerConfig.GROUP_ID_CONFIG, group,
                 ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"),
-                topics.deadLetters.keySerde().deserializer(), topics.deadLetters.valueSerde().deserializer())) {
-            consumer.subscribe(List.of(topics.deadLetters.name()));
-            List<DeadLetter> stored = new ArrayList<>();
+                topic.keySerde().deserializer(), topic.valueSerde().deserializer())) {
+            consumer.subscribe(List.of(topic.name()));
             long deadline = System.currentTimeMillis() + 30_000;
-            while (stored.isEmpty() && System.currentTimeMillis() < deadline) {
-                consumer.poll(Duration.ofMillis(200)).forEach(r -> stored.add(r.value()));
+            while (values.size() < count && System.currentTimeMillis() < deadline) {
+                for (ConsumerRecord<String, V> record : DeadLetters.poll(consumer, Duration.ofMillis(200), "test", deadLetters)) {
+                    values.add(record.value());
+                }
             }
-            assertEquals(List.of(json), stored);
         }
+        return values;
     }
 
     static byte[] bytes(ByteBuffer buffer) {
