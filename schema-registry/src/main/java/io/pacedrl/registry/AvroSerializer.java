@@ -3,6 +3,9 @@ package io.pacedrl.registry;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.avro.Schema;
 import org.apache.avro.io.BinaryEncoder;
 import org.apache.avro.io.EncoderFactory;
 import org.apache.avro.specific.SpecificDatumWriter;
@@ -17,6 +20,7 @@ import org.apache.kafka.common.serialization.Serializer;
  */
 public final class AvroSerializer<T extends SpecificRecord> implements Serializer<T> {
     private final SchemaRegistryClient registry;
+    private final Map<Schema, SpecificDatumWriter<T>> writers = new ConcurrentHashMap<>();
 
     public AvroSerializer(SchemaRegistryClient registry) {
         this.registry = registry;
@@ -41,7 +45,7 @@ public final class AvroSerializer<T extends SpecificRecord> implements Serialize
         out.writeBytes(header.array());
         try {
             BinaryEncoder encoder = EncoderFactory.get().directBinaryEncoder(out, null);
-            new SpecificDatumWriter<T>(record.getSchema()).write(record, encoder);
+            writers.computeIfAbsent(record.getSchema(), SpecificDatumWriter::new).write(record, encoder);
             encoder.flush();
         } catch (IOException | RuntimeException e) {
             throw new SerializationException("cannot encode " + record.getSchema().getFullName()

@@ -1,0 +1,9 @@
+package io.pacedrl.runner;
+
+import picocli.CommandLine.Command;
+
+/** Benchmarks: each prints its figures and writes them as JSON to the run directory. */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Benchmarks that print measured figures.",
+        subcommands = {PlatformBenchmark.class})
+final class BenchCommand {}
