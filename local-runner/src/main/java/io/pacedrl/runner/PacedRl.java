@@ -1,6 +1,8 @@
 package io.pacedrl.runner;
 
 import io.pacedrl.embedded.SchemaRegistryServer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -9,10 +11,34 @@ import picocli.CommandLine.Command;
         description = "PACED-RL on Kafka: RL post-training of language models as an event-streaming pipeline.",
         subcommands = {DemoCommand.class, BenchCommand.class, SchemaRegistryServer.Main.class})
 public final class PacedRl {
+    private static final Logger log = LoggerFactory.getLogger(PacedRl.class);
+
     private PacedRl() {}
 
+    /**
+     * The command line. A command that fails reports what went wrong in one line on stderr (the
+     * stack trace goes to the log at debug level) and exits with 1; bad options exit with 2.
+     */
     public static CommandLine commandLine() {
-        return new CommandLine(new PacedRl());
+        CommandLine commandLine = new CommandLine(new PacedRl());
+        commandLine.setExecutionExceptionHandler((e, failed, parseResult) -> {
+            log.debug("{} failed", failed.getCommandName(), e);
+            failed.getErr().println("paced-rl " + failed.getCommandName() + ": " + describe(e));
+            failed.getErr().flush();
+            return 1;
+        });
+        return commandLine;
+    }
+
+    /** The exception's message and the distinct messages of its causes. */
+    static String describe(Throwable e) {
+        StringBuilder text = new StringBuilder(String.valueOf(e.getMessage()));
+        for (Throwable cause = e.getCause(); cause != null && cause != cause.getCause(); cause = cause.getCause()) {
+            if (cause.getMessage() != null && !text.toString().contains(cause.getMessage())) {
+                text.append(": ").append(cause.getMessage());
+            }
+        }
+        return text.toString();
     }
 
     public static void main(String[] args) {

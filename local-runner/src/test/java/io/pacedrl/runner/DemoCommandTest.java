@@ -111,6 +111,22 @@ class DemoCommandTest {
         assertTrue(badUrl.err().contains("--schema-registry-url: schema registry URL 'registry:8081' is invalid"), badUrl.err());
     }
 
+    @Test
+    void anUnreachableRegistryFailsWithOneClearLine() throws Exception {
+        int closedPort;
+        try (var socket = new java.net.ServerSocket(0)) {
+            closedPort = socket.getLocalPort();
+        }
+        Run run = demo("--bootstrap-servers", external.bootstrapServers(),
+                "--schema-registry-url", "http://127.0.0.1:" + closedPort, "--topic-prefix", "no-registry.",
+                "--run-dir", tempDir.resolve("no-registry").toString());
+        assertEquals(1, run.exitCode(), run.out() + run.err());
+        assertTrue(run.err().startsWith("paced-rl demo: "), run.err());
+        assertTrue(run.err().contains("schema registry unreachable: POST /subjects/no-registry.prompts-value/versions"),
+                run.err());
+        assertEquals(1, run.err().lines().count(), "one line, no stack trace: " + run.err());
+    }
+
     /** Confluent's own Python client (Debian's python3-confluent-kafka) reads our topics and writes one. */
     @Test
     void aConfluentClientInAnotherLanguageReadsAndWritesOurTopics() throws Exception {
