@@ -8,14 +8,11 @@ import io.pacedrl.topics.Topics;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -30,8 +27,6 @@ import picocli.CommandLine.Spec;
         description = "Start the Kafka platform (embedded, or --bootstrap-servers), create every topic, and round-trip "
                 + "one record of every schema through the schema registry and two consumer groups.")
 final class DemoCommand implements Callable<Integer> {
-    static final Duration TIMEOUT = Duration.ofSeconds(60);
-
     @Mixin
     PlatformOptions platformOptions;
 
@@ -55,10 +50,7 @@ final class DemoCommand implements Callable<Integer> {
             out.flush();
 
             Topics topics = new Topics(platformOptions.topicPrefix, new SchemaRegistryClient(platform.schemaRegistryUrl()));
-            List<TopicCreator.Outcome> outcomes;
-            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, platform.bootstrapServers()))) {
-                outcomes = new TopicCreator(admin, TIMEOUT).ensure(topics.all());
-            }
+            List<TopicCreator.Outcome> outcomes = platform.ensureTopics(topics.all());
             for (TopicCreator.Outcome outcome : outcomes) {
                 var topic = topics.all().stream().filter(t -> t.name().equals(outcome.topic())).findFirst().orElseThrow();
                 out.printf("topic      %-20s %s, %d partitions, replication %d, cleanup %s, key: %s%n", outcome.topic(),
@@ -68,7 +60,7 @@ final class DemoCommand implements Callable<Integer> {
             out.flush();
 
             List<String> groups = List.of(runId + "-reader-a", runId + "-reader-b");
-            List<SchemaRoundTrip.Result> results = new SchemaRoundTrip(topics, platform.bootstrapServers(), TIMEOUT)
+            List<SchemaRoundTrip.Result> results = new SchemaRoundTrip(topics, platform.bootstrapServers(), Platform.ADMIN_TIMEOUT)
                     .run(new SampleRecords(runId, System.currentTimeMillis()), groups);
             for (SchemaRoundTrip.Result result : results) {
                 out.printf("round trip %-20s %-16s schema id %-3d partition %d offset %-4d read back by %s%n",

@@ -1,7 +1,15 @@
 package io.pacedrl.runner;
 
 import io.pacedrl.embedded.LocalKafka;
+import io.pacedrl.topics.TopicCreator;
+import io.pacedrl.topics.TopicSpec;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 
 /**
  * The Kafka cluster and schema registry a command works against: the embedded ones, started in this
@@ -9,6 +17,8 @@ import java.nio.file.Path;
  * changes between the two.
  */
 public final class Platform implements AutoCloseable {
+    static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(60);
+
     private final String bootstrapServers;
     private final String schemaRegistryUrl;
     private final LocalKafka embedded;
@@ -36,6 +46,13 @@ public final class Platform implements AutoCloseable {
 
     public String schemaRegistryUrl() {
         return schemaRegistryUrl;
+    }
+
+    /** Creates the catalogue topics that are missing and checks those that exist (see {@link TopicCreator}). */
+    public List<TopicCreator.Outcome> ensureTopics(Collection<TopicSpec<?, ?>> topics) {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
+            return new TopicCreator(admin, ADMIN_TIMEOUT).ensure(topics);
+        }
     }
 
     public boolean isEmbedded() {

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.schemas.ScoredRollout;
-import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.TopicSpec;
 import io.pacedrl.topics.Topics;
 import java.io.PrintWriter;
@@ -15,8 +14,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -57,9 +54,7 @@ final class PlatformBenchmark implements Callable<Integer> {
             Topics topics = new Topics(platformOptions.topicPrefix + runDir.getFileName() + ".",
                     new SchemaRegistryClient(platform.schemaRegistryUrl()));
             TopicSpec<String, ScoredRollout> topic = topics.scoredRollouts;
-            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, platform.bootstrapServers()))) {
-                new TopicCreator(admin, DemoCommand.TIMEOUT).ensure(List.of(topic));
-            }
+            platform.ensureTopics(List.of(topic));
             ScoredRollout record = new SampleRecords(runDir.getFileName().toString(), System.currentTimeMillis()).scoredRollout;
             Map<String, Object> figures = new LinkedHashMap<>();
             figures.put("records", records);
