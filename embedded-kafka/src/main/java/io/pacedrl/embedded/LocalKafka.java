@@ -1,5 +1,6 @@
 package io.pacedrl.embedded;
 
+import java.io.IOException;
 import java.nio.file.Path;
 
 /**
@@ -40,7 +41,7 @@ public final class LocalKafka implements AutoCloseable {
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() throws IOException {
         try {
             registry.close();
         } finally {

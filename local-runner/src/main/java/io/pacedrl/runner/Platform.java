@@ -3,6 +3,7 @@ package io.pacedrl.runner;
 import io.pacedrl.embedded.LocalKafka;
 import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.TopicSpec;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Collection;
@@ -60,7 +61,7 @@ public final class Platform implements AutoCloseable {
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() throws IOException {
         if (embedded != null) {
             embedded.close();
         }
