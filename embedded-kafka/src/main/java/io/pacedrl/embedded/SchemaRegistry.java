@@ -31,11 +31,12 @@ final class SchemaRegistry {
                 return version.id();
             }
         }
-        List<String> problems = level(subject).incompatibilities(schema, parseAll(versions));
+        CompatibilityLevel level = level(subject);
+        List<String> problems = level.incompatibilities(schema, parseAll(versions));
         if (!problems.isEmpty()) {
             throw new SchemaRegistryException(RegistryError.INCOMPATIBLE_SCHEMA, "Schema being registered is "
                     + "incompatible with an earlier schema for subject \"" + subject + "\" (compatibility "
-                    + level(subject) + "), details: " + problems);
+                    + level + "), details: " + problems);
         }
         int id = store.idOfCanonicalSchema(canonical).orElse(store.maxId() + 1);
         store.putSchema(new StoredSchema(subject, store.maxVersion(subject) + 1, id, canonical, false));

@@ -1,12 +1,9 @@
 package io.pacedrl.runner;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.Topics;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -41,7 +38,6 @@ final class DemoCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         long started = System.nanoTime();
         Path runDir = platformOptions.runDir("demo");
-        Files.createDirectories(runDir);
         String runId = runDir.getFileName().toString();
         try (Platform platform = platformOptions.open("demo")) {
             out.printf("broker     %s (%s)%n", platform.bootstrapServers(), platform.isEmbedded()
@@ -71,8 +67,8 @@ final class DemoCommand implements Callable<Integer> {
             double seconds = (System.nanoTime() - started) / 1e9;
             out.printf("%d/%d schemas round-tripped through the registry and %d consumer groups in %.1f s%n",
                     complete, results.size(), groups.size(), seconds);
-            writeReport(runDir.resolve("round-trip.json"), platform, outcomes, results, seconds);
-            out.printf("report     %s%n", runDir.resolve("round-trip.json"));
+            out.printf("report     %s%n", platformOptions.writeResults("demo", "round-trip.json",
+                    report(platform, outcomes, results, seconds)));
             out.flush();
 
             if (keepRunning && platform.isEmbedded()) {
@@ -84,8 +80,8 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private static void writeReport(Path file, Platform platform, List<TopicCreator.Outcome> topics,
-            List<SchemaRoundTrip.Result> results, double seconds) throws Exception {
+    private static Map<String, Object> report(Platform platform, List<TopicCreator.Outcome> topics,
+            List<SchemaRoundTrip.Result> results, double seconds) {
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("bootstrapServers", platform.bootstrapServers());
         report.put("schemaRegistryUrl", platform.schemaRegistryUrl());
@@ -93,7 +89,7 @@ final class DemoCommand implements Callable<Integer> {
         report.put("topics", topics);
         report.put("roundTrips", results);
         report.put("seconds", seconds);
-        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(file.toFile(), report);
+        return report;
     }
 
     private static void awaitShutdown() throws InterruptedException {

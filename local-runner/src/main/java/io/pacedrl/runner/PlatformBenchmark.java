@@ -1,13 +1,10 @@
 package io.pacedrl.runner;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.schemas.ScoredRollout;
 import io.pacedrl.topics.TopicSpec;
 import io.pacedrl.topics.Topics;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -48,7 +45,6 @@ final class PlatformBenchmark implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Path runDir = platformOptions.runDir("bench-platform");
-        Files.createDirectories(runDir);
         try (Platform platform = platformOptions.open("bench-platform")) {
             // A topic of its own per run, so consecutive runs on one cluster do not mix.
             Topics topics = new Topics(platformOptions.topicPrefix + runDir.getFileName() + ".",
@@ -104,9 +100,7 @@ final class PlatformBenchmark implements Callable<Integer> {
             }
             report(out, figures, "consume", start, bytes);
 
-            Path file = runDir.resolve("bench-platform.json");
-            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(file.toFile(), figures);
-            out.printf("figures    %s%n", file);
+            out.printf("figures    %s%n", platformOptions.writeResults("bench-platform", "bench-platform.json", figures));
             out.flush();
             return 0;
         }

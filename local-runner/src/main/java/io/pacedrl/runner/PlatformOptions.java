@@ -1,7 +1,11 @@
 package io.pacedrl.runner;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.topics.Topics;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
@@ -55,11 +59,19 @@ public final class PlatformOptions {
         }
     }
 
-    Path runDir(String commandName) {
+    /** The run directory (given, or runs/&lt;command&gt;-&lt;time&gt;), created if it does not exist. */
+    Path runDir(String commandName) throws IOException {
         if (runDir == null) {
             runDir = Path.of("runs", commandName + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         }
-        return runDir;
+        return Files.createDirectories(runDir);
+    }
+
+    /** Writes a command's results as indented JSON into the run directory and returns the file. */
+    Path writeResults(String commandName, String fileName, Object results) throws IOException {
+        Path file = runDir(commandName).resolve(fileName);
+        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(file.toFile(), results);
+        return file;
     }
 
     /** Opens the external platform named by the options, or starts the embedded one under the run directory. */
