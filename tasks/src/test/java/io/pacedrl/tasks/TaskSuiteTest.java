@@ -1,0 +1,89 @@
+package io.pacedrl.tasks;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+class TaskSuiteTest {
+    private static final TaskSuite.Config SMALL = new TaskSuite.Config(7, 3_000, 500, 0.5);
+
+    @Test
+    void sameSeedGivesTheSameSuiteAndAnotherSeedAnother() {
+        TaskSuite first = TaskSuite.generate(SMALL);
+        TaskSuite again = TaskSuite.generate(SMALL);
+        assertEquals(first.train(), again.train());
+        assertEquals(first.heldOut(), again.heldOut());
+        TaskSuite other = TaskSuite.generate(new TaskSuite.Config(8, 3_000, 500, 0.5));
+        assertNotEquals(first.train(), other.train());
+    }
+
+    @Test
+    void trainAndHeldOutAreDisjointWithUniqueIds() {
+        TaskSuite suite = TaskSuite.generate(SMALL);
+        assertEquals(3_000, suite.train().size());
+        assertEquals(500, suite.heldOut().size());
+        Set<String> trainIds = suite.train().stream().map(TaskPrompt::id).collect(Collectors.toSet());
+        Set<String> trainTexts = suite.train().stream().map(TaskPrompt::text).collect(Collectors.toSet());
+        assertEquals(3_000, trainIds.size());
+        assertEquals(3_000, trainTexts.size());
+        for (TaskPrompt prompt : suite.heldOut()) {
+            assertTrue(!trainIds.contains(prompt.id()) && !trainTexts.contains(prompt.text()), prompt.toString());
+            assertEquals(TaskPrompt.Split.HELD_OUT, prompt.split());
+        }
+        suite.train().forEach(p -> assertEquals(TaskPrompt.Split.TRAIN, p.split()));
+    }
+
+    @Test
+    void everyFamilyAndLevelIsRepresentedWithItsDifficultyRecorded() {
+        TaskSuite suite = TaskSuite.generate(SMALL);
+        Map<String, Set<Integer>> levels = new TreeMap<>();
+        suite.train().forEach(p -> levels.computeIfAbsent(p.family(), f -> new HashSet<>()).add(p.difficulty()));
+        assertEquals(Map.of("arith", Set.of(1, 2, 3, 4), "countdown", Set.of(1, 2, 3)), levels);
+        long countdown = suite.train().stream().filter(p -> p.family().equals("countdown")).count();
+        assertTrue(countdown > 1_300 && countdown < 1_700, "share of countdown: " + countdown);
+    }
+
+    @Test
+    void idsComeFromTheText() {
+        TaskSuite suite = TaskSuite.generate(SMALL);
+        for (TaskPrompt prompt : suite.train()) {
+            assertEquals(TaskPrompt.contentId(prompt.family(), prompt.text()), prompt.id());
+        }
+    }
+
+    @Test
+    void everyDemonstrationIsJudgedCorrectAndNoneIsHeldOut() {
+        TaskSuite suite = TaskSuite.generate(SMALL);
+        Set<String> heldOut = suite.heldOut().stream().map(TaskPrompt::text).collect(Collectors.toSet());
+        Verifiers verifiers = Verifiers.load();
+        Iterator<TaskFamily.Example> demonstrations = suite.demonstrations(99);
+        for (int i = 0; i < 5_000; i++) {
+            TaskFamily.Example example = demonstrations.next();
+            assertTrue(!heldOut.contains(example.prompt().text()));
+            Verdict verdict = verifiers.verify(example.prompt(), example.solution());
+            assertTrue(verdict.correct(), example + " judged " + verdict);
+        }
+    }
+
+    @Test
+    void countdownTargetsAreReachableAndBounded() {
+        Countdown countdown = new Countdown();
+        java.util.SplittableRandom random = new java.util.SplittableRandom(3);
+        for (int level = 1; level <= 3; level++) {
+            for (int i = 0; i < 300; i++) {
+                TaskFamily.Example example = countdown.generate(random, level);
+                CountdownVerifier.Spec spec = CountdownVerifier.Spec.parse(example.prompt());
+                assertEquals(level + 1, spec.numbers().size());
+                assertTrue(spec.target().intValue() >= 1 && spec.target().intValue() <= Countdown.MAX_TARGET);
+            }
+        }
+    }
+}
