@@ -85,16 +85,23 @@ public final class AdamW implements AutoCloseable {
                 NDArray gradient = gradients.get(i).mul(scale);
                 firstMoments.get(i).muli(config.beta1()).addi(gradient.mul(1 - config.beta1()));
                 secondMoments.get(i).muli(config.beta2()).addi(gradient.square().muli(1 - config.beta2()));
-                NDArray update = firstMoments.get(i).div(correction1)
-                        .divi(secondMoments.get(i).div(correction2).sqrt().addi(config.epsilon()));
+                // An op's result belongs to its first operand's manager: results computed from the
+                // moments or the parameter are moved to the scratch manager, or they would pile up.
+                NDArray denominator = inScratch(secondMoments.get(i).div(correction2), scratch).sqrt().addi(config.epsilon());
+                NDArray update = inScratch(firstMoments.get(i).div(correction1), scratch).divi(denominator);
                 if (parameter.getShape().dimension() >= 2 && config.weightDecay() > 0) {
-                    update.addi(parameter.mul(config.weightDecay()));
+                    update.addi(inScratch(parameter.mul(config.weightDecay()), scratch));
                 }
                 parameter.subi(update.muli(learningRate));
                 gradients.get(i).set(new NDIndex("..."), 0f);
             }
             return norm;
         }
+    }
+
+    private static NDArray inScratch(NDArray array, NDManager scratch) {
+        array.attach(scratch);
+        return array;
     }
 
     public Config config() {

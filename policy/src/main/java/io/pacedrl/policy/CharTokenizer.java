@@ -87,17 +87,21 @@ public final class CharTokenizer {
         return response;
     }
 
-    /** The text of a response: its characters up to the first EOS; other special tokens are an error. */
+    /**
+     * The text of a sampled response: its characters up to the first EOS. A policy can sample
+     * PAD, BOS or SEP too; they become U+FFFD, which no verifier accepts, so the text stays a
+     * faithful record of what was sampled. Ids outside the vocabulary are an error.
+     */
     public String decode(int[] ids) {
         StringBuilder text = new StringBuilder(ids.length);
         for (int id : ids) {
             if (id == EOS) {
                 break;
             }
-            if (id < SPECIALS || id >= vocabularySize()) {
-                throw new IllegalArgumentException("token " + id + " is not a character of vocabulary " + version);
+            if (id < 0 || id >= vocabularySize()) {
+                throw new IllegalArgumentException("token " + id + " is not in vocabulary " + version);
             }
-            text.append(alphabet.charAt(id - SPECIALS));
+            text.append(id < SPECIALS ? '\uFFFD' : alphabet.charAt(id - SPECIALS));
         }
         return text.toString();
     }
