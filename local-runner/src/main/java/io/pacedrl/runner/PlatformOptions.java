@@ -1,20 +1,16 @@
 package io.pacedrl.runner;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.topics.Topics;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
-/** The options every command shares: where Kafka and the registry are, where the run's files go. */
+/** The options of every command that uses Kafka: where the cluster and the registry are, where the run's files go. */
 public final class PlatformOptions {
     @Spec(Spec.Target.MIXEE)
     CommandSpec command;
@@ -27,9 +23,8 @@ public final class PlatformOptions {
             description = "A Confluent-protocol schema registry for the external cluster (required with --bootstrap-servers).")
     String schemaRegistryUrl;
 
-    @Option(names = "--run-dir", paramLabel = "DIR",
-            description = "Directory for the run's files (broker data, results). Default: runs/<command>-<time>.")
-    Path runDir;
+    @Mixin
+    RunOptions run;
 
     @Option(names = "--topic-prefix", paramLabel = "PREFIX", defaultValue = "",
             description = "Prefix for every topic name, to keep runs apart on a shared cluster. Default: none.")
@@ -59,19 +54,12 @@ public final class PlatformOptions {
         }
     }
 
-    /** The run directory (given, or runs/&lt;command&gt;-&lt;time&gt;), created if it does not exist. */
     Path runDir(String commandName) throws IOException {
-        if (runDir == null) {
-            runDir = Path.of("runs", commandName + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-        }
-        return Files.createDirectories(runDir);
+        return run.runDir(commandName);
     }
 
-    /** Writes a command's results as indented JSON into the run directory and returns the file. */
     Path writeResults(String commandName, String fileName, Object results) throws IOException {
-        Path file = runDir(commandName).resolve(fileName);
-        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(file.toFile(), results);
-        return file;
+        return run.writeResults(commandName, fileName, results);
     }
 
     /** Opens the external platform named by the options, or starts the embedded one under the run directory. */

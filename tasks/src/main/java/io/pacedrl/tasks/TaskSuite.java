@@ -97,7 +97,12 @@ public final class TaskSuite {
         };
     }
 
-    /** Endless examples: a family by the configured share, then a level uniformly. */
+    /**
+     * Endless examples: a family by the configured share, then a level with weight
+     * {@code maxLevel − level + 1} (arith 4:3:2:1, countdown 3:2:1). Most prompts are within
+     * a small policy's reach after the warm start and a tail is not, so a pool has easy, learnable
+     * and out-of-reach prompts for a scheduler to tell apart.
+     */
     private static Iterator<TaskFamily.Example> examples(Config config, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
         return new Iterator<>() {
@@ -109,10 +114,21 @@ public final class TaskSuite {
             @Override
             public TaskFamily.Example next() {
                 TaskFamily family = random.nextDouble() < config.countdownShare() ? FAMILIES.get(1) : FAMILIES.get(0);
-                int level = random.nextInt(family.minLevel(), family.maxLevel() + 1);
-                return family.generate(random, level);
+                return family.generate(random, level(family, random));
             }
         };
+    }
+
+    private static int level(TaskFamily family, SplittableRandom random) {
+        int levels = family.maxLevel() - family.minLevel() + 1;
+        int ticket = random.nextInt(levels * (levels + 1) / 2);
+        for (int level = family.minLevel(); ; level++) {
+            int weight = family.maxLevel() - level + 1;
+            if (ticket < weight) {
+                return level;
+            }
+            ticket -= weight;
+        }
     }
 
     public Config config() {

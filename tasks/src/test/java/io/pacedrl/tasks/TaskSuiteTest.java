@@ -47,6 +47,9 @@ class TaskSuiteTest {
         Map<String, Set<Integer>> levels = new TreeMap<>();
         suite.train().forEach(p -> levels.computeIfAbsent(p.family(), f -> new HashSet<>()).add(p.difficulty()));
         assertEquals(Map.of("arith", Set.of(1, 2, 3, 4), "countdown", Set.of(1, 2, 3)), levels);
+        long arithEasier = suite.train().stream().filter(p -> p.family().equals("arith") && p.difficulty() == 2).count();
+        long arithHardest = suite.train().stream().filter(p -> p.family().equals("arith") && p.difficulty() == 4).count();
+        assertTrue(arithEasier > 1.5 * arithHardest, "easier levels are more common: " + arithEasier + " vs " + arithHardest);
         long countdown = suite.train().stream().filter(p -> p.family().equals("countdown")).count();
         assertTrue(countdown > 1_300 && countdown < 1_700, "share of countdown: " + countdown);
     }

@@ -1,0 +1,50 @@
+package io.pacedrl.runner;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.CategoryChart;
+import org.knowm.xchart.CategoryChartBuilder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.internal.chartpart.Chart;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+
+/** PNG plots of a run's results, for the figures people would rather look at than read. */
+final class Charts {
+    private static final int WIDTH = 800;
+    private static final int HEIGHT = 500;
+
+    static {
+        System.setProperty("java.awt.headless", "true");
+    }
+
+    private Charts() {}
+
+    /** A bar chart of {@code values} over {@code labels}. */
+    static Path bars(Path file, String title, String xTitle, String yTitle, List<String> labels, List<? extends Number> values)
+            throws IOException {
+        CategoryChart chart = new CategoryChartBuilder().width(WIDTH).height(HEIGHT).title(title)
+                .xAxisTitle(xTitle).yAxisTitle(yTitle).build();
+        chart.getStyler().setLegendVisible(false);
+        chart.addSeries(yTitle, labels, values);
+        return save(chart, file);
+    }
+
+    /** A line chart of y over x. */
+    static Path line(Path file, String title, String xTitle, String yTitle, List<? extends Number> x, List<? extends Number> y)
+            throws IOException {
+        XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
+        chart.getStyler().setLegendVisible(false);
+        chart.addSeries(yTitle, x, y).setMarker(SeriesMarkers.NONE);
+        return save(chart, file);
+    }
+
+    private static Path save(Chart<?, ?> chart, Path file) throws IOException {
+        String name = file.toString();
+        BitmapEncoder.saveBitmap(chart, name.endsWith(".png") ? name.substring(0, name.length() - 4) : name,
+                BitmapEncoder.BitmapFormat.PNG);
+        return file;
+    }
+}
