@@ -52,7 +52,7 @@ public final class WarmStart {
         /** The default warm start for the default task suite (about 4 minutes on 2 cores). */
         public static Config defaults() {
             return new Config(Transformer.Config.defaults(CharTokenizer.ASCII.vocabularySize()), TaskSuite.Config.DEFAULT,
-                    1200, 128, 2e-3f, 100, 1, 512, 8);
+                    3000, 64, 1e-3f, 100, 1, 512, 8);
         }
 
         /** A short hex hash of everything that determines the trained weights and their report. */
