@@ -72,7 +72,9 @@ class WarmStartTest {
         assertEquals(TINY.evalPoolPrompts(), Arrays.stream(report.poolHistogram()).sum());
         assertEquals(TINY.samplesPerPrompt() + 1, report.poolHistogram().length);
         assertTrue(report.heldOutPassAt1() >= 0 && report.heldOutPassAt1() <= 1);
-        assertEquals(List.of("arith/1", "arith/2", "arith/3", "arith/4", "countdown/1", "countdown/2", "countdown/3"),
-                List.copyOf(report.heldOutByLevel().keySet()));
+        List<String> levels = TaskSuite.generate(TINY.suite()).heldOut().stream()
+                .map(p -> p.family() + "/" + p.difficulty()).distinct().sorted().toList();
+        assertTrue(levels.size() >= 5, "the held-out set spans the levels: " + levels);
+        assertEquals(levels, List.copyOf(report.heldOutByLevel().keySet()));
     }
 }
