@@ -7,31 +7,17 @@ import java.util.SplittableRandom;
  * with exactly L, so level 1 is single digits and level 4 reaches 4-digit products of 8 digits.
  * The text is {@code "37*45="}; the one correct answer is the integer value.
  */
-public final class Arithmetic implements TaskFamily {
+public final class Arithmetic extends TaskFamily {
     public static final String FAMILY = "arith";
     public static final String KIND = NumericAnswerVerifier.KIND;
     private static final char[] OPERATORS = {'+', '-', '*'};
 
-    @Override
-    public String name() {
-        return FAMILY;
+    public Arithmetic() {
+        super(FAMILY, 1, 4);
     }
 
     @Override
-    public int minLevel() {
-        return 1;
-    }
-
-    @Override
-    public int maxLevel() {
-        return 4;
-    }
-
-    @Override
-    public Example generate(SplittableRandom random, int level) {
-        if (level < minLevel() || level > maxLevel()) {
-            throw new IllegalArgumentException("arith level must be 1..4, got " + level);
-        }
+    protected Example draw(SplittableRandom random, int level) {
         boolean firstIsLong = random.nextBoolean();
         long a = operand(random, firstIsLong ? level : random.nextInt(1, level + 1));
         long b = operand(random, firstIsLong ? random.nextInt(1, level + 1) : level);

@@ -14,33 +14,19 @@ import java.util.stream.Collectors;
  * keeps more of them than a reward maximiser. The text is {@code "3 7 9 -> 30"}; the spec is
  * {@code {"numbers":[3,7,9],"target":30}}.
  */
-public final class Countdown implements TaskFamily {
+public final class Countdown extends TaskFamily {
     public static final String FAMILY = "countdown";
     public static final String KIND = CountdownVerifier.KIND;
     static final int MAX_NUMBER = 12;
     static final int MAX_TARGET = 999;
     private static final char[] OPERATORS = {'+', '-', '*', '/'};
 
-    @Override
-    public String name() {
-        return FAMILY;
+    public Countdown() {
+        super(FAMILY, 1, 3);
     }
 
     @Override
-    public int minLevel() {
-        return 1;
-    }
-
-    @Override
-    public int maxLevel() {
-        return 3;
-    }
-
-    @Override
-    public Example generate(SplittableRandom random, int level) {
-        if (level < minLevel() || level > maxLevel()) {
-            throw new IllegalArgumentException("countdown level must be 1..3, got " + level);
-        }
+    protected Example draw(SplittableRandom random, int level) {
         while (true) {
             List<Integer> numbers = new ArrayList<>();
             for (int i = 0; i <= level; i++) {

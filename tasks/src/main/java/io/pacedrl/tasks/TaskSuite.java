@@ -6,6 +6,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.stream.Stream;
 
 /**
  * The generated task suite: a training pool and a disjoint held-out set, both drawn from the
@@ -78,23 +79,9 @@ public final class TaskSuite {
      * never showing a held-out text.
      */
     public Iterator<TaskFamily.Example> demonstrations(long seed) {
-        Iterator<TaskFamily.Example> examples = examples(config, seed);
-        return new Iterator<>() {
-            @Override
-            public boolean hasNext() {
-                return true;
-            }
-
-            @Override
-            public TaskFamily.Example next() {
-                while (true) {
-                    TaskFamily.Example example = examples.next();
-                    if (!heldOutTexts.contains(example.prompt().text())) {
-                        return example;
-                    }
-                }
-            }
-        };
+        return Stream.generate(examples(config, seed)::next)
+                .filter(example -> !heldOutTexts.contains(example.prompt().text()))
+                .iterator();
     }
 
     /**
@@ -105,18 +92,10 @@ public final class TaskSuite {
      */
     private static Iterator<TaskFamily.Example> examples(Config config, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
-        return new Iterator<>() {
-            @Override
-            public boolean hasNext() {
-                return true;
-            }
-
-            @Override
-            public TaskFamily.Example next() {
-                TaskFamily family = random.nextDouble() < config.countdownShare() ? FAMILIES.get(1) : FAMILIES.get(0);
-                return family.generate(random, level(family, random));
-            }
-        };
+        return Stream.generate(() -> {
+            TaskFamily family = random.nextDouble() < config.countdownShare() ? FAMILIES.get(1) : FAMILIES.get(0);
+            return family.generate(random, level(family, random));
+        }).iterator();
     }
 
     private static int level(TaskFamily family, SplittableRandom random) {

@@ -77,6 +77,13 @@ class TaskSuiteTest {
     }
 
     @Test
+    void aLevelOutsideTheFamilysRangeIsAnError() {
+        IllegalArgumentException error = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new Countdown().generate(new java.util.SplittableRandom(1), 4));
+        assertEquals("countdown level must be 1..3, got 4", error.getMessage());
+    }
+
+    @Test
     void countdownTargetsAreReachableAndBounded() {
         Countdown countdown = new Countdown();
         java.util.SplittableRandom random = new java.util.SplittableRandom(3);
