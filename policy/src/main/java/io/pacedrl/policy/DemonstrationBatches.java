@@ -3,6 +3,7 @@ package io.pacedrl.policy;
 import io.pacedrl.tasks.TaskFamily;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.Deque;
 import java.util.Iterator;
@@ -81,7 +82,7 @@ public final class DemonstrationBatches implements Iterator<DemonstrationBatches
             batches.add(new Batch(slice.stream().map(pair -> pair[0]).toList(), slice.stream().map(pair -> pair[1]).toList()));
         }
         for (int i = batches.size() - 1; i > 0; i--) {
-            java.util.Collections.swap(batches, i, random.nextInt(i + 1));
+            Collections.swap(batches, i, random.nextInt(i + 1));
         }
         ready.addAll(batches);
     }

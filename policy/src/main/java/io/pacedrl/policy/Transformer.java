@@ -12,6 +12,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.Dropout;
 import ai.djl.nn.norm.LayerNorm;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -397,7 +398,7 @@ public final class Transformer implements AutoCloseable {
         for (int b = 0; b < batch; b++) {
             int n = length[b];
             Finish finish = tokens[b][n - 1] == CharTokenizer.EOS ? Finish.EOS : Finish.LENGTH;
-            completions.add(new Completion(java.util.Arrays.copyOf(tokens[b], n), java.util.Arrays.copyOf(logProbs[b], n), finish));
+            completions.add(new Completion(Arrays.copyOf(tokens[b], n), Arrays.copyOf(logProbs[b], n), finish));
         }
         return completions;
     }
@@ -420,7 +421,7 @@ public final class Transformer implements AutoCloseable {
         for (int i = 0; i < vocab; i++) {
             order[i] = i;
         }
-        java.util.Arrays.sort(order, (a, b) -> Float.compare(logProbs[offset + b], logProbs[offset + a]));
+        Arrays.sort(order, (a, b) -> Float.compare(logProbs[offset + b], logProbs[offset + a]));
         double[] mass = new double[vocab];
         double total = 0;
         int kept = 0;

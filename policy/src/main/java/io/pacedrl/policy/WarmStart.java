@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * The supervised warm start that makes the reference policy π_ref: next-token training on
@@ -88,7 +89,7 @@ public final class WarmStart {
      * Returns the cached warm start for {@code config} from {@code cacheDir}, or trains it,
      * evaluates it and stores both there.
      */
-    public static Result obtain(Config config, Path cacheDir, java.util.function.Consumer<Progress> progress)
+    public static Result obtain(Config config, Path cacheDir, Consumer<Progress> progress)
             throws IOException {
         Path weights = cacheDir.resolve("warmstart-" + config.hash() + ".weights");
         Path reportFile = cacheDir.resolve("warmstart-" + config.hash() + ".json");
@@ -124,7 +125,7 @@ public final class WarmStart {
      * Trains a fresh model on demonstrations; the same config gives the same weights (the data,
      * the initialisation and dropout are all drawn from the seed).
      */
-    static Trained train(NDManager manager, Config config, TaskSuite suite, java.util.function.Consumer<Progress> progress) {
+    static Trained train(NDManager manager, Config config, TaskSuite suite, Consumer<Progress> progress) {
         Engine.getInstance().setRandomSeed((int) config.seed());
         Transformer model = new Transformer(manager, config.model(), CharTokenizer.ASCII, config.seed());
         try (AdamW optimizer = new AdamW(model.parameters(), AdamW.Config.DEFAULT.withLearningRate(config.learningRate()))) {
