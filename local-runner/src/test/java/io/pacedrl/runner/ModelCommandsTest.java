@@ -66,6 +66,9 @@ class ModelCommandsTest {
         Run run = run("warmstart", "--d-model", "30", "--heads", "4", "--cache-dir", dir.toString());
         assertEquals(2, run.exitCode());
         assertTrue(run.err().contains("model options: dModel must be a positive multiple of heads"), run.err());
+        Run steps = run("warmstart", "--steps", "0", "--cache-dir", dir.toString());
+        assertEquals(2, steps.exitCode());
+        assertTrue(steps.err().startsWith("steps must be ≥ 1, got 0"), steps.err());
     }
 
     @Test

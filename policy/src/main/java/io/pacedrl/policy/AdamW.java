@@ -27,8 +27,12 @@ public final class AdamW implements AutoCloseable {
         public static final Config DEFAULT = new Config(1e-3f, 0.9f, 0.95f, 1e-8f, 0.01f, 1.0f);
 
         public Config {
-            if (!(learningRate > 0) || !(clipNorm > 0) || !(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
-                throw new IllegalArgumentException("invalid AdamW config " + this);
+            // Named one by one: a compact constructor's `this` has no fields assigned yet.
+            if (!(learningRate > 0) || !(clipNorm > 0)) {
+                throw new IllegalArgumentException("learningRate and clipNorm must be > 0, got " + learningRate + " and " + clipNorm);
+            }
+            if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
+                throw new IllegalArgumentException("beta1 and beta2 must be in [0, 1), got " + beta1 + " and " + beta2);
             }
         }
 

@@ -45,8 +45,20 @@ public final class WarmStart {
                          int warmupSteps, long seed, int evalPoolPrompts, int samplesPerPrompt) {
 
         public Config {
-            if (steps < 1 || batchSize < 1 || warmupSteps < 0 || evalPoolPrompts < 1 || samplesPerPrompt < 1) {
-                throw new IllegalArgumentException("steps, batchSize, evalPoolPrompts and samplesPerPrompt must be ≥ 1: " + this);
+            // Each key named on its own (a compact constructor's `this` has no fields assigned yet).
+            atLeast("steps", steps, 1);
+            atLeast("batchSize", batchSize, 1);
+            atLeast("warmupSteps", warmupSteps, 0);
+            atLeast("evalPoolPrompts", evalPoolPrompts, 1);
+            atLeast("samplesPerPrompt", samplesPerPrompt, 1);
+            if (!(learningRate > 0)) {
+                throw new IllegalArgumentException("learningRate must be > 0, got " + learningRate);
+            }
+        }
+
+        private static void atLeast(String key, int value, int minimum) {
+            if (value < minimum) {
+                throw new IllegalArgumentException(key + " must be ≥ " + minimum + ", got " + value);
             }
         }
 
