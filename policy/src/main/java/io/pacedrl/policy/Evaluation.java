@@ -3,7 +3,9 @@ package io.pacedrl.policy;
 import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.tasks.Verifiers;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Samples responses to prompts and scores them with the verifiers: per-prompt accuracy (the
@@ -12,8 +14,11 @@ import java.util.List;
 public final class Evaluation {
     private Evaluation() {}
 
-    /** How many of each prompt's samples were correct. */
-    public record Result(List<TaskPrompt> prompts, int samplesPerPrompt, int[] correct) {
+    /**
+     * How many of each prompt's samples were correct, and how many different correct answers
+     * (ignoring whitespace) they held.
+     */
+    public record Result(List<TaskPrompt> prompts, int samplesPerPrompt, int[] correct, int[] distinctCorrect) {
 
         /** Mean accuracy over prompts and samples: pass@1 estimated from n samples each. */
         public double passAt1() {
@@ -55,6 +60,8 @@ public final class Evaluation {
                              Transformer.SamplingConfig sampling, int batchSize, long seed, Verifiers verifiers) {
         CharTokenizer tokenizer = model.tokenizer();
         int[] correct = new int[prompts.size()];
+        List<Set<String>> answers = new ArrayList<>();
+        prompts.forEach(prompt -> answers.add(new HashSet<>()));
         int promptsPerBatch = Math.max(1, batchSize / samplesPerPrompt);
         for (int start = 0; start < prompts.size(); start += promptsPerBatch) {
             int end = Math.min(prompts.size(), start + promptsPerBatch);
@@ -68,11 +75,14 @@ public final class Evaluation {
             List<Transformer.Completion> completions = model.sample(rows, sampling, seed + start);
             for (int r = 0; r < completions.size(); r++) {
                 int i = start + r / samplesPerPrompt;
-                if (verifiers.verify(prompts.get(i), tokenizer.decode(completions.get(r).tokens())).correct()) {
+                String response = tokenizer.decode(completions.get(r).tokens());
+                if (verifiers.verify(prompts.get(i), response).correct()) {
                     correct[i]++;
+                    answers.get(i).add(response.replaceAll("\\s+", ""));
                 }
             }
         }
-        return new Result(List.copyOf(prompts), samplesPerPrompt, correct);
+        return new Result(List.copyOf(prompts), samplesPerPrompt, correct,
+                answers.stream().mapToInt(Set::size).toArray());
     }
 }

@@ -8,7 +8,7 @@ import ai.djl.pytorch.jni.JniUtils;
  * in-place weight updates must run with it off, or every op is kept for a backward pass that
  * never comes (and in-place writes to parameters are refused).
  */
-final class GradMode implements AutoCloseable {
+public final class GradMode implements AutoCloseable {
     private final boolean previous;
 
     private GradMode() {
@@ -16,7 +16,7 @@ final class GradMode implements AutoCloseable {
         JniUtils.setGradMode(false);
     }
 
-    static GradMode off() {
+    public static GradMode off() {
         return new GradMode();
     }
 

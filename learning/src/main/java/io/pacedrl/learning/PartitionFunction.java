@@ -1,0 +1,146 @@
+package io.pacedrl.learning;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.Dropout;
+import ai.djl.nn.norm.LayerNorm;
+import io.pacedrl.policy.GradMode;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * The learned partition function log Z_φ(x): a small MLP over a prompt's embedding e(x), which
+ * the frozen reference policy computes once for the whole pool. Two hidden layers of
+ * Linear → GELU → LayerNorm → Dropout, then Linear → 1. It trains jointly with the policy, and
+ * because the whole pool's embeddings are cached, every prompt's estimate is one batched pass.
+ */
+public final class PartitionFunction implements AutoCloseable {
+
+    /**
+     * @param hidden      width of the two hidden layers
+     * @param dropout     dropout after each hidden layer while training
+     * @param initialLogZ the output bias at initialisation: where every prompt's log Z starts
+     */
+    public record Config(int hidden, float dropout, double initialLogZ) {
+        public Config {
+            if (hidden < 1) {
+                throw new IllegalArgumentException("partition hidden width must be ≥ 1, got " + hidden);
+            }
+            if (!(dropout >= 0 && dropout < 1)) {
+                throw new IllegalArgumentException("partition dropout must be in [0, 1), got " + dropout);
+            }
+        }
+    }
+
+    private static final int CHUNK = 8192;
+
+    private final Config config;
+    private final NDManager manager;
+    private final Map<String, NDArray> parameters = new LinkedHashMap<>();
+    private final NDArray[] weights = new NDArray[3];
+    private final NDArray[] biases = new NDArray[3];
+    private final NDArray[] gains = new NDArray[2];
+    private final NDArray[] shifts = new NDArray[2];
+
+    /** Weights drawn in Java from {@code seed}: normal with std 1/√fan-in, zero biases. */
+    public PartitionFunction(NDManager parent, int inputSize, Config config, long seed) {
+        this.config = config;
+        this.manager = parent.newSubManager();
+        SplittableRandom random = new SplittableRandom(seed);
+        int[] widths = {inputSize, config.hidden(), config.hidden(), 1};
+        for (int layer = 0; layer < 3; layer++) {
+            weights[layer] = normal("layer" + layer + ".weight", random, widths[layer + 1], widths[layer]);
+            biases[layer] = register("layer" + layer + ".bias", manager.full(new Shape(widths[layer + 1]),
+                    layer == 2 ? (float) config.initialLogZ() : 0f));
+            if (layer < 2) {
+                gains[layer] = register("layer" + layer + ".norm.gain", manager.ones(new Shape(config.hidden())));
+                shifts[layer] = register("layer" + layer + ".norm.bias", manager.zeros(new Shape(config.hidden())));
+            }
+        }
+    }
+
+    private NDArray normal(String name, SplittableRandom random, int rows, int columns) {
+        float[] values = new float[rows * columns];
+        double std = 1 / Math.sqrt(columns);
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (float) (random.nextGaussian() * std);
+        }
+        return register(name, manager.create(values, new Shape(rows, columns)));
+    }
+
+    private NDArray register(String name, NDArray parameter) {
+        parameter.setName(name);
+        parameter.setRequiresGradient(true);
+        parameters.put(name, parameter);
+        return parameter;
+    }
+
+    public Config config() {
+        return config;
+    }
+
+    /** Every parameter by name, for the optimiser. */
+    public Map<String, NDArray> parameters() {
+        return Collections.unmodifiableMap(parameters);
+    }
+
+    /**
+     * log Z_φ for each embedding row: {@code [N, d]} → {@code [N]}; dropout when {@code training}.
+     * Intermediates belong to the embeddings' manager: pass a scratch one.
+     */
+    public NDArray logZ(NDArray embeddings, boolean training) {
+        NDArray x = embeddings;
+        for (int layer = 0; layer < 2; layer++) {
+            x = Activation.gelu(Linear.linear(x, weights[layer], biases[layer]).singletonOrThrow());
+            x = LayerNorm.layerNorm(x, new Shape(config.hidden()), gains[layer], shifts[layer], 1e-5f).singletonOrThrow();
+            if (training && config.dropout() > 0) {
+                x = Dropout.dropout(x, config.dropout(), true).singletonOrThrow();
+            }
+        }
+        return Linear.linear(x, weights[2], biases[2]).singletonOrThrow().squeeze(1);
+    }
+
+    /**
+     * log Z_φ of every row, without gradients or dropout, as doubles. The rows go through in
+     * chunks, each moved to a scratch manager first: an op's result belongs to its first
+     * operand's manager, and the pool's must not collect intermediates.
+     */
+    public double[] logZValues(NDArray embeddings) {
+        int rows = Math.toIntExact(embeddings.getShape().get(0));
+        double[] out = new double[rows];
+        try (GradMode noGrad = GradMode.off()) {
+            for (int start = 0; start < rows; start += CHUNK) {
+                int end = Math.min(rows, start + CHUNK);
+                try (NDManager scratch = manager.newSubManager()) {
+                    NDArray chunk = embeddings.get(new NDIndex("{}:{}", start, end));
+                    chunk.attach(scratch);
+                    float[] values = logZ(chunk, false).toFloatArray();
+                    for (int i = 0; i < values.length; i++) {
+                        out[start + i] = values[i];
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /** p̂ = clip(β·log Z_φ, 0, 1) of every row: the whole pool in one pass. */
+    public double[] accuracyEstimates(NDArray embeddings, double beta) {
+        double[] logZ = logZValues(embeddings);
+        for (int i = 0; i < logZ.length; i++) {
+            logZ[i] = TrajectoryBalanceLoss.accuracyEstimate(logZ[i], beta);
+        }
+        return logZ;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}
