@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 /** The command line: {@code paced-rl <command>}. */
 @Command(name = "paced-rl", mixinStandardHelpOptions = true, version = "paced-rl 0.1.0",
         description = "PACED-RL on Kafka: RL post-training of language models as an event-streaming pipeline.",
-        subcommands = {DemoCommand.class, WarmStartCommand.class, BenchCommand.class, SchemaRegistryServer.Main.class})
+        subcommands = {DemoCommand.class, WarmStartCommand.class, SyncTrainCommand.class, BenchCommand.class, SchemaRegistryServer.Main.class})
 public final class PacedRl {
     private static final Logger log = LoggerFactory.getLogger(PacedRl.class);
 

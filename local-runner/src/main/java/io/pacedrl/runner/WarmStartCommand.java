@@ -9,9 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -85,8 +83,7 @@ final class WarmStartCommand implements Callable<Integer> {
         out.printf("warm start %s: %s, %d steps of %d, cache %s%n", config.hash(), config.model(), steps, batchSize, cacheDir);
         out.flush();
         WarmStart.Result result;
-        try (ProgressBar bar = new ProgressBarBuilder().setTaskName("warm start").setInitialMax(steps)
-                .setConsumer(new ConsoleProgressBarConsumer(System.err)).setUpdateIntervalMillis(500).build()) {
+        try (ProgressBar bar = ProgressBars.create("warm start", steps)) {
             result = WarmStart.obtain(config, cacheDir, progress -> {
                 bar.stepTo(progress.step());
                 bar.setExtraMessage(String.format("loss %.3f, %,.0f tok/s", progress.loss(), progress.tokensPerSecond()));

@@ -1,0 +1,160 @@
+package io.pacedrl.learning;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * Every hyperparameter of a training run, each under a named key (the JSON/YAML name, kebab
+ * case). Defaults are the paper's where it gives one (β 0.05, τ 0.5, G 8, buffer 128, K_add 64,
+ * temperature 1, ε 0.2, β_F 15); the rest are chosen for the small policy on two cores.
+ *
+ * @param method                which method runs: {@link Method#keys()}
+ * @param steps                 updates in the run
+ * @param promptsPerStep        B: prompts per update (groups in the batch)
+ * @param groupSize             G: rollouts per prompt
+ * @param temperature           sampling temperature (scoring uses the same)
+ * @param maxNewTokens          cap on response tokens
+ * @param policyLearningRate    AdamW rate of the policy
+ * @param partitionLearningRate AdamW rate of Z_φ
+ * @param beta                  trajectory balance β (p̂ = clip(β·log Z, 0, 1))
+ * @param tau                   the scheduler's target accuracy τ
+ * @param replayCapacity        C: replay buffer capacity
+ * @param replayAdd             K_add: most trajectories added per step
+ * @param replaySize            R: replayed trajectories mixed into each update
+ * @param clipEpsilon           ε of GRPO's ratio clip and FlowRL's weight clip
+ * @param klCoefficient         GRPO's KL-to-π_ref coefficient (k3 estimator)
+ * @param flowrlBeta            β_F: FlowRL's reward scale
+ * @param oversample            dynamic sampling: prompts drawn per missing group
+ * @param maxSamplingRounds     dynamic sampling: draws before a batch is used as it is
+ * @param partitionHidden       Z_φ's hidden width
+ * @param partitionDropout      Z_φ's dropout while training
+ * @param initialPHat           where every prompt's p̂ starts (Z_φ's output bias is this/β)
+ * @param evalEvery             steps between held-out evaluations
+ * @param evalPrompts           held-out prompts evaluated
+ * @param evalSamples           samples per held-out prompt in the periodic evaluations
+ * @param finalSamples          samples per held-out prompt at the end (pass@k for k up to this)
+ * @param estimatorWarmupSteps  steps before p̂'s correlation with observed accuracy is counted
+ * @param seed                  seed of prompt sampling, rollouts, replay draws, Z_φ and dropout
+ */
+public record TrainingConfig(
+        Method method, int steps, int promptsPerStep, int groupSize, double temperature, int maxNewTokens,
+        double policyLearningRate, double partitionLearningRate, double beta, double tau, int replayCapacity,
+        int replayAdd, int replaySize, double clipEpsilon, double klCoefficient, double flowrlBeta, double oversample,
+        int maxSamplingRounds, int partitionHidden, double partitionDropout, double initialPHat, int evalEvery,
+        int evalPrompts, int evalSamples, int finalSamples, int estimatorWarmupSteps, long seed) {
+
+    private static final ObjectMapper KEYS = new ObjectMapper()
+            .setPropertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+
+    public TrainingConfig {
+        // Each key named on its own: a compact constructor's `this` has no fields assigned yet.
+        if (method == null) {
+            throw new IllegalArgumentException("method must be one of " + Method.keys());
+        }
+        atLeast("steps", steps, 1);
+        atLeast("prompts-per-step", promptsPerStep, 1);
+        atLeast("group-size", groupSize, 2);
+        atLeast("max-new-tokens", maxNewTokens, 1);
+        atLeast("replay-capacity", replayCapacity, 1);
+        atLeast("replay-add", replayAdd, 0);
+        atLeast("replay-size", replaySize, 0);
+        atLeast("max-sampling-rounds", maxSamplingRounds, 1);
+        atLeast("partition-hidden", partitionHidden, 1);
+        atLeast("eval-every", evalEvery, 1);
+        atLeast("eval-prompts", evalPrompts, 1);
+        atLeast("eval-samples", evalSamples, 1);
+        atLeast("final-samples", finalSamples, 1);
+        atLeast("estimator-warmup-steps", estimatorWarmupSteps, 0);
+        positive("temperature", temperature);
+        positive("policy-learning-rate", policyLearningRate);
+        positive("partition-learning-rate", partitionLearningRate);
+        positive("beta", beta);
+        positive("flowrl-beta", flowrlBeta);
+        within("tau", tau, 0, 1);
+        within("initial-p-hat", initialPHat, 0, 1);
+        within("partition-dropout", partitionDropout, 0, 0.99);
+        within("clip-epsilon", clipEpsilon, 0.001, 0.999);
+        within("kl-coefficient", klCoefficient, 0, Double.MAX_VALUE);
+        within("oversample", oversample, 1, Double.MAX_VALUE);
+    }
+
+    /** The defaults: PACED-RL on the small model. */
+    public static TrainingConfig defaults() {
+        return new TrainingConfig(Method.PACED, 200, 32, 8, 1.0, 24, 1e-4, 1e-3, 0.05, 0.5, 128, 64, 64, 0.2, 0.0,
+                15.0, 2.0, 4, 256, 0.1, 0.5, 20, 256, 4, 16, 20, 1);
+    }
+
+    /**
+     * This config with the given keys replaced, values as strings or numbers: how files and
+     * {@code --set key=value} override it. An unknown key or a bad value is an error naming it.
+     */
+    public TrainingConfig with(Map<String, ?> overrides) {
+        Map<String, Object> merged = asKeys();
+        for (Map.Entry<String, ?> entry : overrides.entrySet()) {
+            if (!merged.containsKey(entry.getKey())) {
+                throw new IllegalArgumentException("unknown training key '" + entry.getKey() + "'; the keys are "
+                        + String.join(", ", merged.keySet()));
+            }
+            merged.put(entry.getKey(), entry.getValue());
+        }
+        try {
+            return KEYS.convertValue(merged, TrainingConfig.class);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(explain(e), e);
+        }
+    }
+
+    /** Every key and its value, in declaration order. */
+    public Map<String, Object> asKeys() {
+        Map<String, Object> keys = KEYS.convertValue(this, KEYS.getTypeFactory().constructMapType(LinkedHashMap.class, String.class, Object.class));
+        return new LinkedHashMap<>(keys);
+    }
+
+    /** The key at fault and why, from a Jackson binding error. */
+    private static String explain(IllegalArgumentException e) {
+        Throwable cause = e;
+        while (cause != null && !(cause instanceof JsonMappingException)) {
+            cause = cause.getCause();
+        }
+        if (cause instanceof JsonMappingException mapping) {
+            Throwable root = mapping;
+            while (root.getCause() != null) {
+                root = root.getCause();
+            }
+            if (root instanceof IllegalArgumentException && root != mapping && !(root instanceof UnrecognizedPropertyException)) {
+                return root.getMessage();
+            }
+            String key = mapping.getPath().stream().map(JsonMappingException.Reference::getFieldName)
+                    .filter(name -> name != null).collect(Collectors.joining("."));
+            return "training key '" + key + "': " + mapping.getOriginalMessage().split("\n")[0];
+        }
+        return e.getMessage();
+    }
+
+    private static void atLeast(String key, int value, int minimum) {
+        if (value < minimum) {
+            throw new IllegalArgumentException(key + " must be ≥ " + minimum + ", got " + value);
+        }
+    }
+
+    private static void positive(String key, double value) {
+        if (!(value > 0) || Double.isInfinite(value)) {
+            throw new IllegalArgumentException(key + " must be > 0, got " + value);
+        }
+    }
+
+    private static void within(String key, double value, double low, double high) {
+        if (!(value >= low && value <= high)) {
+            throw new IllegalArgumentException(key + " must be in [" + low + ", " + high + "], got " + value);
+        }
+    }
+}

@@ -1,0 +1,131 @@
+package io.pacedrl.learning;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.Test;
+
+class SchedulingAndReplayTest {
+
+    private static List<String> ids(int n) {
+        return IntStream.range(0, n).mapToObj(i -> String.format("q%05d", i)).toList();
+    }
+
+    @Test
+    void schedulerAgreesWithAFullSortAndSkipsInFlightPrompts() {
+        SplittableRandom random = new SplittableRandom(3);
+        int n = 5000;
+        // Shuffled ids, so that id order is not index order; coarse p̂ values, so ties are common.
+        List<String> ids = new ArrayList<>(ids(n));
+        java.util.Collections.shuffle(ids, new java.util.Random(4));
+        double[] pHat = new double[n];
+        for (int i = 0; i < n; i++) {
+            pHat[i] = random.nextInt(21) / 20.0;
+        }
+        Set<Integer> inFlight = new HashSet<>();
+        for (int i = 0; i < n; i += 7) {
+            inFlight.add(i);
+        }
+        DifficultyScheduler scheduler = new DifficultyScheduler(ids, 0.3);
+        int[] chosen = scheduler.select(pHat, 64, inFlight::contains);
+        int[] expected = IntStream.range(0, n).filter(i -> !inFlight.contains(i)).boxed()
+                .sorted(Comparator.<Integer>comparingDouble(i -> Math.abs(pHat[i] - 0.3)).thenComparing(ids::get))
+                .limit(64).mapToInt(Integer::intValue).toArray();
+        assertArrayEquals(expected, chosen);
+        assertEquals(5, new DifficultyScheduler(ids(5), 0.5).select(new double[5], 10, i -> false).length,
+                "a small pool gives all it has");
+        assertThrows(IllegalArgumentException.class, () -> scheduler.select(new double[3], 1, i -> false));
+    }
+
+    @Test
+    void uniformSamplerIsSeededDistinctAndSkipsInFlight() {
+        double[] pool = new double[100];
+        int[] a = new UniformSampler(9).select(pool, 30, i -> i % 2 == 0);
+        int[] b = new UniformSampler(9).select(pool, 30, i -> i % 2 == 0);
+        assertArrayEquals(a, b);
+        assertEquals(30, Arrays.stream(a).distinct().count());
+        assertTrue(Arrays.stream(a).allMatch(i -> i % 2 == 1));
+        assertNotEquals(Arrays.toString(a), Arrays.toString(new UniformSampler(10).select(pool, 30, i -> i % 2 == 0)));
+        // Only 50 prompts are free: asking for more returns those 50.
+        assertEquals(50, new UniformSampler(1).select(pool, 80, i -> i % 2 == 0).length);
+    }
+
+    @Test
+    void replayDrawsInProportionToPriorityWithoutRepeats() {
+        ReplayBuffer<String> buffer = new ReplayBuffer<>(10, 10);
+        List<ReplayBuffer.Trajectory<String>> high = List.of(new ReplayBuffer.Trajectory<>("h", true, "h"));
+        List<ReplayBuffer.Trajectory<String>> low = List.of(new ReplayBuffer.Trajectory<>("l", true, "l"),
+                new ReplayBuffer.Trajectory<>("wrong", false, "wrong"));
+        // Groups of one correct out of 1 and of 2: priorities |1 − 0.1| = 0.9 and |0.5 − 0.2| = 0.3.
+        buffer.add(List.of(new ReplayBuffer.Group<>("a", 0.1, high), new ReplayBuffer.Group<>("b", 0.2, low)));
+        assertEquals(List.of("h", "l"), buffer.entries().stream().map(ReplayBuffer.Entry::id).toList(), "wrong answers are never buffered");
+        SplittableRandom random = new SplittableRandom(5);
+        Map<String, Integer> first = new HashMap<>();
+        for (int i = 0; i < 20_000; i++) {
+            List<ReplayBuffer.Entry<String>> drawn = buffer.sample(1, random);
+            first.merge(drawn.get(0).id(), 1, Integer::sum);
+            assertEquals(2, buffer.sample(2, random).stream().map(ReplayBuffer.Entry::id).distinct().count());
+        }
+        // With weights 0.9 and 0.3 the first draw is "h" three times in four.
+        assertEquals(0.75, first.get("h") / 20_000.0, 0.015);
+    }
+
+    @Test
+    void replayAddsAtMostKAddAndKeepsTheNewerOnTies() {
+        ReplayBuffer<String> buffer = new ReplayBuffer<>(2, 1);
+        buffer.add(List.of(new ReplayBuffer.Group<>("a", 0.5, List.of(new ReplayBuffer.Trajectory<>("b1", true, "")))));
+        buffer.add(List.of(new ReplayBuffer.Group<>("a", 0.5, List.of(new ReplayBuffer.Trajectory<>("a1", true, ""),
+                new ReplayBuffer.Trajectory<>("a2", true, "")))));
+        // Step 2 offered two candidates but K_add is 1: a1 (smaller id) is added.
+        assertEquals(List.of("a1", "b1"), buffer.entries().stream().map(ReplayBuffer.Entry::id).toList());
+        List<ReplayBuffer.Entry<String>> kept = buffer.add(List.of(new ReplayBuffer.Group<>("c", 0.5,
+                List.of(new ReplayBuffer.Trajectory<>("z9", true, "")))));
+        // Equal priorities, capacity 2: the newest entries stay, even with a larger id.
+        assertEquals(List.of("z9", "a1"), buffer.entries().stream().map(ReplayBuffer.Entry::id).toList());
+        assertEquals(1, kept.size());
+    }
+
+    @Test
+    void dynamicSamplingKeepsOnlyInformativeGroupsAndStopsAtTheRoundLimit() {
+        DynamicSampling<String> dynamic = new DynamicSampling<>(3, 2.0, 2);
+        assertEquals(6, dynamic.promptsToDraw());
+        dynamic.offer(List.of("all-right", "mixed-1", "all-wrong"),
+                List.of(new double[] {1, 1}, new double[] {0, 1}, new double[] {0, 0}));
+        assertTrue(dynamic.needsMore());
+        assertEquals(4, dynamic.promptsToDraw(), "two groups missing, oversampled 2×");
+        dynamic.offer(List.of("all-wrong-2"), List.of(new double[] {0, 0}));
+        assertTrue(!dynamic.needsMore(), "the round limit is reached");
+        assertEquals(List.of("mixed-1"), dynamic.batch());
+        assertEquals(4, dynamic.offered());
+    }
+
+    @Test
+    void spearmanUsesAverageRanksForTies() {
+        assertEquals(1.0, RunMetrics.spearman(new double[] {1, 2, 3, 4}, new double[] {10, 20, 30, 400}), 1e-12);
+        assertEquals(-1.0, RunMetrics.spearman(new double[] {1, 2, 3}, new double[] {3, 2, 1}), 1e-12);
+        assertArrayEquals(new double[] {1.5, 1.5, 3}, RunMetrics.ranks(new double[] {0.2, 0.2, 0.9}), 1e-12);
+        assertTrue(Double.isNaN(RunMetrics.spearman(new double[] {1, 1}, new double[] {1, 2})));
+        // x ranks 1.5 1.5 3 4, y ranks 1 2 3 4: Pearson of the ranks.
+        assertEquals(0.9486832980505138, RunMetrics.spearman(new double[] {0, 0, 1, 2}, new double[] {5, 6, 7, 8}), 1e-12);
+    }
+
+    @Test
+    void passAtKAndAverageAtK() {
+        assertEquals(0.5, RunMetrics.averageAtK(new int[] {2, 6}, 8), 1e-12);
+        assertEquals((0.25 + 0.75) / 2, RunMetrics.meanPassAtK(new int[] {2, 6}, 8, 1), 1e-12);
+        assertThrows(IllegalArgumentException.class, () -> RunMetrics.passAtK(4, 1, 5));
+    }
+}

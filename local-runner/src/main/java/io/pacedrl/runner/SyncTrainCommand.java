@@ -1,0 +1,192 @@
+package io.pacedrl.runner;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.pacedrl.learning.SyncTrainer;
+import io.pacedrl.learning.TrainingConfig;
+import io.pacedrl.policy.WarmStart;
+import io.pacedrl.tasks.TaskSuite;
+import io.pacedrl.tasks.Verifiers;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ProgressBar;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * The synchronous reference trainer on the command line: one method, in memory, from the warm
+ * start, with the held-out learning curve, p̂'s health and the time split written as JSON and
+ * plotted.
+ */
+@Command(name = "sync-train", mixinStandardHelpOptions = true,
+        description = "Train with one method in a synchronous in-memory loop (the reference for the Kafka services).")
+final class SyncTrainCommand implements Callable<Integer> {
+
+    @Mixin
+    RunOptions run;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "YAML or JSON file of training keys (see the README).")
+    Path configFile;
+
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Set one training key; repeatable, applied after --config.")
+    Map<String, String> set = new LinkedHashMap<>();
+
+    @Option(names = "--method", paramLabel = "NAME", description = "Shortcut for --set method=NAME: grpo, flowrl, paced, "
+            + "paced-selection, paced-replay, dynamic-sampling.")
+    String method;
+
+    @Option(names = "--steps", paramLabel = "N", description = "Shortcut for --set steps=N.")
+    Integer steps;
+
+    @Option(names = "--seed", paramLabel = "N", description = "Shortcut for --set seed=N.")
+    Long seed;
+
+    @Option(names = "--weights", paramLabel = "FILE", description = "π_ref weights (a warm start's). Default: the default "
+            + "warm start, trained now if it is not cached.")
+    Path weights;
+
+    @Option(names = "--pool-size", paramLabel = "N", description = "Train on the first N prompts of the default suite's pool "
+            + "(default: all 20,000).")
+    Integer poolSize;
+
+    @Option(names = "--threads", paramLabel = "N", description = "PyTorch intra-op threads (default: the available cores).")
+    int threads = Runtime.getRuntime().availableProcessors();
+
+    @Option(names = "--cache-dir", paramLabel = "DIR", description = "Where warm starts are cached (default: ~/.cache/paced-rl).")
+    Path cacheDir = Path.of(System.getProperty("user.home"), ".cache", "paced-rl");
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        TrainingConfig config = config();
+        TaskSuite suite = TaskSuite.generate(TaskSuite.Config.DEFAULT);
+        int size = poolSize == null ? suite.train().size() : poolSize;
+        if (size < 1 || size > suite.train().size()) {
+            throw new ParameterException(spec.commandLine(), "--pool-size must be in [1, " + suite.train().size() + "], got " + size);
+        }
+        if (threads < 1) {
+            throw new ParameterException(spec.commandLine(), "--threads must be ≥ 1, got " + threads);
+        }
+        io.pacedrl.policy.Torch.configure(threads);
+        Path runDir = run.runDir("sync-train");
+        byte[] reference = Files.readAllBytes(referenceWeights(out));
+        out.printf("sync-train %s: %d steps of %d prompts × %d rollouts, pool %,d prompts, %d held-out%n", config.method(),
+                config.steps(), config.promptsPerStep(), config.groupSize(), size, Math.min(config.evalPrompts(), suite.heldOut().size()));
+        out.flush();
+        SyncTrainer.Report report;
+        double[] pHat;
+        try (SyncTrainer trainer = new SyncTrainer(config, reference, suite.train().subList(0, size), suite.heldOut(), Verifiers.load());
+             ProgressBar bar = ProgressBars.create("sync " + config.method(), config.steps())) {
+            report = trainer.run(progress -> {
+                bar.stepTo(progress.step());
+                bar.setExtraMessage(String.format("reward %.2f, held-out %.3f, %,d rollouts", progress.meanReward(),
+                        progress.heldOutPassAt1(), progress.rollouts()));
+            });
+            pHat = trainer.accuracyEstimates();
+        }
+        print(out, report);
+        Map<String, Object> results = new LinkedHashMap<>();
+        results.put("config", config.asKeys());
+        results.put("report", report);
+        out.printf("report     %s%n", run.writeResults("sync-train", "sync-" + config.method() + ".json", results));
+        out.printf("plots      %s%n", String.join(", ", plot(runDir, report, pHat)));
+        return 0;
+    }
+
+    /** The defaults, then the file, then --set, then the shortcut options; errors name the key. */
+    private TrainingConfig config() throws IOException {
+        Map<String, Object> keys = new LinkedHashMap<>();
+        if (configFile != null) {
+            if (!Files.isRegularFile(configFile)) {
+                throw new ParameterException(spec.commandLine(), "--config " + configFile + ": no such file");
+            }
+            keys.putAll(new ObjectMapper(new YAMLFactory()).readValue(configFile.toFile(), new TypeReference<Map<String, Object>>() {}));
+        }
+        keys.putAll(set);
+        if (method != null) {
+            keys.put("method", method);
+        }
+        if (steps != null) {
+            keys.put("steps", steps);
+        }
+        if (seed != null) {
+            keys.put("seed", seed);
+        }
+        try {
+            return TrainingConfig.defaults().with(keys);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+    }
+
+    private Path referenceWeights(PrintWriter out) throws IOException {
+        if (weights != null) {
+            if (!Files.isRegularFile(weights)) {
+                throw new ParameterException(spec.commandLine(), "--weights " + weights + ": no such file");
+            }
+            return weights;
+        }
+        WarmStart.Config warmStart = WarmStart.Config.defaults();
+        try (ProgressBar bar = ProgressBars.create("warm start", warmStart.steps())) {
+            WarmStart.Result result = WarmStart.obtain(warmStart, cacheDir, progress -> bar.stepTo(progress.step()));
+            out.printf("π_ref      %s (%s, held-out pass@1 %.3f)%n", result.weights(), result.cached() ? "cached" : "trained now",
+                    result.report().heldOutPassAt1());
+            return result.weights();
+        }
+    }
+
+    private static void print(PrintWriter out, SyncTrainer.Report report) {
+        out.printf("held-out   pass@1 %.3f → %.3f after %,d rollouts in %.0f s%n", report.initialPassAt1(), report.finalPassAt1(),
+                report.rollouts(), report.seconds());
+        StringBuilder passAtK = new StringBuilder();
+        report.passAtK().forEach((k, value) -> passAtK.append(String.format(" %s %.3f", k, value)));
+        out.printf("final     %s; avg@%d %.3f; distinct correct answers per solved prompt %.2f%n", passAtK,
+                report.config().finalSamples(), report.averageAtK(), report.distinctCorrect());
+        out.printf("estimator  Spearman(p̂, group accuracy) %.3f after step %d; mean β·KL %.2e; groups with signal %.0f%%%n",
+                report.pHatSpearman(), report.config().estimatorWarmupSteps(), report.meanBetaKl(), 100 * report.meanSignalShare());
+        StringBuilder time = new StringBuilder();
+        report.timeShare().forEach((phase, share) -> time.append(String.format(" %s %.0f%%", phase, 100 * share)));
+        out.printf("time      %s%n", time);
+    }
+
+    private static List<String> plot(Path runDir, SyncTrainer.Report report, double[] pHat) throws IOException {
+        String method = report.config().method().key();
+        List<String> files = new ArrayList<>();
+        files.add(Charts.line(runDir.resolve("sync-" + method + "-curve.png"), "Held-out pass@1 (" + method + ")",
+                "rollouts consumed", "pass@1", report.evaluations().stream().map(SyncTrainer.EvalPoint::rollouts).toList(),
+                report.evaluations().stream().map(SyncTrainer.EvalPoint::passAt1).toList()).toString());
+        files.add(Charts.line(runDir.resolve("sync-" + method + "-signal.png"), "Share of groups with 0 < correct < G (" + method + ")",
+                "step", "share", report.history().stream().map(SyncTrainer.StepRecord::step).toList(),
+                report.history().stream().map(SyncTrainer.StepRecord::signalShare).toList()).toString());
+        if (report.config().method().estimatesAccuracy()) {
+            int[] counts = new int[10];
+            for (double p : pHat) {
+                counts[Math.min(9, (int) (p * 10))]++;
+            }
+            List<String> labels = new ArrayList<>();
+            List<Integer> values = new ArrayList<>();
+            for (int b = 0; b < 10; b++) {
+                labels.add(String.format("%.1f", b / 10.0));
+                values.add(counts[b]);
+            }
+            files.add(Charts.bars(runDir.resolve("sync-" + method + "-p-hat.png"), "p̂ over the prompt pool at the end",
+                    "p̂ (bin start)", "prompts", labels, values).toString());
+        }
+        return files;
+    }
+}
