@@ -59,8 +59,13 @@ public final class SyncTrainer implements AutoCloseable {
                              int samplingRounds, double generationSeconds, double scoringSeconds, double updateSeconds,
                              double schedulingSeconds) {}
 
-    /** Held-out pass@1 after {@code step} updates and {@code rollouts} rollouts consumed. */
-    public record EvalPoint(int step, long rollouts, double passAt1, double seconds) {}
+    /**
+     * Held-out pass@1 after {@code step} updates and {@code rollouts} rollouts consumed; the
+     * accuracy of G fresh samples on the probe prompts (drawn uniformly from the pool) and
+     * Spearman of p̂ against it (NaN without p̂).
+     */
+    public record EvalPoint(int step, long rollouts, double passAt1, double probeAccuracy, double probeSpearman,
+                            double seconds) {}
 
     /**
      * The run's results.
@@ -69,12 +74,15 @@ public final class SyncTrainer implements AutoCloseable {
      * @param averageAtK           avg@k: the mean share correct of the final samples
      * @param distinctCorrect      mean distinct correct answers per held-out prompt with at least one
      * @param pHatSpearman         Spearman of p̂ (before each update) against observed group accuracy,
-     *                             over every group after the estimator warm-up
+     *                             over every scheduled group after the estimator warm-up
+     * @param probeSpearman        the same on the uniformly drawn probe prompts at the last evaluation:
+     *                             unlike scheduled groups, whose p̂ the scheduler keeps near τ, these
+     *                             span the pool's range of difficulty
      * @param timeShare            share of the loop's time per phase
      */
     public record Report(TrainingConfig config, int steps, long rollouts, double seconds, double initialPassAt1,
                          double finalPassAt1, Map<String, Double> passAtK, double averageAtK, double distinctCorrect,
-                         double pHatSpearman, double meanBetaKl, double meanSignalShare, Map<String, Double> timeShare,
+                         double pHatSpearman, double probeSpearman, double meanBetaKl, double meanSignalShare, Map<String, Double> timeShare,
                          List<EvalPoint> evaluations, List<StepRecord> history) {}
 
     /** Progress after each step. */
@@ -84,6 +92,7 @@ public final class SyncTrainer implements AutoCloseable {
     private final Method method;
     private final List<TaskPrompt> pool;
     private final List<TaskPrompt> heldOut;
+    private final int[] probe;
     private final Verifiers verifiers;
     private final NDManager manager;
     private final Transformer policy;
@@ -146,6 +155,7 @@ public final class SyncTrainer implements AutoCloseable {
             partitionOptimizer = null;
         }
         pHat = method.estimatesAccuracy() ? partition.accuracyEstimates(poolEmbeddings, config.beta()) : new double[pool.size()];
+        this.probe = new UniformSampler(config.seed() + 29).select(pHat, config.probePrompts(), i -> false);
         this.uniform = new UniformSampler(config.seed() + 13);
         this.sampler = method.prompts() == Method.Prompts.DIFFICULTY
                 ? new DifficultyScheduler(pool.stream().map(TaskPrompt::id).toList(), config.tau()) : uniform;
@@ -202,7 +212,11 @@ public final class SyncTrainer implements AutoCloseable {
 
     private EvalPoint evaluate(int step, long rollouts, long start) {
         Evaluation.Result result = Evaluation.run(policy, heldOut, config.evalSamples(), sampling, 512, config.seed() + 19, verifiers);
-        return new EvalPoint(step, rollouts, result.passAt1(), (System.nanoTime() - start) / 1e9);
+        Evaluation.Result probed = Evaluation.run(policy, Arrays.stream(probe).mapToObj(pool::get).toList(), config.groupSize(),
+                sampling, 512, config.seed() + 31 + step, verifiers);
+        double probeSpearman = method.estimatesAccuracy() ? RunMetrics.spearman(Arrays.stream(probe).mapToDouble(i -> pHat[i]).toArray(),
+                Arrays.stream(probed.correct()).asDoubleStream().toArray()) : Double.NaN;
+        return new EvalPoint(step, rollouts, result.passAt1(), probed.passAt1(), probeSpearman, (System.nanoTime() - start) / 1e9);
     }
 
     /** One step: schedule, generate, score, update, refresh. */
@@ -401,7 +415,7 @@ public final class SyncTrainer implements AutoCloseable {
         time.replaceAll((phase, seconds) -> seconds / total);
         return new Report(config, history.size(), rollouts, (System.nanoTime() - start) / 1e9, evaluations.get(0).passAt1(),
                 evaluations.get(evaluations.size() - 1).passAt1(), passAtK, RunMetrics.averageAtK(last.correct(), config.finalSamples()),
-                distinct, spearman, mean(history, StepRecord::betaKl), mean(history, StepRecord::signalShare), time,
+                distinct, spearman, evaluations.get(evaluations.size() - 1).probeSpearman(), mean(history, StepRecord::betaKl), mean(history, StepRecord::signalShare), time,
                 List.copyOf(evaluations), List.copyOf(history));
     }
 

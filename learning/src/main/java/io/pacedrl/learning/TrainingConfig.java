@@ -41,6 +41,8 @@ import java.util.stream.Collectors;
  * @param evalSamples           samples per held-out prompt in the periodic evaluations
  * @param finalSamples          samples per held-out prompt at the end (pass@k for k up to this)
  * @param estimatorWarmupSteps  steps before p̂'s correlation with observed accuracy is counted
+ * @param probePrompts          pool prompts drawn uniformly once, whose p̂ is checked against G fresh
+ *                              samples at every evaluation
  * @param seed                  seed of prompt sampling, rollouts, replay draws, Z_φ and dropout
  */
 public record TrainingConfig(
@@ -48,7 +50,7 @@ public record TrainingConfig(
         double policyLearningRate, double partitionLearningRate, double beta, double tau, int replayCapacity,
         int replayAdd, int replaySize, double clipEpsilon, double klCoefficient, double flowrlBeta, double oversample,
         int maxSamplingRounds, int partitionHidden, double partitionDropout, double initialPHat, int evalEvery,
-        int evalPrompts, int evalSamples, int finalSamples, int estimatorWarmupSteps, long seed) {
+        int evalPrompts, int evalSamples, int finalSamples, int estimatorWarmupSteps, int probePrompts, long seed) {
 
     private static final ObjectMapper KEYS = new ObjectMapper()
             .setPropertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
@@ -74,6 +76,7 @@ public record TrainingConfig(
         atLeast("eval-samples", evalSamples, 1);
         atLeast("final-samples", finalSamples, 1);
         atLeast("estimator-warmup-steps", estimatorWarmupSteps, 0);
+        atLeast("probe-prompts", probePrompts, 3);
         positive("temperature", temperature);
         positive("policy-learning-rate", policyLearningRate);
         positive("partition-learning-rate", partitionLearningRate);
@@ -90,7 +93,7 @@ public record TrainingConfig(
     /** The defaults: PACED-RL on the small model. */
     public static TrainingConfig defaults() {
         return new TrainingConfig(Method.PACED, 200, 32, 8, 1.0, 24, 1e-4, 1e-3, 0.05, 0.5, 128, 64, 64, 0.2, 0.0,
-                15.0, 2.0, 4, 256, 0.1, 0.5, 20, 256, 4, 16, 20, 1);
+                15.0, 2.0, 4, 256, 0.1, 0.5, 20, 256, 4, 16, 20, 128, 1);
     }
 
     /**

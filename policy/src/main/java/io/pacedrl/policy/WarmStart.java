@@ -13,9 +13,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.function.Consumer;
 
 /**
@@ -27,7 +29,7 @@ import java.util.function.Consumer;
  */
 public final class WarmStart {
     /** Bumped when training or evaluation changes in a way that changes its result. */
-    private static final int RECIPE_VERSION = 1;
+    private static final int RECIPE_VERSION = 2;
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     /**
@@ -175,7 +177,11 @@ public final class WarmStart {
     private static Report evaluate(Trained training, Config config, TaskSuite suite) {
         Transformer model = training.model();
         Verifiers verifiers = Verifiers.load();
-        List<TaskPrompt> pool = suite.train().subList(0, Math.min(config.evalPoolPrompts(), suite.train().size()));
+        // A seeded uniform sample: the pool's start is not representative (easy levels run out of
+        // distinct texts early in the generator's stream).
+        List<TaskPrompt> shuffled = new ArrayList<>(suite.train());
+        Collections.shuffle(shuffled, new Random(config.seed() + 4));
+        List<TaskPrompt> pool = shuffled.subList(0, Math.min(config.evalPoolPrompts(), shuffled.size()));
         Evaluation.Result poolResult = Evaluation.run(model, pool, config.samplesPerPrompt(), EVALUATION_SAMPLING, 512,
                 config.seed() + 2, verifiers);
         Evaluation.Result heldOut = Evaluation.run(model, suite.heldOut(), config.samplesPerPrompt(), EVALUATION_SAMPLING, 512,

@@ -48,23 +48,49 @@ public final class TaskSuite {
         heldOut.forEach(p -> heldOutTexts.add(p.text()));
     }
 
-    /** Generates the suite: the held-out set first, then a training pool that avoids its texts. */
+    /**
+     * Generates the suite: distinct prompts from one seeded stream, of which a seeded random
+     * subset is held out. Easy levels have few distinct texts and run out early in the stream, so
+     * the held-out set is drawn from all of it rather than its start: that way it has the same
+     * mix of families and levels as the training pool, and measures generalisation to the pool's
+     * own distribution.
+     */
     public static TaskSuite generate(Config config) {
         Iterator<TaskFamily.Example> examples = examples(config, config.seed());
-        Set<String> seen = new HashSet<>();
-        List<TaskPrompt> heldOut = draw(examples, config.heldOutSize(), seen, TaskPrompt.Split.HELD_OUT);
-        List<TaskPrompt> train = draw(examples, config.trainSize(), seen, TaskPrompt.Split.TRAIN);
+        List<TaskPrompt> all = draw(examples, config.heldOutSize() + config.trainSize(), new HashSet<>());
+        int[] order = new int[all.size()];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        // A partial Fisher-Yates shuffle picks the held-out positions.
+        SplittableRandom random = new SplittableRandom(config.seed() ^ 0x5DEECE66DL);
+        boolean[] held = new boolean[all.size()];
+        for (int i = 0; i < config.heldOutSize(); i++) {
+            int j = i + random.nextInt(order.length - i);
+            int swap = order[i];
+            order[i] = order[j];
+            order[j] = swap;
+            held[order[i]] = true;
+        }
+        List<TaskPrompt> train = new ArrayList<>(config.trainSize());
+        List<TaskPrompt> heldOut = new ArrayList<>(config.heldOutSize());
+        for (int i = 0; i < all.size(); i++) {
+            if (held[i]) {
+                heldOut.add(all.get(i).withSplit(TaskPrompt.Split.HELD_OUT));
+            } else {
+                train.add(all.get(i).withSplit(TaskPrompt.Split.TRAIN));
+            }
+        }
         return new TaskSuite(config, train, heldOut);
     }
 
-    private static List<TaskPrompt> draw(Iterator<TaskFamily.Example> examples, int count, Set<String> seen,
-                                         TaskPrompt.Split split) {
+    private static List<TaskPrompt> draw(Iterator<TaskFamily.Example> examples, int count, Set<String> seen) {
         List<TaskPrompt> prompts = new ArrayList<>(count);
         int duplicatesInARow = 0;
         while (prompts.size() < count) {
             TaskPrompt prompt = examples.next().prompt();
             if (seen.add(prompt.text())) {
-                prompts.add(prompt.withSplit(split));
+                prompts.add(prompt);
                 duplicatesInARow = 0;
             } else if (++duplicatesInARow > 100_000) {
                 throw new IllegalArgumentException("the task families cannot produce " + count

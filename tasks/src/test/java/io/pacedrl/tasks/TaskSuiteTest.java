@@ -54,6 +54,26 @@ class TaskSuiteTest {
         assertTrue(countdown > 1_300 && countdown < 1_700, "share of countdown: " + countdown);
     }
 
+    /**
+     * Easy levels run out of distinct texts early in the stream; the held-out set must not take
+     * them all, or it would be easier than the pool it is meant to stand for.
+     */
+    @Test
+    void heldOutHasThePoolsMixOfFamiliesAndLevels() {
+        TaskSuite suite = TaskSuite.generate(new TaskSuite.Config(5, 20_000, 1_000, 0.5));
+        Map<String, Double> train = shares(suite.train());
+        Map<String, Double> heldOut = shares(suite.heldOut());
+        assertEquals(train.keySet(), heldOut.keySet());
+        train.forEach((stratum, share) -> assertEquals(share, heldOut.get(stratum), 0.03,
+                stratum + ": " + train + " against " + heldOut));
+    }
+
+    private static Map<String, Double> shares(java.util.List<TaskPrompt> prompts) {
+        Map<String, Double> shares = new TreeMap<>();
+        prompts.forEach(p -> shares.merge(p.family() + "/" + p.difficulty(), 1.0 / prompts.size(), Double::sum));
+        return shares;
+    }
+
     @Test
     void idsComeFromTheText() {
         TaskSuite suite = TaskSuite.generate(SMALL);
