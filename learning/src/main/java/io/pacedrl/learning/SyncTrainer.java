@@ -260,7 +260,7 @@ public final class SyncTrainer implements AutoCloseable {
                 ? replay.sample(config.replaySize(), replayRandom).stream().map(ReplayBuffer.Entry::item).toList() : List.of();
 
         double[] update = fresh.isEmpty() ? new double[] {Double.NaN, Double.NaN, Double.NaN}
-                : timer.time(Phase.UPDATE, () -> update(groups, fresh, replayed));
+                : timer.time(Phase.UPDATE, () -> update(step, groups, fresh, replayed));
 
         if (method.replay()) {
             List<ReplayBuffer.Group<Rollout>> scored = new ArrayList<>();
@@ -312,7 +312,7 @@ public final class SyncTrainer implements AutoCloseable {
      * One optimiser step on the fresh rollouts plus the replayed ones; returns the loss, the
      * policy's gradient norm, and β·KL(π_old‖π_θ) estimated on the fresh rollouts after the step.
      */
-    private double[] update(List<Group> groups, List<Rollout> fresh, List<Rollout> replayed) {
+    private double[] update(int step, List<Group> groups, List<Rollout> fresh, List<Rollout> replayed) {
         List<Rollout> batch = new ArrayList<>(fresh);
         batch.addAll(replayed);
         List<int[]> prompts = batch.stream().map(Rollout::promptTokens).toList();
@@ -320,6 +320,9 @@ public final class SyncTrainer implements AutoCloseable {
         float temperature = sampling.scoringTemperature();
         double loss;
         double gradientNorm;
+        if (method.estimatesAccuracy()) {
+            fitPartition(fresh, config.partitionFitSteps());
+        }
         try (NDManager scratch = manager.newSubManager()) {
             NDArray referenceTokens = null;
             if (method.loss() == Method.Loss.FLOWRL || (method.loss() == Method.Loss.GRPO && grpo.usesReference())) {
@@ -341,12 +344,30 @@ public final class SyncTrainer implements AutoCloseable {
                 collector.backward(value);
                 loss = value.getFloat();
             }
-            gradientNorm = policyOptimizer.step((float) config.policyLearningRate());
+            double warmup = Math.min(1.0, step / (double) Math.max(1, config.policyWarmupSteps()));
+            gradientNorm = policyOptimizer.step((float) (config.policyLearningRate() * warmup));
             if (partitionOptimizer != null) {
                 partitionOptimizer.step((float) config.partitionLearningRate());
             }
         }
         return new double[] {loss, gradientNorm, betaKl(fresh)};
+    }
+
+    /**
+     * Z_φ-only steps on the fresh rollouts. They were just sampled from the current policy, so
+     * log π_θ − log π_old is zero for them and the trajectory-balance residual is log Z − r/β.
+     */
+    private void fitPartition(List<Rollout> fresh, int steps) {
+        float[] targets = toFloats(fresh.stream().mapToDouble(r -> r.reward() / config.beta()).toArray());
+        for (int i = 0; i < steps; i++) {
+            try (NDManager scratch = manager.newSubManager()) {
+                try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                    NDArray loss = logZ(scratch, fresh).sub(scratch.create(targets)).square().mean();
+                    collector.backward(loss);
+                }
+                partitionOptimizer.step((float) config.partitionLearningRate());
+            }
+        }
     }
 
     /** log Z_φ of each rollout's prompt, with gradients. */

@@ -22,7 +22,14 @@ import java.util.stream.Collectors;
  * @param temperature           sampling temperature (scoring uses the same)
  * @param maxNewTokens          cap on response tokens
  * @param policyLearningRate    AdamW rate of the policy
+ * @param policyWarmupSteps     steps over which the policy's rate rises linearly from 0: Z_φ starts
+ *                              untrained, and until it fits, trajectory balance would hand its error to
+ *                              the policy
  * @param partitionLearningRate AdamW rate of Z_φ
+ * @param partitionFitSteps     Z_φ-only steps on each batch before the joint step (trajectory balance):
+ *                              the scheduler picks the prompts whose p̂ is near τ, which are also those
+ *                              it overestimates most, and whatever error log Z still has when the
+ *                              policy steps is pushed into the policy
  * @param beta                  trajectory balance β (p̂ = clip(β·log Z, 0, 1))
  * @param tau                   the scheduler's target accuracy τ
  * @param replayCapacity        C: replay buffer capacity
@@ -47,7 +54,7 @@ import java.util.stream.Collectors;
  */
 public record TrainingConfig(
         Method method, int steps, int promptsPerStep, int groupSize, double temperature, int maxNewTokens,
-        double policyLearningRate, double partitionLearningRate, double beta, double tau, int replayCapacity,
+        double policyLearningRate, int policyWarmupSteps, double partitionLearningRate, int partitionFitSteps, double beta, double tau, int replayCapacity,
         int replayAdd, int replaySize, double clipEpsilon, double klCoefficient, double flowrlBeta, double oversample,
         int maxSamplingRounds, int partitionHidden, double partitionDropout, double initialPHat, int evalEvery,
         int evalPrompts, int evalSamples, int finalSamples, int estimatorWarmupSteps, int probePrompts, long seed) {
@@ -66,6 +73,8 @@ public record TrainingConfig(
         atLeast("prompts-per-step", promptsPerStep, 1);
         atLeast("group-size", groupSize, 2);
         atLeast("max-new-tokens", maxNewTokens, 1);
+        atLeast("policy-warmup-steps", policyWarmupSteps, 0);
+        atLeast("partition-fit-steps", partitionFitSteps, 0);
         atLeast("replay-capacity", replayCapacity, 1);
         atLeast("replay-add", replayAdd, 0);
         atLeast("replay-size", replaySize, 0);
@@ -92,7 +101,7 @@ public record TrainingConfig(
 
     /** The defaults: PACED-RL on the small model. */
     public static TrainingConfig defaults() {
-        return new TrainingConfig(Method.PACED, 200, 32, 8, 1.0, 24, 1e-4, 1e-3, 0.05, 0.5, 128, 64, 64, 0.2, 0.0,
+        return new TrainingConfig(Method.PACED, 200, 32, 8, 1.0, 24, 2e-4, 10, 1e-2, 8, 0.05, 0.5, 128, 64, 64, 0.2, 0.0,
                 15.0, 2.0, 4, 256, 0.1, 0.5, 20, 256, 4, 16, 20, 128, 1);
     }
 
