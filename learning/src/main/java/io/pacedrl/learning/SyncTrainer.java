@@ -434,10 +434,12 @@ public final class SyncTrainer implements AutoCloseable {
         time.put("scheduling", history.stream().mapToDouble(StepRecord::schedulingSeconds).sum());
         double total = time.values().stream().mapToDouble(Double::doubleValue).sum();
         time.replaceAll((phase, seconds) -> seconds / total);
-        return new Report(config, history.size(), rollouts, (System.nanoTime() - start) / 1e9, evaluations.get(0).passAt1(),
-                evaluations.get(evaluations.size() - 1).passAt1(), passAtK, RunMetrics.averageAtK(last.correct(), config.finalSamples()),
-                distinct, spearman, evaluations.get(evaluations.size() - 1).probeSpearman(), mean(history, StepRecord::betaKl), mean(history, StepRecord::signalShare), time,
-                List.copyOf(evaluations), List.copyOf(history));
+        EvalPoint first = evaluations.get(0);
+        EvalPoint end = evaluations.get(evaluations.size() - 1);
+        return new Report(config, history.size(), rollouts, (System.nanoTime() - start) / 1e9, first.passAt1(), end.passAt1(),
+                passAtK, RunMetrics.averageAtK(last.correct(), config.finalSamples()), distinct, spearman, end.probeSpearman(),
+                mean(history, StepRecord::betaKl), mean(history, StepRecord::signalShare), time, List.copyOf(evaluations),
+                List.copyOf(history));
     }
 
     private static double mean(List<StepRecord> history, java.util.function.ToDoubleFunction<StepRecord> field) {

@@ -54,7 +54,8 @@ import java.util.stream.Collectors;
  */
 public record TrainingConfig(
         Method method, int steps, int promptsPerStep, int groupSize, double temperature, int maxNewTokens,
-        double policyLearningRate, int policyWarmupSteps, double partitionLearningRate, int partitionFitSteps, double beta, double tau, int replayCapacity,
+        double policyLearningRate, int policyWarmupSteps, double partitionLearningRate, int partitionFitSteps, double beta,
+        double tau, int replayCapacity,
         int replayAdd, int replaySize, double clipEpsilon, double klCoefficient, double flowrlBeta, double oversample,
         int maxSamplingRounds, int partitionHidden, double partitionDropout, double initialPHat, int evalEvery,
         int evalPrompts, int evalSamples, int finalSamples, int estimatorWarmupSteps, int probePrompts, long seed) {
@@ -127,8 +128,7 @@ public record TrainingConfig(
 
     /** Every key and its value, in declaration order. */
     public Map<String, Object> asKeys() {
-        Map<String, Object> keys = KEYS.convertValue(this, KEYS.getTypeFactory().constructMapType(LinkedHashMap.class, String.class, Object.class));
-        return new LinkedHashMap<>(keys);
+        return KEYS.convertValue(this, KEYS.getTypeFactory().constructMapType(LinkedHashMap.class, String.class, Object.class));
     }
 
     /** The key at fault and why, from a Jackson binding error. */

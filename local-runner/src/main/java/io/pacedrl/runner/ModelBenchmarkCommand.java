@@ -46,7 +46,7 @@ final class ModelBenchmarkCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         model.startEngine();
         ModelBenchmark.Config config = new ModelBenchmark.Config(model.config(), trainBatch, trainSteps, sampleBatch, newTokens, 1);
-        out.printf("model benchmark: %s, %,d parameters, %d threads%n", config.model(), config.model().parameterCount(), model.threads);
+        out.printf("model benchmark: %s, %,d parameters, %d threads%n", config.model(), config.model().parameterCount(), model.engine.threads);
         out.flush();
         ModelBenchmark.Result r;
         try (NDManager manager = NDManager.newBaseManager()) {
@@ -64,7 +64,7 @@ final class ModelBenchmarkCommand implements Callable<Integer> {
                 r.sampleTokensPerSecondRecomputed(), r.cacheSpeedup());
         Map<String, Object> results = new LinkedHashMap<>();
         results.put("config", config);
-        results.put("threads", model.threads);
+        results.put("threads", model.engine.threads);
         results.put("result", r);
         out.printf("figures             %s%n", run.writeResults("bench-model", "bench-model.json", results));
         return 0;

@@ -1,8 +1,8 @@
 package io.pacedrl.runner;
 
 import io.pacedrl.policy.CharTokenizer;
-import io.pacedrl.policy.Torch;
 import io.pacedrl.policy.Transformer;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -33,8 +33,8 @@ public final class ModelOptions {
     @Option(names = "--untied-head", description = "Give the output head its own weights instead of the token embedding's.")
     boolean untiedHead = !DEFAULTS.tiedHead();
 
-    @Option(names = "--threads", paramLabel = "N", description = "PyTorch intra-op threads (default: the available cores).")
-    int threads = Runtime.getRuntime().availableProcessors();
+    @Mixin
+    EngineOptions engine;
 
     /** The architecture, or an error naming the option at fault. */
     Transformer.Config config() {
@@ -47,9 +47,6 @@ public final class ModelOptions {
 
     /** Configures and loads the engine; call before the first model is made. */
     void startEngine() {
-        if (threads < 1) {
-            throw new ParameterException(command.commandLine(), "--threads must be ≥ 1, got " + threads);
-        }
-        Torch.configure(threads);
+        engine.startEngine();
     }
 }

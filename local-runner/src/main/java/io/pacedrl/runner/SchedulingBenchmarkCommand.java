@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDManager;
 import io.pacedrl.learning.PartitionFunction;
 import io.pacedrl.learning.SchedulingBenchmark;
 import io.pacedrl.learning.TrainingConfig;
-import io.pacedrl.policy.Torch;
 import java.io.PrintWriter;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -40,25 +39,25 @@ final class SchedulingBenchmarkCommand implements Callable<Integer> {
             description = "Pool sizes whose p̂ refresh is timed (default: 20000,1000000).")
     List<Integer> refreshSizes = List.of(20_000, 1_000_000);
 
-    @Option(names = "--threads", paramLabel = "N", description = "PyTorch intra-op threads (default: the available cores).")
-    int threads = Runtime.getRuntime().availableProcessors();
+    @Mixin
+    EngineOptions engine;
 
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
-        if (poolSize < 1 || batch < 1 || repeats < 1 || threads < 1 || !(inFlight >= 0 && inFlight < 1)
+        if (poolSize < 1 || batch < 1 || repeats < 1 || !(inFlight >= 0 && inFlight < 1)
                 || refreshSizes.stream().anyMatch(size -> size < 1)) {
-            throw new ParameterException(spec.commandLine(), "--pool-size, --batch, --repeats, --threads and --refresh-sizes "
+            throw new ParameterException(spec.commandLine(), "--pool-size, --batch, --repeats and --refresh-sizes "
                     + "must be ≥ 1 and --in-flight in [0, 1)");
         }
         PrintWriter out = spec.commandLine().getOut();
-        Torch.configure(threads);
+        engine.startEngine();
         TrainingConfig defaults = TrainingConfig.defaults();
         SchedulingBenchmark.Config config = new SchedulingBenchmark.Config(poolSize, batch, inFlight, repeats, refreshSizes, 128,
                 new PartitionFunction.Config(defaults.partitionHidden(), 0f, 10));
-        out.printf("scheduling benchmark: pool %,d, batch %d, %.0f%% in flight, %d threads%n", poolSize, batch, 100 * inFlight, threads);
+        out.printf("scheduling benchmark: pool %,d, batch %d, %.0f%% in flight, %d threads%n", poolSize, batch, 100 * inFlight, engine.threads);
         out.flush();
         SchedulingBenchmark.Result r;
         try (NDManager manager = NDManager.newBaseManager()) {
@@ -75,7 +74,7 @@ final class SchedulingBenchmarkCommand implements Callable<Integer> {
         }
         Map<String, Object> results = new LinkedHashMap<>();
         results.put("config", config);
-        results.put("threads", threads);
+        results.put("threads", engine.threads);
         results.put("result", r);
         out.printf("figures                           %s%n", run.writeResults("bench-scheduler", "bench-scheduler.json", results));
         return 0;

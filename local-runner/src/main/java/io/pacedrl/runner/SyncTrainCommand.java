@@ -6,6 +6,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.pacedrl.learning.SyncTrainer;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.WarmStart;
+import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.tasks.TaskSuite;
 import io.pacedrl.tasks.Verifiers;
 import java.io.IOException;
@@ -13,9 +14,11 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
@@ -57,15 +60,15 @@ final class SyncTrainCommand implements Callable<Integer> {
             + "warm start, trained now if it is not cached.")
     Path weights;
 
-    @Option(names = "--pool-size", paramLabel = "N", description = "Train on the first N prompts of the default suite's pool "
-            + "(default: all 20,000).")
+    @Option(names = "--pool-size", paramLabel = "N", description = "Train on N prompts of the default suite's pool, a seeded "
+            + "uniform sample (default: all 20,000).")
     Integer poolSize;
 
-    @Option(names = "--threads", paramLabel = "N", description = "PyTorch intra-op threads (default: the available cores).")
-    int threads = Runtime.getRuntime().availableProcessors();
+    @Mixin
+    EngineOptions engine;
 
-    @Option(names = "--cache-dir", paramLabel = "DIR", description = "Where warm starts are cached (default: ~/.cache/paced-rl).")
-    Path cacheDir = Path.of(System.getProperty("user.home"), ".cache", "paced-rl");
+    @Mixin
+    CacheOptions cache;
 
     @Spec
     CommandSpec spec;
@@ -79,10 +82,7 @@ final class SyncTrainCommand implements Callable<Integer> {
         if (size < 1 || size > suite.train().size()) {
             throw new ParameterException(spec.commandLine(), "--pool-size must be in [1, " + suite.train().size() + "], got " + size);
         }
-        if (threads < 1) {
-            throw new ParameterException(spec.commandLine(), "--threads must be ≥ 1, got " + threads);
-        }
-        io.pacedrl.policy.Torch.configure(threads);
+        engine.startEngine();
         Path runDir = run.runDir("sync-train");
         byte[] reference = Files.readAllBytes(referenceWeights(out));
         out.printf("sync-train %s: %d steps of %d prompts × %d rollouts, pool %,d prompts, %d held-out%n", config.method(),
@@ -90,7 +90,10 @@ final class SyncTrainCommand implements Callable<Integer> {
         out.flush();
         SyncTrainer.Report report;
         double[] pHat;
-        try (SyncTrainer trainer = new SyncTrainer(config, reference, suite.train().subList(0, size), suite.heldOut(), Verifiers.load());
+        // A seeded uniform sample: the pool is in generation order, and easy levels come early in it.
+        List<TaskPrompt> pool = new ArrayList<>(suite.train());
+        Collections.shuffle(pool, new Random(config.seed()));
+        try (SyncTrainer trainer = new SyncTrainer(config, reference, pool.subList(0, size), suite.heldOut(), Verifiers.load());
              ProgressBar bar = ProgressBars.create("sync " + config.method(), config.steps())) {
             report = trainer.run(progress -> {
                 bar.stepTo(progress.step());
@@ -142,11 +145,22 @@ final class SyncTrainCommand implements Callable<Integer> {
             return weights;
         }
         WarmStart.Config warmStart = WarmStart.Config.defaults();
-        try (ProgressBar bar = ProgressBars.create("warm start", warmStart.steps())) {
-            WarmStart.Result result = WarmStart.obtain(warmStart, cacheDir, progress -> bar.stepTo(progress.step()));
+        // The bar appears only if the warm start trains (a cached one reports no progress).
+        ProgressBar[] bar = new ProgressBar[1];
+        try {
+            WarmStart.Result result = WarmStart.obtain(warmStart, cache.cacheDir, progress -> {
+                if (bar[0] == null) {
+                    bar[0] = ProgressBars.create("warm start", warmStart.steps());
+                }
+                bar[0].stepTo(progress.step());
+            });
             out.printf("π_ref      %s (%s, held-out pass@1 %.3f)%n", result.weights(), result.cached() ? "cached" : "trained now",
                     result.report().heldOutPassAt1());
             return result.weights();
+        } finally {
+            if (bar[0] != null) {
+                bar[0].close();
+            }
         }
     }
 

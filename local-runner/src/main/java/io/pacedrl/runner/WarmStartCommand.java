@@ -62,8 +62,8 @@ final class WarmStartCommand implements Callable<Integer> {
     @Option(names = "--samples", paramLabel = "N", description = "Samples per evaluated prompt (default: ${DEFAULT-VALUE}).")
     int samples = DEFAULTS.samplesPerPrompt();
 
-    @Option(names = "--cache-dir", paramLabel = "DIR", description = "Where warm starts are cached (default: ~/.cache/paced-rl).")
-    Path cacheDir = Path.of(System.getProperty("user.home"), ".cache", "paced-rl");
+    @Mixin
+    CacheOptions cache;
 
     @Spec
     CommandSpec spec;
@@ -80,11 +80,11 @@ final class WarmStartCommand implements Callable<Integer> {
         }
         model.startEngine();
         Path runDir = run.runDir("warmstart");
-        out.printf("warm start %s: %s, %d steps of %d, cache %s%n", config.hash(), config.model(), steps, batchSize, cacheDir);
+        out.printf("warm start %s: %s, %d steps of %d, cache %s%n", config.hash(), config.model(), steps, batchSize, cache.cacheDir);
         out.flush();
         WarmStart.Result result;
         try (ProgressBar bar = ProgressBars.create("warm start", steps)) {
-            result = WarmStart.obtain(config, cacheDir, progress -> {
+            result = WarmStart.obtain(config, cache.cacheDir, progress -> {
                 bar.stepTo(progress.step());
                 bar.setExtraMessage(String.format("loss %.3f, %,.0f tok/s", progress.loss(), progress.tokensPerSecond()));
             });

@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -25,24 +23,12 @@ class ModelCommandsTest {
         return all;
     }
 
-    private record Run(int exitCode, String out, String err) {}
-
-    private static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        var commandLine = PacedRl.commandLine();
-        commandLine.setOut(new PrintWriter(out));
-        commandLine.setErr(new PrintWriter(err));
-        int exitCode = commandLine.execute(args);
-        return new Run(exitCode, out.toString(), err.toString());
-    }
-
     @Test
     void warmStartTrainsReportsPlotsAndThenLoadsFromTheCache() throws Exception {
         String[] args = concat(new String[] {"warmstart"}, concat(TINY_MODEL, "--steps", "20", "--batch-size", "16",
                 "--warmup-steps", "2", "--train-size", "200", "--held-out-size", "40", "--eval-prompts", "20", "--samples", "2",
                 "--cache-dir", dir.resolve("cache").toString(), "--run-dir", dir.resolve("run").toString()));
-        Run first = run(args);
+        CommandRun first = CommandRun.of(args);
         assertEquals(0, first.exitCode(), first.out() + first.err());
         assertTrue(first.out().contains("(trained now)"), first.out());
         assertTrue(first.out().lines().anyMatch(l -> l.startsWith("held-out   pass@1 ")), first.out());
@@ -54,7 +40,7 @@ class ModelCommandsTest {
         assertEquals(20, results.at("/report/steps").asInt());
         assertEquals(3, results.at("/report/poolHistogram").size());
 
-        Run second = run(args);
+        CommandRun second = CommandRun.of(args);
         assertEquals(0, second.exitCode(), second.err());
         assertTrue(second.out().contains("(loaded from the cache)"), second.out());
         assertEquals(results.at("/report/checksum"), new ObjectMapper().readTree(dir.resolve("run/warmstart.json").toFile())
@@ -63,17 +49,17 @@ class ModelCommandsTest {
 
     @Test
     void badModelOptionsFailBeforeAnythingRunsNamingTheProblem() {
-        Run run = run("warmstart", "--d-model", "30", "--heads", "4", "--cache-dir", dir.toString());
+        CommandRun run = CommandRun.of("warmstart", "--d-model", "30", "--heads", "4", "--cache-dir", dir.toString());
         assertEquals(2, run.exitCode());
         assertTrue(run.err().contains("model options: dModel must be a positive multiple of heads"), run.err());
-        Run steps = run("warmstart", "--steps", "0", "--cache-dir", dir.toString());
+        CommandRun steps = CommandRun.of("warmstart", "--steps", "0", "--cache-dir", dir.toString());
         assertEquals(2, steps.exitCode());
         assertTrue(steps.err().startsWith("steps must be ≥ 1, got 0"), steps.err());
     }
 
     @Test
     void modelBenchmarkPrintsEveryFigureAgainstTheRoofline() throws Exception {
-        Run run = run(concat(new String[] {"bench", "model"}, concat(TINY_MODEL, "--train-batch", "16", "--train-steps", "3",
+        CommandRun run = CommandRun.of(concat(new String[] {"bench", "model"}, concat(TINY_MODEL, "--train-batch", "16", "--train-steps", "3",
                 "--sample-batch", "16", "--new-tokens", "8", "--run-dir", dir.toString())));
         assertEquals(0, run.exitCode(), run.out() + run.err());
         for (String figure : new String[] {"matmul roofline", "training", "sampling, KV cache", "sampling, no cache"}) {

@@ -72,12 +72,14 @@ public final class TaskSuite {
             order[j] = swap;
             held[order[i]] = true;
         }
-        List<TaskPrompt> train = new ArrayList<>(config.trainSize());
+        // The held-out set in the order it was drawn, so that any prefix of it is a uniform sample too.
         List<TaskPrompt> heldOut = new ArrayList<>(config.heldOutSize());
+        for (int i = 0; i < config.heldOutSize(); i++) {
+            heldOut.add(all.get(order[i]).withSplit(TaskPrompt.Split.HELD_OUT));
+        }
+        List<TaskPrompt> train = new ArrayList<>(config.trainSize());
         for (int i = 0; i < all.size(); i++) {
-            if (held[i]) {
-                heldOut.add(all.get(i).withSplit(TaskPrompt.Split.HELD_OUT));
-            } else {
+            if (!held[i]) {
                 train.add(all.get(i).withSplit(TaskPrompt.Split.TRAIN));
             }
         }

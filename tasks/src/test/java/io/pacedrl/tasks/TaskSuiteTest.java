@@ -66,6 +66,10 @@ class TaskSuiteTest {
         assertEquals(train.keySet(), heldOut.keySet());
         train.forEach((stratum, share) -> assertEquals(share, heldOut.get(stratum), 0.03,
                 stratum + ": " + train + " against " + heldOut));
+        // Its first quarter too: evaluations that take a prefix get the same mix.
+        Map<String, Double> prefix = shares(suite.heldOut().subList(0, 250));
+        train.forEach((stratum, share) -> assertEquals(share, prefix.getOrDefault(stratum, 0.0), 0.05,
+                stratum + ": " + train + " against the first 250 " + prefix));
     }
 
     private static Map<String, Double> shares(java.util.List<TaskPrompt> prompts) {
