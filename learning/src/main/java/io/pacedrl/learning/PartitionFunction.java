@@ -9,8 +9,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.Dropout;
 import ai.djl.nn.norm.LayerNorm;
 import io.pacedrl.policy.GradMode;
-import java.util.Collections;
-import java.util.LinkedHashMap;
+import io.pacedrl.policy.ParameterSet;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -42,7 +41,7 @@ public final class PartitionFunction implements AutoCloseable {
 
     private final Config config;
     private final NDManager manager;
-    private final Map<String, NDArray> parameters = new LinkedHashMap<>();
+    private final ParameterSet parameters;
     private final NDArray[] weights = new NDArray[3];
     private final NDArray[] biases = new NDArray[3];
     private final NDArray[] gains = new NDArray[2];
@@ -52,33 +51,19 @@ public final class PartitionFunction implements AutoCloseable {
     public PartitionFunction(NDManager parent, int inputSize, Config config, long seed) {
         this.config = config;
         this.manager = parent.newSubManager();
+        this.parameters = new ParameterSet(manager);
         SplittableRandom random = new SplittableRandom(seed);
         int[] widths = {inputSize, config.hidden(), config.hidden(), 1};
         for (int layer = 0; layer < 3; layer++) {
-            weights[layer] = normal("layer" + layer + ".weight", random, widths[layer + 1], widths[layer]);
-            biases[layer] = register("layer" + layer + ".bias", manager.full(new Shape(widths[layer + 1]),
-                    layer == 2 ? (float) config.initialLogZ() : 0f));
+            weights[layer] = parameters.normal("layer" + layer + ".weight", random, 1 / Math.sqrt(widths[layer]),
+                    widths[layer + 1], widths[layer]);
+            biases[layer] = parameters.constant("layer" + layer + ".bias", layer == 2 ? (float) config.initialLogZ() : 0f,
+                    widths[layer + 1]);
             if (layer < 2) {
-                gains[layer] = register("layer" + layer + ".norm.gain", manager.ones(new Shape(config.hidden())));
-                shifts[layer] = register("layer" + layer + ".norm.bias", manager.zeros(new Shape(config.hidden())));
+                gains[layer] = parameters.constant("layer" + layer + ".norm.gain", 1f, config.hidden());
+                shifts[layer] = parameters.constant("layer" + layer + ".norm.bias", 0f, config.hidden());
             }
         }
-    }
-
-    private NDArray normal(String name, SplittableRandom random, int rows, int columns) {
-        float[] values = new float[rows * columns];
-        double std = 1 / Math.sqrt(columns);
-        for (int i = 0; i < values.length; i++) {
-            values[i] = (float) (random.nextGaussian() * std);
-        }
-        return register(name, manager.create(values, new Shape(rows, columns)));
-    }
-
-    private NDArray register(String name, NDArray parameter) {
-        parameter.setName(name);
-        parameter.setRequiresGradient(true);
-        parameters.put(name, parameter);
-        return parameter;
     }
 
     public Config config() {
@@ -87,7 +72,7 @@ public final class PartitionFunction implements AutoCloseable {
 
     /** Every parameter by name, for the optimiser. */
     public Map<String, NDArray> parameters() {
-        return Collections.unmodifiableMap(parameters);
+        return parameters.asMap();
     }
 
     /**

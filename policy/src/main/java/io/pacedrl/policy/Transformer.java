@@ -13,8 +13,6 @@ import ai.djl.nn.norm.Dropout;
 import ai.djl.nn.norm.LayerNorm;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -96,7 +94,7 @@ public final class Transformer implements AutoCloseable {
     private final Config config;
     private final CharTokenizer tokenizer;
     private final NDManager manager;
-    private final Map<String, NDArray> parameters = new LinkedHashMap<>();
+    private final ParameterSet parameters;
     private final NDArray tokenEmbedding;
     private final NDArray positionEmbedding;
     private final List<Block> blocks = new ArrayList<>();
@@ -117,43 +115,25 @@ public final class Transformer implements AutoCloseable {
         this.config = config;
         this.tokenizer = tokenizer;
         this.manager = parent.newSubManager();
+        this.parameters = new ParameterSet(manager);
         SplittableRandom random = new SplittableRandom(seed);
         int d = config.dModel();
         float residualStd = (float) (0.02 / Math.sqrt(2.0 * config.layers()));
-        tokenEmbedding = normal("token_embedding", random, 0.02f, config.vocabSize(), d);
-        positionEmbedding = normal("position_embedding", random, 0.02f, config.context(), d);
+        tokenEmbedding = parameters.normal("token_embedding", random, 0.02f, config.vocabSize(), d);
+        positionEmbedding = parameters.normal("position_embedding", random, 0.02f, config.context(), d);
         for (int i = 0; i < config.layers(); i++) {
             String p = "block" + i + ".";
             blocks.add(new Block(
-                    constant(p + "norm1.gain", 1f, d), constant(p + "norm1.bias", 0f, d),
-                    normal(p + "attention.qkv.weight", random, 0.02f, 3 * d, d), constant(p + "attention.qkv.bias", 0f, 3 * d),
-                    normal(p + "attention.proj.weight", random, residualStd, d, d), constant(p + "attention.proj.bias", 0f, d),
-                    constant(p + "norm2.gain", 1f, d), constant(p + "norm2.bias", 0f, d),
-                    normal(p + "mlp.fc.weight", random, 0.02f, 4 * d, d), constant(p + "mlp.fc.bias", 0f, 4 * d),
-                    normal(p + "mlp.proj.weight", random, residualStd, d, 4 * d), constant(p + "mlp.proj.bias", 0f, d)));
+                    parameters.constant(p + "norm1.gain", 1f, d), parameters.constant(p + "norm1.bias", 0f, d),
+                    parameters.normal(p + "attention.qkv.weight", random, 0.02f, 3 * d, d), parameters.constant(p + "attention.qkv.bias", 0f, 3 * d),
+                    parameters.normal(p + "attention.proj.weight", random, residualStd, d, d), parameters.constant(p + "attention.proj.bias", 0f, d),
+                    parameters.constant(p + "norm2.gain", 1f, d), parameters.constant(p + "norm2.bias", 0f, d),
+                    parameters.normal(p + "mlp.fc.weight", random, 0.02f, 4 * d, d), parameters.constant(p + "mlp.fc.bias", 0f, 4 * d),
+                    parameters.normal(p + "mlp.proj.weight", random, residualStd, d, 4 * d), parameters.constant(p + "mlp.proj.bias", 0f, d)));
         }
-        finalNormGain = constant("final_norm.gain", 1f, d);
-        finalNormBias = constant("final_norm.bias", 0f, d);
-        head = config.tiedHead() ? tokenEmbedding : normal("head.weight", random, 0.02f, config.vocabSize(), d);
-    }
-
-    private NDArray normal(String name, SplittableRandom random, float std, long... shape) {
-        float[] values = new float[Math.toIntExact(new Shape(shape).size())];
-        for (int i = 0; i < values.length; i++) {
-            values[i] = (float) (random.nextGaussian() * std);
-        }
-        return register(name, manager.create(values, new Shape(shape)));
-    }
-
-    private NDArray constant(String name, float value, long... shape) {
-        return register(name, manager.full(new Shape(shape), value));
-    }
-
-    private NDArray register(String name, NDArray parameter) {
-        parameter.setName(name);
-        parameter.setRequiresGradient(true);
-        parameters.put(name, parameter);
-        return parameter;
+        finalNormGain = parameters.constant("final_norm.gain", 1f, d);
+        finalNormBias = parameters.constant("final_norm.bias", 0f, d);
+        head = config.tiedHead() ? tokenEmbedding : parameters.normal("head.weight", random, 0.02f, config.vocabSize(), d);
     }
 
     public Config config() {
@@ -166,7 +146,7 @@ public final class Transformer implements AutoCloseable {
 
     /** Every parameter by name, in a fixed order (the order they are saved in). */
     public Map<String, NDArray> parameters() {
-        return Collections.unmodifiableMap(parameters);
+        return parameters.asMap();
     }
 
     // ---------------------------------------------------------------------------------------
