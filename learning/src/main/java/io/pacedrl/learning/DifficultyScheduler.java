@@ -33,10 +33,6 @@ public final class DifficultyScheduler implements PromptSampler {
         }
     }
 
-    public double target() {
-        return target;
-    }
-
     /** The selection, closest to τ first. */
     @Override
     public int[] select(double[] pHat, int batch, IntPredicate inFlight) {

@@ -77,10 +77,6 @@ public final class ReplayBuffer<T> {
         return List.copyOf(entries);
     }
 
-    public int size() {
-        return entries.size();
-    }
-
     /**
      * {@code count} distinct entries (all of them if there are fewer), drawn with probability
      * proportional to priority: weighted sampling without replacement, each entry keyed by

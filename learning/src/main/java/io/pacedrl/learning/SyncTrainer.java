@@ -113,8 +113,9 @@ public final class SyncTrainer implements AutoCloseable {
     private double[] pHat;
 
     /**
-     * @param referenceWeights π_ref (the warm start): the policy starts from it and, where a loss
-     *                         needs it, a frozen copy scores against it and embeds the pool
+     * @param referenceWeights π_ref (the warm start): the policy starts from it, embeds the pool with
+     *                         it before the first update, and a frozen copy scores against it where a
+     *                         loss needs it
      * @param pool             the training prompts the sampler chooses from
      * @param heldOut          prompts evaluated, never trained on (the first {@code eval-prompts})
      */
@@ -131,7 +132,11 @@ public final class SyncTrainer implements AutoCloseable {
         Engine.getInstance().setRandomSeed((int) config.seed());
         this.manager = NDManager.newBaseManager();
         this.policy = Transformer.fromBytes(manager, referenceWeights);
-        this.reference = Transformer.fromBytes(manager, referenceWeights);
+        this.grpo = new GrpoLoss(config.clipEpsilon(), config.klCoefficient());
+        // A frozen copy only where a loss scores against π_ref; until the first update the policy is π_ref.
+        boolean scoresAgainstReference = method.loss() == Method.Loss.FLOWRL
+                || (method.loss() == Method.Loss.GRPO && grpo.usesReference());
+        this.reference = scoresAgainstReference ? Transformer.fromBytes(manager, referenceWeights) : null;
         this.policyOptimizer = new AdamW(policy.parameters(), AdamW.Config.DEFAULT.withLearningRate((float) config.policyLearningRate()));
         this.sampling = new Transformer.SamplingConfig((float) config.temperature(), 1f, config.maxNewTokens());
         this.poolTokens = new int[pool.size()][];
@@ -140,7 +145,6 @@ public final class SyncTrainer implements AutoCloseable {
         }
         this.trajectoryBalance = new TrajectoryBalanceLoss(config.beta());
         this.flowRl = new FlowRlLoss(config.flowrlBeta(), config.clipEpsilon());
-        this.grpo = new GrpoLoss(config.clipEpsilon(), config.klCoefficient());
         if (method.learnsPartition()) {
             poolEmbeddings = embedPool();
             double initialLogZ = method.estimatesAccuracy() ? config.initialPHat() / config.beta() : 0;
@@ -163,14 +167,14 @@ public final class SyncTrainer implements AutoCloseable {
         this.replayRandom = new SplittableRandom(config.seed() + 17);
     }
 
-    /** e(x) for the whole pool from the frozen reference policy, computed once. */
+    /** e(x) for the whole pool, computed once, before any update: with π_ref's weights. */
     private NDArray embedPool() {
         NDManager embeddings = manager.newSubManager();
         List<NDArray> chunks = new ArrayList<>();
         int chunk = 1024;
         for (int start = 0; start < poolTokens.length; start += chunk) {
             int end = Math.min(poolTokens.length, start + chunk);
-            chunks.add(reference.embedPrompts(embeddings, Arrays.asList(poolTokens).subList(start, end)));
+            chunks.add(policy.embedPrompts(embeddings, Arrays.asList(poolTokens).subList(start, end)));
         }
         if (chunks.size() == 1) {
             return chunks.get(0);
@@ -325,7 +329,7 @@ public final class SyncTrainer implements AutoCloseable {
         }
         try (NDManager scratch = manager.newSubManager()) {
             NDArray referenceTokens = null;
-            if (method.loss() == Method.Loss.FLOWRL || (method.loss() == Method.Loss.GRPO && grpo.usesReference())) {
+            if (reference != null) {
                 try (GradMode noGrad = GradMode.off()) {
                     referenceTokens = reference.logProbs(scratch, prompts, responses, temperature, false).values();
                 }
