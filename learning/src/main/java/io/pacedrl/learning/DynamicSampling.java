@@ -24,6 +24,11 @@ public final class DynamicSampling<G> {
      * @param maxRounds  draws before the batch is used as it is
      */
     public DynamicSampling(int batch, double oversample, int maxRounds) {
+        this(batch, oversample, maxRounds, List.of(), 0, 0);
+    }
+
+    /** A batch resumed from state kept elsewhere: the groups kept so far, rounds drawn and groups offered. */
+    public DynamicSampling(int batch, double oversample, int maxRounds, List<G> kept, int rounds, int offered) {
         if (batch < 1 || !(oversample >= 1) || maxRounds < 1) {
             throw new IllegalArgumentException("need batch ≥ 1, oversample ≥ 1 and maxRounds ≥ 1, got "
                     + batch + ", " + oversample + ", " + maxRounds);
@@ -31,6 +36,9 @@ public final class DynamicSampling<G> {
         this.batch = batch;
         this.oversample = oversample;
         this.maxRounds = maxRounds;
+        this.kept.addAll(kept);
+        this.rounds = rounds;
+        this.offered = offered;
     }
 
     /** Whether another round of prompts should be drawn. */

@@ -1,6 +1,7 @@
 package io.pacedrl.learning;
 
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -37,11 +38,27 @@ public final class ReplayBuffer<T> {
     private long additions;
 
     public ReplayBuffer(int capacity, int addMax) {
+        this(capacity, addMax, List.of(), 0);
+    }
+
+    /**
+     * A buffer resumed from state kept elsewhere (a state store): its entries and how many additions
+     * were made before, so that new entries still rank as newer.
+     */
+    public ReplayBuffer(int capacity, int addMax, Collection<Entry<T>> entries, long additions) {
         if (capacity < 1 || addMax < 0) {
             throw new IllegalArgumentException("capacity must be ≥ 1 and addMax ≥ 0, got " + capacity + " and " + addMax);
         }
         this.capacity = capacity;
         this.addMax = addMax;
+        this.entries.addAll(entries);
+        this.entries.sort(KEEP_ORDER);
+        this.additions = additions;
+    }
+
+    /** How many times {@link #add} has run: the age stamp of the latest entries. */
+    public long additions() {
+        return additions;
     }
 
     /** |n_correct/G − p̂|: the error of the accuracy estimate on this group. */

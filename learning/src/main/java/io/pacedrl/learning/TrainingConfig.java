@@ -1,11 +1,15 @@
 package io.pacedrl.learning;
 
-import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -50,6 +54,11 @@ import java.util.stream.Collectors;
  * @param estimatorWarmupSteps  steps before p̂'s correlation with observed accuracy is counted
  * @param probePrompts          pool prompts drawn uniformly once, whose p̂ is checked against G fresh
  *                              samples at every evaluation
+ * @param lookAhead             pipeline: batches the scheduler may run ahead of the learner's newest
+ *                              version (1 is lock-step: batch b waits for version b)
+ * @param groupTimeoutSeconds   pipeline: stream time after which a scheduled prompt whose group has not
+ *                              fully come back (a generator died, a rollout was dead-lettered) is released
+ * @param accuracyEma           pipeline: weight of the newest group in a prompt's moving accuracy
  * @param seed                  seed of prompt sampling, rollouts, replay draws, Z_φ and dropout
  */
 public record TrainingConfig(
@@ -58,7 +67,8 @@ public record TrainingConfig(
         double tau, int replayCapacity,
         int replayAdd, int replaySize, double clipEpsilon, double klCoefficient, double flowrlBeta, double oversample,
         int maxSamplingRounds, int partitionHidden, double partitionDropout, double initialPHat, int evalEvery,
-        int evalPrompts, int evalSamples, int finalSamples, int estimatorWarmupSteps, int probePrompts, long seed) {
+        int evalPrompts, int evalSamples, int finalSamples, int estimatorWarmupSteps, int probePrompts, int lookAhead,
+        int groupTimeoutSeconds, double accuracyEma, long seed) {
 
     private static final ObjectMapper KEYS = new ObjectMapper()
             .setPropertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
@@ -87,6 +97,9 @@ public record TrainingConfig(
         atLeast("final-samples", finalSamples, 1);
         atLeast("estimator-warmup-steps", estimatorWarmupSteps, 0);
         atLeast("probe-prompts", probePrompts, 3);
+        atLeast("look-ahead", lookAhead, 1);
+        atLeast("group-timeout-seconds", groupTimeoutSeconds, 1);
+        within("accuracy-ema", accuracyEma, 0.001, 1);
         positive("temperature", temperature);
         positive("policy-learning-rate", policyLearningRate);
         positive("partition-learning-rate", partitionLearningRate);
@@ -103,7 +116,28 @@ public record TrainingConfig(
     /** The defaults: PACED-RL on the small model. */
     public static TrainingConfig defaults() {
         return new TrainingConfig(Method.PACED, 200, 32, 8, 1.0, 24, 2e-4, 10, 1e-2, 8, 0.05, 0.5, 128, 64, 64, 0.2, 0.0,
-                15.0, 2.0, 4, 256, 0.1, 0.5, 20, 256, 4, 16, 20, 128, 1);
+                15.0, 2.0, 4, 256, 0.1, 0.5, 20, 256, 4, 16, 20, 128, 2, 300, 0.3, 1);
+    }
+
+    /**
+     * The defaults, then the keys of {@code file} (YAML or JSON; none if null), then {@code overrides}:
+     * how every command and service reads a run's configuration. A missing file, an unknown key or a
+     * bad value is an error naming it.
+     */
+    public static TrainingConfig load(Path file, Map<String, ?> overrides) throws IOException {
+        Map<String, Object> keys = new LinkedHashMap<>();
+        if (file != null) {
+            if (!Files.isRegularFile(file)) {
+                throw new IllegalArgumentException("config file " + file + " does not exist");
+            }
+            Map<String, Object> read = new ObjectMapper(new YAMLFactory()).readValue(file.toFile(),
+                    new TypeReference<Map<String, Object>>() {});
+            if (read != null) {
+                keys.putAll(read);
+            }
+        }
+        keys.putAll(overrides);
+        return defaults().with(keys);
     }
 
     /**

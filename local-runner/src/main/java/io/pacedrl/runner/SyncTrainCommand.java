@@ -1,8 +1,5 @@
 package io.pacedrl.runner;
 
-import com.fasterxml.jackson.core.type.TypeReference;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.pacedrl.learning.SyncTrainer;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.WarmStart;
@@ -113,14 +110,7 @@ final class SyncTrainCommand implements Callable<Integer> {
 
     /** The defaults, then the file, then --set, then the shortcut options; errors name the key. */
     private TrainingConfig config() throws IOException {
-        Map<String, Object> keys = new LinkedHashMap<>();
-        if (configFile != null) {
-            if (!Files.isRegularFile(configFile)) {
-                throw new ParameterException(spec.commandLine(), "--config " + configFile + ": no such file");
-            }
-            keys.putAll(new ObjectMapper(new YAMLFactory()).readValue(configFile.toFile(), new TypeReference<Map<String, Object>>() {}));
-        }
-        keys.putAll(set);
+        Map<String, Object> keys = new LinkedHashMap<>(set);
         if (method != null) {
             keys.put("method", method);
         }
@@ -131,7 +121,7 @@ final class SyncTrainCommand implements Callable<Integer> {
             keys.put("seed", seed);
         }
         try {
-            return TrainingConfig.defaults().with(keys);
+            return TrainingConfig.load(configFile, keys);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }

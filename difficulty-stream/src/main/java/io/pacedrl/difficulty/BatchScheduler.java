@@ -1,0 +1,400 @@
+package io.pacedrl.difficulty;
+
+import io.pacedrl.difficulty.state.DynamicBatch;
+import io.pacedrl.difficulty.state.GroupResult;
+import io.pacedrl.difficulty.state.InFlight;
+import io.pacedrl.difficulty.state.PHatChange;
+import io.pacedrl.difficulty.state.PoolChange;
+import io.pacedrl.difficulty.state.RoundGroup;
+import io.pacedrl.difficulty.state.ScheduleEntry;
+import io.pacedrl.difficulty.state.SchedulerState;
+import io.pacedrl.learning.DifficultyScheduler;
+import io.pacedrl.learning.DynamicSampling;
+import io.pacedrl.learning.Method;
+import io.pacedrl.learning.TrainingConfig;
+import io.pacedrl.learning.UniformSampler;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+
+/**
+ * Which prompts go out next, and when: the scheduler's decisions over its state, with no Kafka in
+ * them. The state is the {@link ScheduleEntry} of every prompt and one {@link SchedulerState}; the
+ * caller stores what {@link #drainChanged()} names after each event and rebuilds this object from
+ * the stores after a restart.
+ *
+ * <p>Batch b feeds the learner's update b (version b → b + 1). A batch goes out only while
+ * b < learner version + look-ahead, so the generators can never run more than look-ahead versions
+ * ahead of the learner, and only once B prompts are free: a prompt in flight is never scheduled
+ * again until its group comes back or its time runs out (stream time, never the wall clock).
+ *
+ * <p>Decisions depend only on the events given and the seed: ties in the difficulty order go to
+ * the smaller id, uniform draws are seeded from (seed, batch, round) and made over the pool in id
+ * order, so the order in which prompts joined the pool does not matter.
+ */
+public final class BatchScheduler {
+
+    /** How the prompts of a batch are chosen. */
+    public enum Strategy {
+        /** The B prompts with p̂ nearest τ. */
+        PACED,
+        /** B prompts uniformly at random. */
+        UNIFORM,
+        /** DAPO dynamic sampling: oversampled uniform rounds until B groups carry a signal. */
+        DYNAMIC;
+
+        public static Strategy of(Method method) {
+            return switch (method.prompts()) {
+                case DIFFICULTY -> PACED;
+                case UNIFORM -> UNIFORM;
+                case DYNAMIC -> DYNAMIC;
+            };
+        }
+
+        public String key() {
+            return name().toLowerCase();
+        }
+    }
+
+    /** What the scheduler needs from a run's configuration. */
+    public record Settings(Strategy strategy, int batchSize, int groupSize, int lookAhead, double tau,
+            double initialPHat, long groupTimeoutMs, double oversample, int maxRounds, long seed) {
+
+        public static Settings of(TrainingConfig config) {
+            return new Settings(Strategy.of(config.method()), config.promptsPerStep(), config.groupSize(),
+                    config.lookAhead(), config.tau(), config.initialPHat(), config.groupTimeoutSeconds() * 1000L,
+                    config.oversample(), config.maxSamplingRounds(), config.seed());
+        }
+    }
+
+    /** A prompt sent out to be rolled out G times; {@code prompt} is its Prompt record as it arrived. */
+    public record Scheduled(String promptId, String scheduleId, long batchId, int round, Double pHat,
+            java.nio.ByteBuffer prompt) {}
+
+    /** A scheduling whose group did not come back in time; its prompt is free again. */
+    public record Released(String promptId, InFlight inFlight) {}
+
+    /** Counters kept in the state (reported over HTTP and in run events). */
+    public static final String SCHEDULED = "scheduled-groups";
+    public static final String COMPLETED = "completed-groups";
+    public static final String LATE = "late-groups";
+    public static final String RELEASED = "released-groups";
+    public static final String STALE_ESTIMATES = "stale-estimates";
+
+    private final Settings settings;
+    private final SchedulerState state;
+    private final List<ScheduleEntry> entries = new ArrayList<>();
+    private final Map<String, Integer> indexOf = new HashMap<>();
+    /** Not in the pool, held out, or in flight. */
+    private final BitSet unavailable = new BitSet();
+    /** Schedule id → pool index, oldest scheduling first (stream time only moves forward). */
+    private final LinkedHashMap<String, Integer> inFlight = new LinkedHashMap<>();
+    private final Set<String> changed = new LinkedHashSet<>();
+    private double[] pHat = new double[0];
+    private DifficultyScheduler ranking;
+    /** Pool indices in prompt-id order: uniform draws are made over these. */
+    private int[] byId = new int[0];
+
+    /** A scheduler resuming from its stored state ({@code entries} in any order). */
+    public BatchScheduler(Settings settings, SchedulerState state, Collection<ScheduleEntry> entries) {
+        this.settings = settings;
+        this.state = state;
+        List<ScheduleEntry> inFlightOrder = new ArrayList<>();
+        for (ScheduleEntry entry : entries) {
+            int index = add(entry);
+            if (entry.getInFlight() != null) {
+                inFlightOrder.add(entry);
+                unavailable.set(index);
+            }
+        }
+        inFlightOrder.sort(Comparator.comparingLong((ScheduleEntry e) -> e.getInFlight().getScheduledAtMs())
+                .thenComparing(e -> e.getInFlight().getScheduleId()));
+        inFlightOrder.forEach(e -> inFlight.put(e.getInFlight().getScheduleId(), indexOf.get(e.getPromptId())));
+        changed.clear();
+    }
+
+    /** The state of a scheduler that has seen nothing yet. */
+    public static SchedulerState initialState() {
+        return SchedulerState.newBuilder().setLearnerVersion(0).setNextBatch(0).setReplayAdditions(0)
+                .setCounters(new HashMap<>()).setDynamic(new ArrayList<>()).build();
+    }
+
+    public SchedulerState state() {
+        return state;
+    }
+
+    public Settings settings() {
+        return settings;
+    }
+
+    /** A prompt joined, changed in or left the pool. */
+    public void poolChange(String promptId, PoolChange change) {
+        Integer index = indexOf.get(promptId);
+        ScheduleEntry entry;
+        if (index == null) {
+            entry = ScheduleEntry.newBuilder().setPromptId(promptId).setFamily(change.getFamily())
+                    .setDifficulty(change.getDifficulty()).setTrainable(change.getTrainable())
+                    .setPresent(!change.getRemoved()).setPrompt(change.getPrompt()).setPHat(null).setPHatVersion(-1).setInFlight(null)
+                    .setLastScheduledMs(null).setTimesScheduled(0).build();
+            index = add(entry);
+        } else {
+            entry = entries.get(index);
+            entry.setFamily(change.getFamily());
+            entry.setDifficulty(change.getDifficulty());
+            entry.setTrainable(change.getTrainable());
+            entry.setPresent(!change.getRemoved());
+            if (change.getPrompt() != null) {
+                entry.setPrompt(change.getPrompt());
+            }
+        }
+        updateAvailability(index);
+        changed.add(promptId);
+    }
+
+    /** A new estimate; one older than the estimate held is ignored (and counted). */
+    public boolean pHatChange(String promptId, PHatChange change) {
+        Integer index = indexOf.get(promptId);
+        if (index == null) {
+            return false;
+        }
+        ScheduleEntry entry = entries.get(index);
+        if (change.getVersion() < entry.getPHatVersion()) {
+            count(STALE_ESTIMATES);
+            return false;
+        }
+        entry.setPHat(change.getPHat());
+        entry.setPHatVersion(change.getVersion());
+        pHat[index] = change.getPHat();
+        changed.add(promptId);
+        return true;
+    }
+
+    /**
+     * A group came back. Returns the scheduling it answered if it was still in flight (its prompt is
+     * free again), or null if it came after its release or answers nothing this scheduler sent.
+     */
+    public InFlight groupResult(String promptId, GroupResult group) {
+        Integer index = indexOf.get(promptId);
+        ScheduleEntry entry = index == null ? null : entries.get(index);
+        if (entry == null || entry.getInFlight() == null
+                || !entry.getInFlight().getScheduleId().equals(group.getScheduleId())) {
+            count(LATE);
+            return null;
+        }
+        InFlight answered = entry.getInFlight();
+        land(index, answered, group.getRewards());
+        count(COMPLETED);
+        return answered;
+    }
+
+    /** The learner published {@code version}; returns whether it is newer than the one known. */
+    public boolean learnerVersion(long version) {
+        if (version <= state.getLearnerVersion()) {
+            return false;
+        }
+        state.setLearnerVersion(version);
+        return true;
+    }
+
+    /** Frees every prompt scheduled more than the group timeout before {@code streamTimeMs}. */
+    public List<Released> releaseExpired(long streamTimeMs) {
+        List<Released> released = new ArrayList<>();
+        Iterator<Map.Entry<String, Integer>> oldestFirst = inFlight.entrySet().iterator();
+        while (oldestFirst.hasNext()) {
+            int index = oldestFirst.next().getValue();
+            ScheduleEntry entry = entries.get(index);
+            InFlight scheduling = entry.getInFlight();
+            if (scheduling.getScheduledAtMs() + settings.groupTimeoutMs() > streamTimeMs) {
+                break;
+            }
+            oldestFirst.remove();
+            land(index, scheduling, List.of());
+            count(RELEASED);
+            released.add(new Released(entry.getPromptId(), scheduling));
+        }
+        return released;
+    }
+
+    /**
+     * Every scheduling due now: the next rounds of dynamic-sampling batches whose round is back, then
+     * new batches while the look-ahead allows and enough prompts are free.
+     */
+    public List<Scheduled> schedule(long streamTimeMs) {
+        List<Scheduled> out = new ArrayList<>();
+        for (Iterator<DynamicBatch> it = state.getDynamic().iterator(); it.hasNext(); ) {
+            DynamicBatch batch = it.next();
+            if (!batch.getRound().stream().allMatch(RoundGroup::getDone)) {
+                continue;
+            }
+            DynamicSampling<String> sampling = offerRound(batch);
+            if (!sampling.needsMore()) {
+                it.remove();
+                continue;
+            }
+            int[] chosen = uniform(Math.min(sampling.promptsToDraw(), freePrompts()), batch.getBatchId(), batch.getRounds());
+            out.addAll(send(chosen, batch, streamTimeMs));
+        }
+        while (state.getNextBatch() < state.getLearnerVersion() + settings.lookAhead()) {
+            long batchId = state.getNextBatch();
+            int wanted = settings.strategy() == Strategy.DYNAMIC
+                    ? (int) Math.ceil(settings.batchSize() * settings.oversample()) : settings.batchSize();
+            if (freePrompts() < wanted) {
+                break;
+            }
+            int[] chosen = switch (settings.strategy()) {
+                case PACED -> ranking().select(pHat, wanted, unavailable::get);
+                case UNIFORM, DYNAMIC -> uniform(wanted, batchId, 0);
+            };
+            DynamicBatch dynamic = null;
+            if (settings.strategy() == Strategy.DYNAMIC) {
+                dynamic = DynamicBatch.newBuilder().setBatchId(batchId).setRounds(0).setOffered(0)
+                        .setKept(new ArrayList<>()).setRound(new ArrayList<>()).build();
+                state.getDynamic().add(dynamic);
+            }
+            state.setNextBatch(batchId + 1);
+            out.addAll(send(chosen, dynamic, streamTimeMs));
+        }
+        return out;
+    }
+
+    /** The prompts whose entries changed since the last call, for the caller to store. */
+    public List<ScheduleEntry> drainChanged() {
+        List<ScheduleEntry> drained = changed.stream().map(id -> entries.get(indexOf.get(id))).toList();
+        changed.clear();
+        return drained;
+    }
+
+    /** Prompts that could be scheduled now. */
+    public int freePrompts() {
+        return entries.size() - unavailable.cardinality();
+    }
+
+    public int inFlightCount() {
+        return inFlight.size();
+    }
+
+    public int poolSize() {
+        return entries.size();
+    }
+
+    /** p̂ the scheduler ranks a prompt by: its latest estimate, or the initial p̂ before one arrives. */
+    public double rankingPHat(String promptId) {
+        Integer index = indexOf.get(promptId);
+        return index == null ? settings.initialPHat() : pHat[index];
+    }
+
+    private List<Scheduled> send(int[] chosen, DynamicBatch dynamic, long streamTimeMs) {
+        long batchId = dynamic == null ? state.getNextBatch() - 1 : dynamic.getBatchId();
+        int round = dynamic == null ? 0 : dynamic.getRounds();
+        List<Scheduled> out = new ArrayList<>(chosen.length);
+        for (int index : chosen) {
+            ScheduleEntry entry = entries.get(index);
+            String scheduleId = entry.getPromptId() + "@" + batchId + "." + round;
+            entry.setInFlight(InFlight.newBuilder().setScheduleId(scheduleId).setBatchId(batchId).setRound(round)
+                    .setScheduledAtMs(streamTimeMs).setPHat(entry.getPHat()).build());
+            entry.setLastScheduledMs(streamTimeMs);
+            entry.setTimesScheduled(entry.getTimesScheduled() + 1);
+            unavailable.set(index);
+            inFlight.put(scheduleId, index);
+            changed.add(entry.getPromptId());
+            if (dynamic != null) {
+                dynamic.getRound().add(RoundGroup.newBuilder().setScheduleId(scheduleId).setDone(false)
+                        .setRewards(new ArrayList<>()).build());
+            }
+            count(SCHEDULED);
+            out.add(new Scheduled(entry.getPromptId(), scheduleId, batchId, round, entry.getPHat(), entry.getPrompt()));
+        }
+        return out;
+    }
+
+    /** A scheduling ends, by its group coming back (with rewards) or by its time running out (without). */
+    private void land(int index, InFlight scheduling, List<Double> rewards) {
+        ScheduleEntry entry = entries.get(index);
+        entry.setInFlight(null);
+        inFlight.remove(scheduling.getScheduleId());
+        updateAvailability(index);
+        changed.add(entry.getPromptId());
+        for (DynamicBatch batch : state.getDynamic()) {
+            if (batch.getBatchId() == scheduling.getBatchId()) {
+                for (RoundGroup group : batch.getRound()) {
+                    if (group.getScheduleId().equals(scheduling.getScheduleId())) {
+                        group.setDone(true);
+                        group.setRewards(new ArrayList<>(rewards));
+                    }
+                }
+            }
+        }
+    }
+
+    /** Hands a finished round to the dynamic-sampling rule and records what it kept. */
+    private DynamicSampling<String> offerRound(DynamicBatch batch) {
+        DynamicSampling<String> sampling = new DynamicSampling<>(settings.batchSize(), settings.oversample(),
+                settings.maxRounds(), batch.getKept(), batch.getRounds(), batch.getOffered());
+        // An empty round is one that found no free prompt: nothing to offer, draw again.
+        if (!batch.getRound().isEmpty()) {
+            sampling.offer(batch.getRound().stream().map(RoundGroup::getScheduleId).toList(),
+                    batch.getRound().stream().map(g -> g.getRewards().stream().mapToDouble(Double::doubleValue).toArray())
+                            .toList());
+            batch.setKept(new ArrayList<>(sampling.batch()));
+            batch.setRounds(sampling.rounds());
+            batch.setOffered(sampling.offered());
+            batch.setRound(new ArrayList<>());
+        }
+        return sampling;
+    }
+
+    private int[] uniform(int count, long batchId, int round) {
+        ranking();
+        long seed = (settings.seed() * 1_000_003L + batchId) * 1_000_003L + round;
+        int[] ranks = new UniformSampler(seed).select(pHat, count, rank -> unavailable.get(byId[rank]));
+        return Arrays.stream(ranks).map(rank -> byId[rank]).toArray();
+    }
+
+    /** The difficulty order and the id order, rebuilt when the pool has grown since they were made. */
+    private DifficultyScheduler ranking() {
+        if (ranking == null || byId.length != entries.size()) {
+            pHat = Arrays.copyOf(pHat, entries.size());
+            List<String> ids = entries.stream().map(ScheduleEntry::getPromptId).toList();
+            ranking = new DifficultyScheduler(ids, settings.tau());
+            Integer[] order = new Integer[ids.size()];
+            for (int i = 0; i < order.length; i++) {
+                order[i] = i;
+            }
+            Arrays.sort(order, Comparator.comparing(ids::get));
+            byId = Arrays.stream(order).mapToInt(Integer::intValue).toArray();
+        }
+        return ranking;
+    }
+
+    private int add(ScheduleEntry entry) {
+        int index = entries.size();
+        entries.add(entry);
+        indexOf.put(entry.getPromptId(), index);
+        if (pHat.length <= index) {
+            pHat = Arrays.copyOf(pHat, Math.max(1024, pHat.length * 2));
+        }
+        pHat[index] = entry.getPHat() == null ? settings.initialPHat() : entry.getPHat();
+        updateAvailability(index);
+        changed.add(entry.getPromptId());
+        return index;
+    }
+
+    private void updateAvailability(int index) {
+        ScheduleEntry entry = entries.get(index);
+        unavailable.set(index, !entry.getPresent() || !entry.getTrainable() || entry.getInFlight() != null);
+    }
+
+    private void count(String counter) {
+        state.getCounters().merge(counter, 1L, Long::sum);
+    }
+}

@@ -1,0 +1,367 @@
+package io.pacedrl.difficulty;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.pacedrl.difficulty.state.PromptState;
+import io.pacedrl.difficulty.state.ReplayEntry;
+import io.pacedrl.difficulty.state.ScheduleEntry;
+import io.pacedrl.difficulty.state.SchedulerState;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.URLDecoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Predicate;
+import org.apache.avro.Schema;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.KeyQueryMetadata;
+import org.apache.kafka.streams.StoreQueryParameters;
+import org.apache.kafka.streams.errors.InvalidStateStoreException;
+import org.apache.kafka.streams.state.HostInfo;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.QueryableStoreTypes;
+import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
+
+/**
+ * The app's stores over HTTP, as JSON (interactive queries). Each store lives in one task; a
+ * request that reaches an instance without that task is forwarded to the instance that has it
+ * (found from the Streams metadata), so any instance answers any query.
+ *
+ * <pre>
+ * GET /prompts/{id}            one prompt: its state (estimates, accuracy, counts) and its scheduling
+ * GET /prompts?sort=p-hat|distance&order=asc|desc&family=F&min-p-hat=X&max-p-hat=Y&limit=N
+ * GET /p-hat/histogram?bins=N  trainable prompts by p̂ (those without an estimate counted apart)
+ * GET /replay                  the replay buffer, highest priority first
+ * GET /scheduler               learner version, next batch, look-ahead lag, in flight, counters
+ * </pre>
+ */
+public final class DifficultyQueries implements AutoCloseable {
+    static final String FORWARDED = "X-Paced-Forwarded";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final HttpServer http;
+    private final ExecutorService executor;
+    private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final BatchScheduler.Settings settings;
+    private volatile KafkaStreams streams;
+    private final HostInfo self;
+
+    /** Binds the server now (so its address can be advertised to Streams); it answers once {@link #serve} is called. */
+    DifficultyQueries(String host, int port, BatchScheduler.Settings settings) throws IOException {
+        this.settings = settings;
+        http = HttpServer.create(new InetSocketAddress(host, port), 0);
+        self = new HostInfo(host, http.getAddress().getPort());
+        executor = Executors.newFixedThreadPool(2, r -> {
+            Thread t = new Thread(r, "difficulty-queries");
+            t.setDaemon(true);
+            return t;
+        });
+        http.setExecutor(executor);
+        http.createContext("/", this::handle);
+        http.start();
+    }
+
+    HostInfo hostInfo() {
+        return self;
+    }
+
+    URI url() {
+        return URI.create("http://" + self.host() + ":" + self.port());
+    }
+
+    void serve(KafkaStreams streams) {
+        this.streams = streams;
+    }
+
+    private void handle(HttpExchange exchange) throws IOException {
+        try {
+            route(exchange);
+        } catch (IllegalArgumentException e) {
+            send(exchange, 400, error(e.getMessage()));
+        } catch (InvalidStateStoreException e) {
+            send(exchange, 503, error("stores not ready (starting or rebalancing): " + e.getMessage()));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            send(exchange, 503, error("interrupted"));
+        } catch (RuntimeException e) {
+            send(exchange, 500, error(e.toString()));
+        } finally {
+            exchange.close();
+        }
+    }
+
+    private void route(HttpExchange exchange) throws IOException, InterruptedException {
+        String path = exchange.getRequestURI().getPath();
+        Map<String, String> query = query(exchange.getRequestURI().getRawQuery());
+        if (!"GET".equals(exchange.getRequestMethod())) {
+            send(exchange, 405, error("only GET is served"));
+        } else if (streams == null) {
+            send(exchange, 503, error("starting"));
+        } else if (path.startsWith("/prompts/") && path.length() > "/prompts/".length()) {
+            String id = URLDecoder.decode(path.substring("/prompts/".length()), StandardCharsets.UTF_8);
+            HostInfo owner = owner(PromptStateProcessor.STATE_STORE, id);
+            if (!owner.equals(self)) {
+                forward(exchange, owner);
+            } else {
+                promptState(exchange, id);
+            }
+        } else if (path.equals("/prompts") || path.equals("/p-hat/histogram") || path.equals("/replay")
+                || path.equals("/scheduler")) {
+            HostInfo owner = owner(SchedulerProcessor.STATE_STORE, SchedulerProcessor.STATE_KEY);
+            if (!owner.equals(self)) {
+                forward(exchange, owner);
+            } else {
+                send(exchange, 200, switch (path) {
+                    case "/prompts" -> prompts(query);
+                    case "/p-hat/histogram" -> histogram(query);
+                    case "/replay" -> replay();
+                    default -> scheduler();
+                });
+            }
+        } else {
+            send(exchange, 404, error("no such query: " + path));
+        }
+    }
+
+    /** The instance whose task holds {@code key} of {@code store}. */
+    private HostInfo owner(String store, String key) {
+        KeyQueryMetadata metadata = streams.queryMetadataForKey(store, key, Serdes.String().serializer());
+        if (metadata == null || metadata.activeHost() == null || metadata.activeHost().port() < 0
+                || metadata.equals(KeyQueryMetadata.NOT_AVAILABLE)) {
+            throw new InvalidStateStoreException("no instance holds " + store + " yet");
+        }
+        return metadata.activeHost();
+    }
+
+    private void forward(HttpExchange exchange, HostInfo owner) throws IOException, InterruptedException {
+        if (exchange.getRequestHeaders().containsKey(FORWARDED)) {
+            throw new InvalidStateStoreException("the store moved while the request was forwarded");
+        }
+        URI target = URI.create("http://" + owner.host() + ":" + owner.port() + exchange.getRequestURI());
+        HttpResponse<byte[]> response = client.send(HttpRequest.newBuilder(target).header(FORWARDED, self.toString())
+                .timeout(Duration.ofSeconds(30)).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+        exchange.getResponseHeaders().set("Content-Type", "application/json");
+        exchange.sendResponseHeaders(response.statusCode(), response.body().length);
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write(response.body());
+        }
+    }
+
+    private void promptState(HttpExchange exchange, String id) throws IOException {
+        PromptState state = this.<PromptState>store(PromptStateProcessor.STATE_STORE).get(id);
+        if (state == null) {
+            send(exchange, 404, error("prompt '" + id + "' is not in the pool"));
+            return;
+        }
+        ObjectNode body = JSON.createObjectNode();
+        body.set("state", json(state));
+        // The scheduling fields live in the scheduler's task, which may be on another instance.
+        HostInfo scheduler = owner(SchedulerProcessor.INDEX_STORE, id);
+        if (scheduler.equals(self)) {
+            ScheduleEntry entry = this.<ScheduleEntry>store(SchedulerProcessor.INDEX_STORE).get(id);
+            body.set("scheduling", entry == null ? null : json(entry));
+        } else {
+            body.set("scheduling", JSON.readTree(fetch(scheduler, "/prompts?id=" + id)).path("prompts").path(0));
+        }
+        send(exchange, 200, body);
+    }
+
+    private String fetch(HostInfo owner, String pathAndQuery) throws IOException {
+        try {
+            return client.send(HttpRequest.newBuilder(URI.create("http://" + owner.host() + ":" + owner.port() + pathAndQuery))
+                    .header(FORWARDED, self.toString()).GET().build(), HttpResponse.BodyHandlers.ofString()).body();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(e);
+        }
+    }
+
+    private JsonNode prompts(Map<String, String> query) {
+        String sort = query.getOrDefault("sort", "p-hat");
+        boolean descending = "desc".equals(query.getOrDefault("order", "asc"));
+        int limit = intParam(query, "limit", 50);
+        double min = doubleParam(query, "min-p-hat", Double.NEGATIVE_INFINITY);
+        double max = doubleParam(query, "max-p-hat", Double.POSITIVE_INFINITY);
+        Comparator<ScheduleEntry> order = switch (sort) {
+            case "p-hat" -> Comparator.comparingDouble(this::pHat);
+            case "distance" -> Comparator.comparingDouble(e -> Math.abs(pHat(e) - settings.tau()));
+            default -> throw new IllegalArgumentException("sort must be p-hat or distance, got '" + sort + "'");
+        };
+        order = (descending ? order.reversed() : order).thenComparing(ScheduleEntry::getPromptId);
+        Predicate<ScheduleEntry> wanted = e -> e.getPresent() && pHat(e) >= min && pHat(e) <= max
+                && (!query.containsKey("family") || query.get("family").equals(e.getFamily()))
+                && (!query.containsKey("id") || query.get("id").equals(e.getPromptId()));
+        List<ScheduleEntry> matches = new ArrayList<>();
+        forEachEntry(e -> {
+            if (wanted.test(e)) {
+                matches.add(e);
+            }
+        });
+        matches.sort(order);
+        ObjectNode body = JSON.createObjectNode().put("matches", matches.size());
+        ArrayNode list = body.putArray("prompts");
+        matches.stream().limit(limit).forEach(e -> list.add(json(e)));
+        return body;
+    }
+
+    private JsonNode histogram(Map<String, String> query) {
+        int bins = intParam(query, "bins", 10);
+        if (bins < 1 || bins > 1000) {
+            throw new IllegalArgumentException("bins must be in [1, 1000], got " + bins);
+        }
+        long[] counts = new long[bins];
+        long[] unknown = {0};
+        forEachEntry(e -> {
+            if (!e.getPresent() || !e.getTrainable()) {
+                return;
+            }
+            if (e.getPHat() == null) {
+                unknown[0]++;
+            } else {
+                counts[Math.min(bins - 1, (int) (e.getPHat() * bins))]++;
+            }
+        });
+        ObjectNode body = JSON.createObjectNode().put("bins", bins).put("withoutEstimate", unknown[0]);
+        ArrayNode list = body.putArray("counts");
+        for (long count : counts) {
+            list.add(count);
+        }
+        return body;
+    }
+
+    private JsonNode replay() {
+        List<ReplayEntry> entries = new ArrayList<>();
+        try (KeyValueIterator<String, ReplayEntry> all = this.<ReplayEntry>store(SchedulerProcessor.REPLAY_STORE).all()) {
+            all.forEachRemaining(kv -> entries.add(kv.value));
+        }
+        entries.sort(Comparator.comparingDouble(ReplayEntry::getPriority).reversed()
+                .thenComparing(Comparator.comparingLong(ReplayEntry::getAdded).reversed())
+                .thenComparing(ReplayEntry::getTrajectoryId));
+        ObjectNode body = JSON.createObjectNode().put("size", entries.size());
+        ArrayNode list = body.putArray("entries");
+        entries.forEach(e -> list.add(json(e)));
+        return body;
+    }
+
+    private JsonNode scheduler() {
+        SchedulerState state = this.<SchedulerState>store(SchedulerProcessor.STATE_STORE).get(SchedulerProcessor.STATE_KEY);
+        if (state == null) {
+            state = BatchScheduler.initialState();
+        }
+        Map<String, Long> counters = new HashMap<>(state.getCounters());
+        long inFlight = counters.getOrDefault(BatchScheduler.SCHEDULED, 0L) - counters.getOrDefault(BatchScheduler.COMPLETED, 0L)
+                - counters.getOrDefault(BatchScheduler.RELEASED, 0L);
+        ObjectNode body = JSON.createObjectNode().put("strategy", settings.strategy().key())
+                .put("learnerVersion", state.getLearnerVersion()).put("nextBatch", state.getNextBatch())
+                .put("lookAhead", settings.lookAhead())
+                .put("batchesAhead", state.getNextBatch() - state.getLearnerVersion())
+                .put("inFlight", inFlight);
+        body.set("counters", JSON.valueToTree(new java.util.TreeMap<>(counters)));
+        body.set("dynamicBatches", json(state).get("dynamic"));
+        return body;
+    }
+
+    private void forEachEntry(java.util.function.Consumer<ScheduleEntry> action) {
+        try (KeyValueIterator<String, ScheduleEntry> all = this.<ScheduleEntry>store(SchedulerProcessor.INDEX_STORE).all()) {
+            all.forEachRemaining(kv -> action.accept(kv.value));
+        }
+    }
+
+    private double pHat(ScheduleEntry entry) {
+        return entry.getPHat() == null ? settings.initialPHat() : entry.getPHat();
+    }
+
+    private <V> ReadOnlyKeyValueStore<String, V> store(String name) {
+        return streams.store(StoreQueryParameters.fromNameAndType(name, QueryableStoreTypes.<String, V>keyValueStore()));
+    }
+
+    /** An Avro record as JSON, its fields by name; raw record bytes are shown by size only. */
+    static JsonNode json(Object value) {
+        if (value instanceof SpecificRecord record) {
+            ObjectNode node = JSON.createObjectNode();
+            for (Schema.Field field : record.getSchema().getFields()) {
+                Object fieldValue = record.get(field.pos());
+                if (fieldValue instanceof ByteBuffer bytes) {
+                    node.put(field.name() + "Bytes", bytes.remaining());
+                } else {
+                    node.set(field.name(), json(fieldValue));
+                }
+            }
+            return node;
+        }
+        if (value instanceof List<?> list) {
+            ArrayNode array = JSON.createArrayNode();
+            list.forEach(item -> array.add(json(item)));
+            return array;
+        }
+        return JSON.valueToTree(value);
+    }
+
+    private static void send(HttpExchange exchange, int status, JsonNode body) throws IOException {
+        byte[] bytes = JSON.writeValueAsBytes(body);
+        exchange.getResponseHeaders().set("Content-Type", "application/json");
+        exchange.sendResponseHeaders(status, bytes.length);
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write(bytes);
+        }
+    }
+
+    private static JsonNode error(String message) {
+        return JSON.createObjectNode().put("error", message);
+    }
+
+    private static Map<String, String> query(String raw) {
+        Map<String, String> params = new HashMap<>();
+        if (raw != null) {
+            for (String pair : raw.split("&")) {
+                int eq = pair.indexOf('=');
+                if (eq > 0) {
+                    params.put(URLDecoder.decode(pair.substring(0, eq), StandardCharsets.UTF_8),
+                            URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
+                }
+            }
+        }
+        return params;
+    }
+
+    private static int intParam(Map<String, String> query, String name, int fallback) {
+        try {
+            return query.containsKey(name) ? Integer.parseInt(query.get(name)) : fallback;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(name + " must be an integer, got '" + query.get(name) + "'");
+        }
+    }
+
+    private static double doubleParam(Map<String, String> query, String name, double fallback) {
+        try {
+            return query.containsKey(name) ? Double.parseDouble(query.get(name)) : fallback;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(name + " must be a number, got '" + query.get(name) + "'");
+        }
+    }
+
+    @Override
+    public void close() {
+        http.stop(0);
+        executor.shutdownNow();
+    }
+}

@@ -1,0 +1,96 @@
+package io.pacedrl.difficulty;
+
+import io.pacedrl.difficulty.state.DifficultyEvent;
+import io.pacedrl.difficulty.state.OpenGroup;
+import io.pacedrl.difficulty.state.PromptState;
+import io.pacedrl.difficulty.state.ReplayCandidate;
+import io.pacedrl.difficulty.state.ReplayEntry;
+import io.pacedrl.difficulty.state.ScheduleEntry;
+import io.pacedrl.difficulty.state.SchedulerState;
+import io.pacedrl.learning.TrainingConfig;
+import io.pacedrl.registry.AvroSerdes;
+import io.pacedrl.registry.SchemaRegistryClient;
+import io.pacedrl.schemas.DeadLetter;
+import io.pacedrl.schemas.ReplayRecord;
+import io.pacedrl.schemas.RunEvent;
+import io.pacedrl.schemas.ScheduledPrompt;
+import io.pacedrl.topics.TopicSpec;
+import io.pacedrl.topics.Topics;
+import java.util.List;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.state.Stores;
+
+/**
+ * The app's topology. Two sub-topologies:
+ * <ol>
+ *   <li>per prompt, partitioned like the pool: prompts, log Z and scored rollouts (one task per
+ *       partition, spread over instances) → {@code prompt-state}, {@code open-groups};
+ *   <li>the scheduler, one task: the per-prompt changes funnelled through the one-partition
+ *       {@code difficulty-events} repartition topic, plus model-updates → {@code schedule-index},
+ *       {@code scheduler-state}, {@code replay-buffer}, {@code replay-candidates}; out go scheduled
+ *       prompts, replay draws and run events.
+ * </ol>
+ * Inputs are read as bytes and decoded in the processors, so bad records reach the dead letters whole.
+ */
+public final class DifficultyTopology {
+    /** Name of the repartition topic between the two halves (prefixed with the application id). */
+    public static final String EVENTS = "difficulty-events";
+
+    private DifficultyTopology() {}
+
+    public static Topology build(Topics topics, SchemaRegistryClient registry, TrainingConfig config, String runId) {
+        StreamsBuilder builder = new StreamsBuilder();
+        store(builder, PromptStateProcessor.STATE_STORE, registry, PromptState.class);
+        store(builder, PromptStateProcessor.GROUPS_STORE, registry, OpenGroup.class);
+        store(builder, SchedulerProcessor.INDEX_STORE, registry, ScheduleEntry.class);
+        store(builder, SchedulerProcessor.STATE_STORE, registry, SchedulerState.class);
+        store(builder, SchedulerProcessor.REPLAY_STORE, registry, ReplayEntry.class);
+        store(builder, SchedulerProcessor.CANDIDATES_STORE, registry, ReplayCandidate.class);
+
+        Consumed<String, byte[]> raw = Consumed.with(Serdes.String(), Serdes.ByteArray());
+        long timeoutMs = config.groupTimeoutSeconds() * 1000L;
+        KStream<String, SpecificRecord> perPrompt = builder
+                .stream(List.of(topics.prompts.name(), topics.logZ.name(), topics.scoredRollouts.name()), raw)
+                .process(() -> new PromptStateProcessor(topics, config.accuracyEma(), timeoutMs),
+                        PromptStateProcessor.STATE_STORE, PromptStateProcessor.GROUPS_STORE);
+        to(perPrompt, topics.deadLetters, DeadLetter.class);
+
+        KStream<String, Object> events = perPrompt.filter((key, value) -> value instanceof DifficultyEvent)
+                .mapValues(value -> (DifficultyEvent) value)
+                .repartition(Repartitioned.<String, DifficultyEvent>as(EVENTS).withKeySerde(Serdes.String())
+                        .withValueSerde(AvroSerdes.value(registry, DifficultyEvent.class)).withNumberOfPartitions(1))
+                .mapValues(value -> (Object) value);
+        KStream<String, Object> versions = builder.stream(topics.modelUpdates.name(), raw).mapValues(value -> (Object) value);
+        SchedulerProcessor.Replay replay = new SchedulerProcessor.Replay(config.method().replay(),
+                config.replayCapacity(), config.replayAdd(), config.replaySize());
+        BatchScheduler.Settings settings = BatchScheduler.Settings.of(config);
+        KStream<String, SpecificRecord> scheduler = events.merge(versions)
+                .process(() -> new SchedulerProcessor(topics, settings, replay, runId), SchedulerProcessor.INDEX_STORE,
+                        SchedulerProcessor.STATE_STORE, SchedulerProcessor.REPLAY_STORE, SchedulerProcessor.CANDIDATES_STORE);
+        to(scheduler, topics.scheduledPrompts, ScheduledPrompt.class);
+        to(scheduler, topics.replay, ReplayRecord.class);
+        to(scheduler, topics.runEvents, RunEvent.class);
+        to(scheduler, topics.deadLetters, DeadLetter.class);
+        return builder.build();
+    }
+
+    private static <V extends SpecificRecord> void store(StreamsBuilder builder, String name,
+            SchemaRegistryClient registry, Class<V> type) {
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(name), Serdes.String(),
+                AvroSerdes.value(registry, type)));
+    }
+
+    /** The records of {@code type} in {@code stream} go to {@code topic}. */
+    private static <V extends SpecificRecord> void to(KStream<String, SpecificRecord> stream, TopicSpec<String, V> topic,
+            Class<V> type) {
+        stream.filter((key, value) -> type.isInstance(value)).mapValues(type::cast)
+                .to(topic.name(), Produced.with(topic.keySerde(), topic.valueSerde()));
+    }
+}

@@ -1,0 +1,236 @@
+package io.pacedrl.difficulty;
+
+import io.pacedrl.difficulty.BatchScheduler.Released;
+import io.pacedrl.difficulty.BatchScheduler.Scheduled;
+import io.pacedrl.difficulty.state.DifficultyEvent;
+import io.pacedrl.difficulty.state.GroupResult;
+import io.pacedrl.difficulty.state.InFlight;
+import io.pacedrl.difficulty.state.PHatChange;
+import io.pacedrl.difficulty.state.PoolChange;
+import io.pacedrl.difficulty.state.ReplayCandidate;
+import io.pacedrl.difficulty.state.ReplayEntry;
+import io.pacedrl.difficulty.state.ScheduleEntry;
+import io.pacedrl.difficulty.state.SchedulerState;
+import io.pacedrl.learning.ReplayBuffer;
+import io.pacedrl.schemas.ModelUpdate;
+import io.pacedrl.schemas.ReplayRecord;
+import io.pacedrl.schemas.RunEvent;
+import io.pacedrl.schemas.ScheduledPrompt;
+import io.pacedrl.topics.Topics;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+
+/**
+ * The single scheduler task: the global view selection needs. It is fed the per-prompt changes
+ * from every partition (through a one-partition repartition topic) and the learner's versions
+ * (model-updates, one partition), and emits the scheduled prompts, the replay draws for each
+ * learner update, and a run event per batch and per draw. Its state lives in stores; the
+ * {@link BatchScheduler} in memory is rebuilt from them whenever the task starts.
+ */
+final class SchedulerProcessor implements Processor<String, Object, String, SpecificRecord> {
+    static final String INDEX_STORE = "schedule-index";
+    static final String STATE_STORE = "scheduler-state";
+    static final String REPLAY_STORE = "replay-buffer";
+    static final String CANDIDATES_STORE = "replay-candidates";
+    static final String STATE_KEY = "state";
+
+    private final Topics topics;
+    private final BatchScheduler.Settings settings;
+    private final Replay replay;
+    private final String runId;
+    private ProcessorContext<String, SpecificRecord> context;
+    private Rejections rejections;
+    private KeyValueStore<String, ScheduleEntry> index;
+    private KeyValueStore<String, SchedulerState> stateStore;
+    private KeyValueStore<String, ReplayEntry> replayStore;
+    private KeyValueStore<String, ReplayCandidate> candidates;
+    private BatchScheduler scheduler;
+    private ReplayBuffer<ReplayEntry> buffer;
+
+    /** Replay's sizes; {@code enabled} is false for methods that do not replay. */
+    record Replay(boolean enabled, int capacity, int addMax, int draws) {}
+
+    SchedulerProcessor(Topics topics, BatchScheduler.Settings settings, Replay replay, String runId) {
+        this.topics = topics;
+        this.settings = settings;
+        this.replay = replay;
+        this.runId = runId;
+    }
+
+    @Override
+    public void init(ProcessorContext<String, SpecificRecord> context) {
+        this.context = context;
+        rejections = new Rejections(context);
+        index = context.getStateStore(INDEX_STORE);
+        stateStore = context.getStateStore(STATE_STORE);
+        replayStore = context.getStateStore(REPLAY_STORE);
+        candidates = context.getStateStore(CANDIDATES_STORE);
+        SchedulerState state = stateStore.get(STATE_KEY);
+        List<ScheduleEntry> entries = new ArrayList<>();
+        try (KeyValueIterator<String, ScheduleEntry> all = index.all()) {
+            all.forEachRemaining(kv -> entries.add(kv.value));
+        }
+        scheduler = new BatchScheduler(settings, state == null ? BatchScheduler.initialState() : state, entries);
+        List<ReplayBuffer.Entry<ReplayEntry>> buffered = new ArrayList<>();
+        try (KeyValueIterator<String, ReplayEntry> all = replayStore.all()) {
+            all.forEachRemaining(kv -> buffered.add(new ReplayBuffer.Entry<>(kv.key, kv.value.getPriority(),
+                    kv.value.getAdded(), kv.value)));
+        }
+        buffer = new ReplayBuffer<>(replay.capacity(), replay.addMax(), buffered, scheduler.state().getReplayAdditions());
+    }
+
+    @Override
+    public void process(Record<String, Object> record) {
+        if (record.value() instanceof DifficultyEvent event) {
+            onEvent(event);
+        } else if (record.value() instanceof byte[] bytes) {
+            onModelUpdate(record.withValue(bytes));
+        }
+        long now = context.currentStreamTimeMs();
+        List<Released> released = scheduler.releaseExpired(now);
+        List<Scheduled> scheduled = scheduler.schedule(now);
+        for (Scheduled s : scheduled) {
+            context.forward(new Record<>(s.promptId(), ScheduledPrompt.newBuilder()
+                    .setPrompt(topics.prompts.valueSerde().deserializer().deserialize(topics.prompts.name(), bytes(s.prompt())))
+                    .setScheduleId(s.scheduleId()).setBatchId(s.batchId()).setGroupSize(settings.groupSize())
+                    .setLearnerVersion(scheduler.state().getLearnerVersion()).setStrategy(settings.strategy().key())
+                    .setPHat(s.pHat()).setScheduledAtMs(now).build(), now));
+        }
+        if (!scheduled.isEmpty() || !released.isEmpty()) {
+            runEvent("schedule", now, Map.of("scheduled", (double) scheduled.size(), "released", (double) released.size(),
+                    "in-flight", (double) scheduler.inFlightCount(), "free", (double) scheduler.freePrompts(),
+                    "next-batch", (double) scheduler.state().getNextBatch()));
+        }
+        for (ScheduleEntry entry : scheduler.drainChanged()) {
+            index.put(entry.getPromptId(), entry);
+        }
+        stateStore.put(STATE_KEY, scheduler.state());
+    }
+
+    private void onEvent(DifficultyEvent event) {
+        String promptId = event.getPromptId();
+        if (event.getEvent() instanceof PoolChange change) {
+            scheduler.poolChange(promptId, change);
+        } else if (event.getEvent() instanceof PHatChange change) {
+            scheduler.pHatChange(promptId, change);
+        } else if (event.getEvent() instanceof GroupResult group) {
+            // The priority uses the p̂ the group was scheduled with: the estimate from before the update.
+            double pHat = scheduler.rankingPHat(promptId);
+            InFlight answered = scheduler.groupResult(promptId, group);
+            if (answered != null && answered.getPHat() != null) {
+                pHat = answered.getPHat();
+            }
+            if (replay.enabled() && !group.getCorrect().isEmpty()) {
+                candidates.put(group.getScheduleId(), new ReplayCandidate(promptId, pHat, group));
+            }
+        }
+    }
+
+    private void onModelUpdate(Record<String, byte[]> record) {
+        if (record.value() == null) {
+            return; // compaction tombstone
+        }
+        ModelUpdate update = rejections.decode(topics.modelUpdates.valueSerde().deserializer(), record);
+        if (update == null) {
+            return;
+        }
+        if (update.getVersion() < 0) {
+            rejections.reject(record, Rejections.IMPOSSIBLE_VALUE, "negative model version " + update.getVersion());
+            return;
+        }
+        long previous = scheduler.state().getLearnerVersion();
+        if (scheduler.learnerVersion(update.getVersion()) && replay.enabled()) {
+            for (long version = previous + 1; version <= update.getVersion(); version++) {
+                replayStep(version, record.timestamp());
+            }
+        }
+    }
+
+    /**
+     * The learner has published {@code version}: the groups completed since the last version offer
+     * their correct trajectories to the buffer, then R are drawn for update {@code version}.
+     */
+    private void replayStep(long version, long timestamp) {
+        List<ReplayBuffer.Group<ReplayEntry>> groups = new ArrayList<>();
+        List<String> offered = new ArrayList<>();
+        try (KeyValueIterator<String, ReplayCandidate> all = candidates.all()) {
+            while (all.hasNext()) {
+                KeyValue<String, ReplayCandidate> next = all.next();
+                offered.add(next.key);
+                groups.add(group(next.value, version));
+            }
+        }
+        offered.forEach(candidates::delete);
+        Set<String> before = new HashSet<>();
+        buffer.entries().forEach(e -> before.add(e.id()));
+        buffer.add(groups);
+        Set<String> after = new HashSet<>();
+        for (ReplayBuffer.Entry<ReplayEntry> entry : buffer.entries()) {
+            after.add(entry.id());
+            if (!before.contains(entry.id())) {
+                ReplayEntry stored = entry.item();
+                stored.setPriority(entry.priority());
+                stored.setAdded(entry.added());
+                replayStore.put(entry.id(), stored);
+            }
+        }
+        before.stream().filter(id -> !after.contains(id)).forEach(replayStore::delete);
+        scheduler.state().setReplayAdditions(buffer.additions());
+
+        List<ReplayBuffer.Entry<ReplayEntry>> drawn = buffer.sample(replay.draws(),
+                new SplittableRandom(settings.seed() * 1_000_003L + version));
+        for (int i = 0; i < drawn.size(); i++) {
+            ReplayBuffer.Entry<ReplayEntry> entry = drawn.get(i);
+            context.forward(new Record<>(entry.id(), ReplayRecord.newBuilder()
+                    .setTrajectory(topics.scoredRollouts.valueSerde().deserializer()
+                            .deserialize(topics.scoredRollouts.name(), bytes(entry.item().getTrajectory())))
+                    .setPriority(entry.priority()).setAddedAtVersion(entry.item().getAddedAtVersion())
+                    .setForLearnerVersion(version).setSampleIndex(i).build(), timestamp));
+        }
+        Map<String, Double> metrics = new HashMap<>();
+        metrics.put("drawn", (double) drawn.size());
+        metrics.put("buffered", (double) buffer.entries().size());
+        metrics.put("groups-offered", (double) groups.size());
+        runEvent("replay", timestamp, metrics);
+    }
+
+    /** A completed group as the replay buffer sees it: its correct trajectories, and how many it had. */
+    private static ReplayBuffer.Group<ReplayEntry> group(ReplayCandidate candidate, long version) {
+        GroupResult result = candidate.getGroup();
+        List<ReplayBuffer.Trajectory<ReplayEntry>> trajectories = new ArrayList<>();
+        for (int i = 0; i < result.getCorrectIds().size(); i++) {
+            String id = result.getCorrectIds().get(i);
+            trajectories.add(new ReplayBuffer.Trajectory<>(id, true, new ReplayEntry(id, candidate.getPromptId(), 0.0, 0L,
+                    version, result.getCorrect().get(i))));
+        }
+        for (int i = result.getCorrectIds().size(); i < result.getGroupSize(); i++) {
+            trajectories.add(new ReplayBuffer.Trajectory<>(result.getScheduleId() + "#" + i, false, null));
+        }
+        return new ReplayBuffer.Group<>(candidate.getPromptId(), candidate.getPHat(), trajectories);
+    }
+
+    private void runEvent(String type, long timestamp, Map<String, Double> metrics) {
+        context.forward(new Record<>(runId, RunEvent.newBuilder().setRunId(runId).setSource(Rejections.SERVICE)
+                .setType(type).setLearnerVersion(scheduler.state().getLearnerVersion()).setTimestampMs(timestamp)
+                .setMetrics(metrics).setAttributes(Map.of("strategy", settings.strategy().key())).build(), timestamp));
+    }
+
+    private static byte[] bytes(ByteBuffer buffer) {
+        byte[] bytes = new byte[buffer.remaining()];
+        buffer.duplicate().get(bytes);
+        return bytes;
+    }
+}
