@@ -33,7 +33,9 @@ import java.util.SplittableRandom;
  * caller stores what {@link #drainChanged()} names after each event and rebuilds this object from
  * the stores after a restart.
  *
- * <p>Batch b feeds the learner's update b (version b → b + 1). A batch goes out only while
+ * <p>Batch b feeds the learner's update b (version b → b + 1). Nothing is scheduled before the
+ * learner publishes its first version (0, the warm start), which it does after the pool's first
+ * log Z estimates, so the first batch is chosen over the whole pool. A batch goes out only while
  * b < learner version + look-ahead, so the generators can never run more than look-ahead versions
  * ahead of the learner, and only once B prompts are free: a prompt in flight is never scheduled
  * again until its group comes back or its time runs out (stream time, never the wall clock).
@@ -125,7 +127,7 @@ public final class BatchScheduler {
 
     /** The state of a scheduler that has seen nothing yet. */
     public static SchedulerState initialState() {
-        return SchedulerState.newBuilder().setLearnerVersion(0).setNextBatch(0).setReplayAdditions(0)
+        return SchedulerState.newBuilder().setLearnerVersion(-1).setNextBatch(0).setReplayAdditions(0)
                 .setCounters(new HashMap<>()).setDynamic(new ArrayList<>()).build();
     }
 
@@ -231,6 +233,9 @@ public final class BatchScheduler {
      */
     public List<Scheduled> schedule(long streamTimeMs) {
         List<Scheduled> out = new ArrayList<>();
+        if (state.getLearnerVersion() < 0) {
+            return out; // nothing goes out before the learner's first version: the pool and its p̂ come first
+        }
         for (Iterator<DynamicBatch> it = state.getDynamic().iterator(); it.hasNext(); ) {
             DynamicBatch batch = it.next();
             if (!batch.getRound().stream().allMatch(RoundGroup::getDone)) {

@@ -1,0 +1,399 @@
+package io.pacedrl.difficulty;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pacedrl.difficulty.state.PromptState;
+import io.pacedrl.difficulty.state.ReplayEntry;
+import io.pacedrl.difficulty.state.SchedulerState;
+import io.pacedrl.embedded.LocalKafka;
+import io.pacedrl.learning.TrainingConfig;
+import io.pacedrl.registry.SchemaRegistryClient;
+import io.pacedrl.schemas.DeadLetter;
+import io.pacedrl.schemas.LogZEstimate;
+import io.pacedrl.schemas.PromptSplit;
+import io.pacedrl.schemas.ReplayRecord;
+import io.pacedrl.schemas.RunEvent;
+import io.pacedrl.schemas.ScheduledPrompt;
+import io.pacedrl.schemas.ScoredRollout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.apache.kafka.streams.KeyValue;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The topology in a TopologyTestDriver: what it schedules, when, what it replays, and what it refuses. */
+class DifficultyTopologyTest {
+    @TempDir
+    static Path kafkaDir;
+    @TempDir
+    Path stateDir;
+    static LocalKafka kafka;
+    static SchemaRegistryClient registry;
+
+    @BeforeAll
+    static void startRegistry() throws Exception {
+        kafka = LocalKafka.start(kafkaDir, true); // the Avro serdes need a real registry
+        registry = new SchemaRegistryClient(kafka.schemaRegistryUrl());
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        kafka.close();
+    }
+
+    static TrainingConfig config(Object... keyValues) {
+        Map<String, Object> keys = new LinkedHashMap<>(Map.of("prompts-per-step", 2, "group-size", 2, "look-ahead", 1,
+                "group-timeout-seconds", 10, "method", "paced-selection"));
+        for (int i = 0; i < keyValues.length; i += 2) {
+            keys.put((String) keyValues[i], keyValues[i + 1]);
+        }
+        return TrainingConfig.defaults().with(keys);
+    }
+
+    Pipeline pipeline(TrainingConfig config) {
+        return new Pipeline(registry, stateDir.resolve("run-" + System.nanoTime()), config);
+    }
+
+    static List<String> ids(List<ScheduledPrompt> scheduled) {
+        return scheduled.stream().map(s -> s.getPrompt().getId()).toList();
+    }
+
+    static Map<String, Double> pool(Object... idAndPHat) {
+        Map<String, Double> pool = new LinkedHashMap<>();
+        for (int i = 0; i < idAndPHat.length; i += 2) {
+            pool.put((String) idAndPHat[i], (Double) idAndPHat[i + 1]);
+        }
+        return pool;
+    }
+
+    @Test
+    void schedulesTheBPromptsNearestTauOnceTheLearnerPublishesItsFirstVersion() {
+        try (Pipeline p = pipeline(config("prompts-per-step", 3))) {
+            p.pool(pool("a", 0.9, "b", 0.5, "c", 0.45, "d", 0.1, "e", 0.58, "f", 0.5, "g", 0.41));
+            assertEquals(List.of(), p.scheduled(), "nothing goes out before the learner's first version");
+            p.learnerVersion(0);
+            List<ScheduledPrompt> batch = p.scheduled();
+            // |p̂ − 0.5|: b 0, f 0 (tie: smaller id first), c 0.05; then e 0.08 is left out.
+            assertEquals(List.of("b", "f", "c"), ids(batch));
+            ScheduledPrompt first = batch.get(0);
+            assertEquals(0, first.getBatchId());
+            assertEquals(0, first.getLearnerVersion());
+            assertEquals(2, first.getGroupSize());
+            assertEquals("paced", first.getStrategy());
+            assertEquals(0.5, first.getPHat());
+            assertEquals("what is b?", first.getPrompt().getText(), "the whole prompt travels with the scheduling");
+            assertEquals(3, batch.stream().map(ScheduledPrompt::getScheduleId).distinct().count());
+        }
+    }
+
+    @Test
+    void heldOutPromptsAreNeverScheduled() {
+        try (Pipeline p = pipeline(config("prompts-per-step", 2))) {
+            p.prompt(Records.prompt("h", PromptSplit.HELD_OUT));
+            p.estimate("h", 0.5, 0);
+            p.pool(pool("a", 0.1, "b", 0.9, "c", 0.2));
+            p.learnerVersion(0);
+            assertEquals(List.of("c", "a"), ids(p.scheduled()));
+        }
+    }
+
+    @Test
+    void neverRunsMoreThanLookAheadVersionsAheadOfTheLearner() {
+        try (Pipeline p = pipeline(config("look-ahead", 2))) {
+            p.pool(pool("a", 0.5, "b", 0.5, "c", 0.5, "d", 0.5, "e", 0.5, "f", 0.5, "g", 0.5, "h", 0.5));
+            p.learnerVersion(0);
+            List<ScheduledPrompt> out = p.scheduled();
+            assertEquals(List.of(0L, 0L, 1L, 1L), out.stream().map(ScheduledPrompt::getBatchId).toList(),
+                    "batches 0 and 1 may run while the learner is at version 0");
+            // Groups coming back do not let the scheduler run further ahead...
+            out.forEach(s -> p.group(s, 1, 0));
+            assertEquals(List.of(), p.scheduled());
+            // ...only a new learner version does, one batch per version.
+            p.learnerVersion(1);
+            List<ScheduledPrompt> next = p.scheduled();
+            assertEquals(List.of(2L, 2L), next.stream().map(ScheduledPrompt::getBatchId).toList());
+            assertTrue(next.stream().allMatch(s -> s.getLearnerVersion() == 1));
+            SchedulerState state = p.<SchedulerState>store(SchedulerProcessor.STATE_STORE).get(SchedulerProcessor.STATE_KEY);
+            assertEquals(3, state.getNextBatch());
+            assertEquals(1, state.getLearnerVersion());
+        }
+    }
+
+    @Test
+    void aPromptInFlightIsSkippedUntilItsGroupComesBack() {
+        try (Pipeline p = pipeline(config())) {
+            p.pool(pool("a", 0.5, "b", 0.5, "c", 0.4, "d", 0.4, "e", 0.1));
+            p.learnerVersion(0);
+            List<ScheduledPrompt> first = p.scheduled();
+            assertEquals(List.of("a", "b"), ids(first));
+            p.learnerVersion(1);
+            assertEquals(List.of("c", "d"), ids(p.scheduled()), "a and b are still being generated");
+            p.group(first.get(0), 1, 0); // a is back; b is not
+            p.learnerVersion(2);
+            List<ScheduledPrompt> third = p.scheduled();
+            assertEquals(List.of("a", "e"), ids(third));
+            assertNotEquals(first.get(0).getScheduleId(), third.get(0).getScheduleId(), "a new scheduling of a");
+        }
+    }
+
+    @Test
+    void aGroupThatDoesNotComeBackInTimeIsReleasedOnStreamTimeAndCounted() {
+        try (Pipeline p = pipeline(config("group-timeout-seconds", 10))) {
+            p.pool(pool("a", 0.5, "b", 0.5, "c", 0.2, "d", 0.2));
+            p.learnerVersion(0);
+            List<ScheduledPrompt> first = p.scheduled();
+            p.group(first.get(1), 0, 1); // b comes back, a never does (its generator died)
+            p.now += 9_000; // not yet
+            p.learnerVersion(1);
+            assertEquals(List.of("b", "c"), ids(p.scheduled()));
+            p.learnerVersion(2);
+            assertEquals(List.of(), p.scheduled(), "d alone is free: a batch of 2 waits");
+            p.now += 2_000; // a's timeout has passed in stream time
+            p.estimate("d", 0.2, 1);
+            assertEquals(List.of("a", "d"), ids(p.scheduled()), "a is free again");
+            SchedulerState state = p.<SchedulerState>store(SchedulerProcessor.STATE_STORE).get(SchedulerProcessor.STATE_KEY);
+            assertEquals(1L, state.getCounters().get(BatchScheduler.RELEASED));
+            RunEvent last = p.runEvents().stream().filter(e -> e.getType().equals("schedule")).reduce((x, y) -> y).orElseThrow();
+            assertEquals(1.0, last.getMetrics().get("released"));
+            // The late group still counts in the prompt's accuracy, but frees nothing twice.
+            p.group(first.get(0), 1, 1);
+            PromptState a = p.<PromptState>store(PromptStateProcessor.STATE_STORE).get("a");
+            assertEquals(1, a.getGroups());
+            assertEquals(1.0, a.getLastAccuracy());
+            state = p.<SchedulerState>store(SchedulerProcessor.STATE_STORE).get(SchedulerProcessor.STATE_KEY);
+            assertEquals(1L, state.getCounters().get(BatchScheduler.LATE));
+        }
+    }
+
+    @Test
+    void keepsEachPromptsAccuracyCountsAndEstimate() {
+        try (Pipeline p = pipeline(config("group-size", 4, "accuracy-ema", 0.5))) {
+            p.pool(pool("a", 0.5, "b", 0.3, "c", 0.1));
+            p.learnerVersion(0);
+            ScheduledPrompt a = p.scheduled().get(0);
+            p.group(a, 1, 0, 1, 1);
+            // A duplicate delivery of one rollout counts once.
+            p.rollout(Records.scored("a", a.getScheduleId(), 0, 4, 1));
+            p.estimate("a", 0.7, 3);
+            p.estimate("a", 0.1, 2); // older than the estimate held: ignored
+            PromptState state = p.<PromptState>store(PromptStateProcessor.STATE_STORE).get("a");
+            assertEquals(0.75, state.getLastAccuracy());
+            assertEquals(0.75, state.getAccuracyEma());
+            assertEquals(1, state.getGroups());
+            assertEquals(4, state.getRollouts());
+            assertEquals(3, state.getCorrectRollouts());
+            assertEquals(0.7, state.getPHat());
+            assertEquals(3, state.getPHatVersion());
+            assertEquals(0.7 / Records.BETA, state.getLogZ(), 1e-12);
+        }
+    }
+
+    @Test
+    void replaysCorrectTrajectoriesByEstimateErrorForEachLearnerVersion() {
+        TrainingConfig config = config("method", "paced", "replay-capacity", 3, "replay-add", 3, "replay-size", 2,
+                "group-size", 4);
+        try (Pipeline p = pipeline(config)) {
+            p.pool(pool("a", 0.5, "b", 0.45, "c", 0.1));
+            p.learnerVersion(0);
+            List<ScheduledPrompt> batch = p.scheduled();
+            assertEquals(List.of("a", "b"), ids(batch));
+            assertEquals(List.of(), p.replay(), "an empty buffer draws nothing for update 0");
+            p.group(batch.get(0), 1, 1, 1, 1); // a: 4/4 against p̂ 0.5 → priority 0.5
+            p.group(batch.get(1), 1, 0, 0, 0); // b: 1/4 against p̂ 0.45 → priority 0.2
+            p.learnerVersion(1);
+            List<KeyValue<String, ReplayRecord>> drawn = p.replay();
+            assertEquals(2, drawn.size());
+            assertEquals(List.of(0, 1), drawn.stream().map(kv -> kv.value.getSampleIndex()).toList());
+            assertTrue(drawn.stream().allMatch(kv -> kv.value.getForLearnerVersion() == 1));
+            assertTrue(drawn.stream().allMatch(kv -> kv.key.equals(kv.value.getTrajectory().getRollout().getRolloutId())));
+            // The buffer keeps the three highest priorities: a's (0.5), ties to the smaller id; b's lone
+            // correct one (0.2) is out.
+            List<ReplayEntry> buffered = new ArrayList<>();
+            p.<ReplayEntry>store(SchedulerProcessor.REPLAY_STORE).all().forEachRemaining(kv -> buffered.add(kv.value));
+            assertEquals(List.of(batch.get(0).getScheduleId() + "/0", batch.get(0).getScheduleId() + "/1",
+                    batch.get(0).getScheduleId() + "/2"), buffered.stream().map(ReplayEntry::getTrajectoryId).sorted().toList());
+            assertTrue(buffered.stream().allMatch(e -> e.getPriority() == 0.5 && e.getAddedAtVersion() == 1));
+            assertTrue(drawn.stream().allMatch(kv -> kv.value.getPriority() == 0.5));
+            RunEvent event = p.runEvents().stream().filter(e -> e.getType().equals("replay")).reduce((x, y) -> y).orElseThrow();
+            assertEquals(2.0, event.getMetrics().get("drawn"));
+            assertEquals(3.0, event.getMetrics().get("buffered"));
+            assertEquals(1, event.getLearnerVersion());
+        }
+    }
+
+    @Test
+    void methodsWithoutReplayDrawNothing() {
+        try (Pipeline p = pipeline(config("method", "grpo", "group-size", 2))) {
+            p.pool(pool("a", 0.5, "b", 0.45, "c", 0.1));
+            p.learnerVersion(0);
+            p.scheduled().forEach(s -> p.group(s, 1, 1));
+            p.learnerVersion(1);
+            assertEquals(List.of(), p.replay());
+        }
+    }
+
+    @Test
+    void dynamicSamplingOversamplesAndRefillsTheBatchUntilBGroupsCarrySignal() {
+        try (Pipeline p = pipeline(config("method", "dynamic-sampling", "oversample", 2.0, "max-sampling-rounds", 3))) {
+            Map<String, Double> pool = new LinkedHashMap<>();
+            for (int i = 0; i < 12; i++) {
+                pool.put("p" + i, 0.5);
+            }
+            p.pool(pool);
+            p.learnerVersion(0);
+            List<ScheduledPrompt> round0 = p.scheduled();
+            assertEquals(4, round0.size(), "B × oversample");
+            assertTrue(round0.stream().allMatch(s -> s.getStrategy().equals("dynamic") && s.getBatchId() == 0));
+            // One group carries signal, the others are all right or all wrong.
+            p.group(round0.get(0), 1, 0);
+            p.group(round0.get(1), 1, 1);
+            p.group(round0.get(2), 0, 0);
+            assertEquals(List.of(), p.scheduled(), "the round is not complete yet");
+            p.group(round0.get(3), 0, 0);
+            List<ScheduledPrompt> round1 = p.scheduled();
+            assertEquals(2, round1.size(), "(B − 1 kept) × oversample");
+            assertTrue(round1.stream().allMatch(s -> s.getBatchId() == 0 && s.getScheduleId().endsWith("@0.1")));
+            p.group(round1.get(0), 0, 1);
+            p.group(round1.get(1), 0, 1);
+            assertEquals(List.of(), p.scheduled(), "the batch is full; batch 1 waits for version 1");
+            SchedulerState state = p.<SchedulerState>store(SchedulerProcessor.STATE_STORE).get(SchedulerProcessor.STATE_KEY);
+            assertEquals(List.of(), state.getDynamic(), "batch 0 is closed");
+        }
+    }
+
+    @Test
+    void uniformDrawsAreSeededAndDoNotDependOnTheOrderPromptsArrived() {
+        Map<String, Double> forward = new LinkedHashMap<>();
+        for (int i = 0; i < 40; i++) {
+            forward.put(String.format("p%02d", i), 0.5);
+        }
+        Map<String, Double> backward = new LinkedHashMap<>();
+        List<String> reversed = new ArrayList<>(forward.keySet());
+        java.util.Collections.reverse(reversed);
+        reversed.forEach(id -> backward.put(id, 0.5));
+        List<String> a;
+        List<String> b;
+        List<String> otherSeed;
+        try (Pipeline p = pipeline(config("method", "grpo", "prompts-per-step", 5))) {
+            p.pool(forward);
+            p.learnerVersion(0);
+            a = ids(p.scheduled());
+        }
+        try (Pipeline p = pipeline(config("method", "grpo", "prompts-per-step", 5))) {
+            p.pool(backward);
+            p.learnerVersion(0);
+            b = ids(p.scheduled());
+        }
+        try (Pipeline p = pipeline(config("method", "grpo", "prompts-per-step", 5, "seed", 2))) {
+            p.pool(forward);
+            p.learnerVersion(0);
+            otherSeed = ids(p.scheduled());
+        }
+        assertEquals(5, new HashSet<>(a).size());
+        assertEquals(a, b);
+        assertNotEquals(a, otherSeed);
+    }
+
+    @Test
+    void badRecordsGoToTheDeadLetterTopicWithTheReasonAndProcessingGoesOn() {
+        try (Pipeline p = pipeline(config())) {
+            p.pool(pool("a", 0.5, "b", 0.5, "c", 0.3));
+            p.rawPrompts.pipeInput("x", "{\"id\":\"x\"}".getBytes(StandardCharsets.UTF_8));
+            p.estimate("ghost", 0.5, 0);
+            LogZEstimate nan = Records.logZ("a", 0.5, 1);
+            nan.setLogZ(Double.NaN);
+            p.rawLogZ.pipeInput("a", p.topics.logZ.valueSerde().serializer().serialize(p.topics.logZ.name(), nan));
+            LogZEstimate outside = Records.logZ("a", 1.5, 1);
+            p.rawLogZ.pipeInput("a", p.topics.logZ.valueSerde().serializer().serialize(p.topics.logZ.name(), outside));
+            p.rawLogZ.pipeInput("b", p.topics.logZ.valueSerde().serializer().serialize(p.topics.logZ.name(), Records.logZ("a", 0.5, 1)));
+            ScoredRollout tooMuch = Records.scored("a", "a@0.0", 0, 2, 1);
+            tooMuch.setReward(1.5);
+            p.rollout(tooMuch);
+            p.rollout(Records.scored("a", "a@0.0", 5, 2, 0));
+            ScoredRollout negative = Records.scored("a", "a@0.0", 0, 2, 0);
+            negative.getRollout().setPolicyVersion(-3);
+            p.rollout(negative);
+            p.rawScored.pipeInput("a", new byte[] {0, 0, 0, 0x7f, 0x7f, 2});
+            p.rawUpdates.pipeInput("policy/0", new byte[] {7});
+            p.learnerVersion(0);
+
+            List<DeadLetter> dead = p.deadLetters();
+            Map<String, List<String>> byType = dead.stream().collect(Collectors.groupingBy(DeadLetter::getErrorType,
+                    LinkedHashMap::new, Collectors.mapping(DeadLetter::getReason, Collectors.toList())));
+            assertEquals(10, dead.size(), byType.toString());
+            assertEquals(List.of("NOT_CONFLUENT_FRAMING", "UNKNOWN_PROMPT", "IMPOSSIBLE_VALUE", "KEY_MISMATCH",
+                    "UNKNOWN_SCHEMA_ID"), List.copyOf(byType.keySet()));
+            assertEquals(5, byType.get("IMPOSSIBLE_VALUE").size());
+            assertTrue(byType.get("IMPOSSIBLE_VALUE").get(0).contains("log Z is NaN"), byType.toString());
+            assertTrue(byType.get("IMPOSSIBLE_VALUE").get(1).contains("outside [0, 1]"));
+            assertTrue(byType.get("IMPOSSIBLE_VALUE").get(2).contains("reward 1.5"));
+            assertTrue(byType.get("IMPOSSIBLE_VALUE").get(3).contains("group index 5"));
+            assertTrue(byType.get("IMPOSSIBLE_VALUE").get(4).contains("negative policy version"));
+            DeadLetter first = dead.get(0);
+            assertEquals(p.topics.prompts.name(), first.getSourceTopic());
+            assertEquals("{\"id\":\"x\"}", StandardCharsets.UTF_8.decode(first.getValue()).toString(), "kept whole");
+            assertEquals("difficulty-stream", first.getService());
+            DeadLetter update = dead.get(dead.size() - 1);
+            assertEquals(p.topics.modelUpdates.name(), update.getSourceTopic());
+            // The app went on: the good records around the bad ones were processed.
+            assertEquals(List.of("a", "b"), ids(p.scheduled()));
+        }
+    }
+
+    /** A scripted run: pool, estimates, versions, groups (some late, some bad), replay. */
+    static List<String> scriptedRun(Pipeline p) {
+        Map<String, Double> pool = new LinkedHashMap<>();
+        for (int i = 0; i < 30; i++) {
+            pool.put("p" + i, (i % 10) / 10.0);
+        }
+        p.pool(pool);
+        List<String> out = new ArrayList<>();
+        for (long version = 0; version < 6; version++) {
+            p.learnerVersion(version);
+            List<ScheduledPrompt> batch = p.scheduled();
+            batch.forEach(s -> out.add(s.toString()));
+            for (int k = 0; k < batch.size(); k++) {
+                ScheduledPrompt s = batch.get(k);
+                if ((k + version) % 3 != 0) { // every third group never comes back
+                    p.group(s, 1, (k + version) % 2, 1, 0);
+                }
+                p.estimate(s.getPrompt().getId(), ((k * 7 + version * 3) % 10) / 10.0, version + 1);
+            }
+            p.now += 4_000;
+            p.estimate("ghost", 0.5, version);
+        }
+        p.replay().forEach(kv -> out.add(kv.toString()));
+        p.runEvents().forEach(e -> out.add(e.toString()));
+        p.deadLetters().forEach(d -> out.add(d.toString()));
+        return out;
+    }
+
+    @Test
+    void theSameInputsGiveTheSameOutputs() {
+        for (String method : List.of("paced", "grpo", "dynamic-sampling")) {
+            TrainingConfig config = config("method", method, "prompts-per-step", 4, "group-size", 4, "look-ahead", 2,
+                    "replay-size", 3);
+            List<String> first;
+            List<String> second;
+            try (Pipeline p = pipeline(config)) {
+                first = scriptedRun(p);
+            }
+            try (Pipeline p = pipeline(config)) {
+                second = scriptedRun(p);
+            }
+            assertTrue(first.size() > 30, method + ": " + first.size());
+            assertTrue(first.stream().anyMatch(s -> s.contains("released")), method);
+            assertEquals(first, second, method);
+        }
+    }
+}
