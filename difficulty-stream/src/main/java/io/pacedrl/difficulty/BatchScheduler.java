@@ -25,7 +25,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.SplittableRandom;
 
 /**
  * Which prompts go out next, and when: the scheduler's decisions over its state, with no Kafka in
@@ -34,8 +33,9 @@ import java.util.SplittableRandom;
  * the stores after a restart.
  *
  * <p>Batch b feeds the learner's update b (version b → b + 1). Nothing is scheduled before the
- * learner publishes its first version (0, the warm start), which it does after the pool's first
- * log Z estimates, so the first batch is chosen over the whole pool. A batch goes out only while
+ * learner publishes its first version (0, the warm start). A PACED batch is chosen only once the
+ * learner's p̂ refresh for its current version has arrived whole (see {@code LogZRefresh}). A batch
+ * goes out only while
  * b < learner version + look-ahead, so the generators can never run more than look-ahead versions
  * ahead of the learner, and only once B prompts are free: a prompt in flight is never scheduled
  * again until its group comes back or its time runs out (stream time, never the wall clock).
@@ -68,14 +68,14 @@ public final class BatchScheduler {
         }
     }
 
-    /** What the scheduler needs from a run's configuration. */
+    /** What the scheduler needs from a run's configuration, and how many partitions logz has. */
     public record Settings(Strategy strategy, int batchSize, int groupSize, int lookAhead, double tau,
-            double initialPHat, long groupTimeoutMs, double oversample, int maxRounds, long seed) {
+            double initialPHat, long groupTimeoutMs, double oversample, int maxRounds, long seed, int refreshPartitions) {
 
-        public static Settings of(TrainingConfig config) {
+        public static Settings of(TrainingConfig config, int refreshPartitions) {
             return new Settings(Strategy.of(config.method()), config.promptsPerStep(), config.groupSize(),
                     config.lookAhead(), config.tau(), config.initialPHat(), config.groupTimeoutSeconds() * 1000L,
-                    config.oversample(), config.maxSamplingRounds(), config.seed());
+                    config.oversample(), config.maxSamplingRounds(), config.seed(), refreshPartitions);
         }
     }
 
@@ -128,7 +128,7 @@ public final class BatchScheduler {
     /** The state of a scheduler that has seen nothing yet. */
     public static SchedulerState initialState() {
         return SchedulerState.newBuilder().setLearnerVersion(-1).setNextBatch(0).setReplayAdditions(0)
-                .setCounters(new HashMap<>()).setDynamic(new ArrayList<>()).build();
+                .setRefreshed(new HashMap<>()).setCounters(new HashMap<>()).setDynamic(new ArrayList<>()).build();
     }
 
     public SchedulerState state() {
@@ -253,7 +253,7 @@ public final class BatchScheduler {
             long batchId = state.getNextBatch();
             int wanted = settings.strategy() == Strategy.DYNAMIC
                     ? (int) Math.ceil(settings.batchSize() * settings.oversample()) : settings.batchSize();
-            if (freePrompts() < wanted) {
+            if (freePrompts() < wanted || settings.strategy() == Strategy.PACED && !estimatesCurrent()) {
                 break;
             }
             int[] chosen = switch (settings.strategy()) {
@@ -392,6 +392,25 @@ public final class BatchScheduler {
         updateAvailability(index);
         changed.add(entry.getPromptId());
         return index;
+    }
+
+    /** Partition {@code partition} of logz has the whole refresh for {@code version}. */
+    public void refreshDone(int partition, long version) {
+        state.getRefreshed().merge(Integer.toString(partition), version, Math::max);
+    }
+
+    /**
+     * Whether the learner's p̂ refresh for its current version has fully arrived, on every logz
+     * partition: selecting before it has would rank prompts by the previous policy's estimates, and
+     * by whichever of the new ones happened to arrive first.
+     */
+    public boolean estimatesCurrent() {
+        for (int partition = 0; partition < settings.refreshPartitions(); partition++) {
+            if (state.getRefreshed().getOrDefault(Integer.toString(partition), -1L) < state.getLearnerVersion()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private void updateAvailability(int index) {

@@ -16,6 +16,7 @@ import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
@@ -73,10 +74,11 @@ public final class DifficultyStream implements AutoCloseable {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers()))) {
             new TopicCreator(admin, Duration.ofSeconds(60)).ensure(topics.all());
         }
-        DifficultyQueries queries = new DifficultyQueries(options.httpHost(), options.httpPort(),
-                BatchScheduler.Settings.of(config));
+        BatchScheduler.Settings settings = BatchScheduler.Settings.of(config, topics.logZ.partitions());
+        DifficultyQueries queries = new DifficultyQueries(options.httpHost(), options.httpPort(), settings);
         try {
-            KafkaStreams streams = new KafkaStreams(DifficultyTopology.build(topics, registry, config, options.runId()),
+            KafkaStreams streams = new KafkaStreams(DifficultyTopology.build(topics, registry, config, options.runId(),
+                    topics.logZ.partitions()),
                     streamsConfig(options, queries.hostInfo().host() + ":" + queries.hostInfo().port()));
             // A thread that dies (the registry unreachable, say) is replaced and resumes from the last commit.
             streams.setUncaughtExceptionHandler(e -> {
@@ -134,7 +136,10 @@ public final class DifficultyStream implements AutoCloseable {
     @Override
     public void close() {
         try {
-            streams.close(Duration.ofSeconds(30));
+            // Leave the group, so that a restarted or remaining instance takes the tasks over at once
+            // rather than after the session timeout.
+            streams.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
+                    .withTimeout(Duration.ofSeconds(30)));
         } finally {
             queries.close();
         }

@@ -45,7 +45,13 @@ public final class DifficultyTopology {
 
     private DifficultyTopology() {}
 
-    public static Topology build(Topics topics, SchemaRegistryClient registry, TrainingConfig config, String runId) {
+    /**
+     * @param logZPartitions the partitions of the logz topic as it exists (the catalogue's count on a
+     *                       cluster; 1 in a TopologyTestDriver): a refresh is whole once its end marker
+     *                       has arrived from each
+     */
+    public static Topology build(Topics topics, SchemaRegistryClient registry, TrainingConfig config, String runId,
+            int logZPartitions) {
         StreamsBuilder builder = new StreamsBuilder();
         store(builder, PromptStateProcessor.STATE_STORE, registry, PromptState.class);
         store(builder, PromptStateProcessor.GROUPS_STORE, registry, OpenGroup.class);
@@ -70,7 +76,7 @@ public final class DifficultyTopology {
         KStream<String, Object> versions = builder.stream(topics.modelUpdates.name(), raw).mapValues(value -> (Object) value);
         SchedulerProcessor.Replay replay = new SchedulerProcessor.Replay(config.method().replay(),
                 config.replayCapacity(), config.replayAdd(), config.replaySize());
-        BatchScheduler.Settings settings = BatchScheduler.Settings.of(config);
+        BatchScheduler.Settings settings = BatchScheduler.Settings.of(config, logZPartitions);
         KStream<String, SpecificRecord> scheduler = events.merge(versions)
                 .process(() -> new SchedulerProcessor(topics, settings, replay, runId), SchedulerProcessor.INDEX_STORE,
                         SchedulerProcessor.STATE_STORE, SchedulerProcessor.REPLAY_STORE, SchedulerProcessor.CANDIDATES_STORE);

@@ -6,11 +6,13 @@ import io.pacedrl.difficulty.state.OpenGroup;
 import io.pacedrl.difficulty.state.PHatChange;
 import io.pacedrl.difficulty.state.PoolChange;
 import io.pacedrl.difficulty.state.PromptState;
+import io.pacedrl.difficulty.state.RefreshDone;
 import io.pacedrl.schemas.LogZEstimate;
 import io.pacedrl.schemas.Prompt;
 import io.pacedrl.schemas.PromptSplit;
 import io.pacedrl.schemas.Rollout;
 import io.pacedrl.schemas.ScoredRollout;
+import io.pacedrl.topics.LogZRefresh;
 import io.pacedrl.topics.Topics;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -128,6 +130,17 @@ final class PromptStateProcessor implements Processor<String, byte[], String, Sp
         }
         LogZEstimate estimate = rejections.decode(topics.logZ.valueSerde().deserializer(), record);
         if (estimate == null) {
+            return;
+        }
+        if (LogZRefresh.isEndMarker(estimate)) {
+            if (estimate.getPolicyVersion() < 0) {
+                rejections.reject(record, Rejections.IMPOSSIBLE_VALUE, "end marker of negative version " + estimate.getPolicyVersion());
+                return;
+            }
+            // Everything this partition had for the version is already on its way to the scheduler, ahead of this.
+            int partition = context.recordMetadata().map(RecordMetadata::partition).orElseThrow();
+            context.forward(new Record<>(LogZRefresh.MARKER_KEY, new DifficultyEvent(LogZRefresh.MARKER_KEY,
+                    new RefreshDone(estimate.getPolicyVersion(), partition)), record.timestamp()));
             return;
         }
         PromptState state = known(record, estimate.getPromptId());

@@ -7,6 +7,7 @@ import io.pacedrl.difficulty.state.GroupResult;
 import io.pacedrl.difficulty.state.InFlight;
 import io.pacedrl.difficulty.state.PHatChange;
 import io.pacedrl.difficulty.state.PoolChange;
+import io.pacedrl.difficulty.state.RefreshDone;
 import io.pacedrl.difficulty.state.ReplayCandidate;
 import io.pacedrl.difficulty.state.ReplayEntry;
 import io.pacedrl.difficulty.state.ScheduleEntry;
@@ -126,6 +127,8 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
             scheduler.poolChange(promptId, change);
         } else if (event.getEvent() instanceof PHatChange change) {
             scheduler.pHatChange(promptId, change);
+        } else if (event.getEvent() instanceof RefreshDone done) {
+            scheduler.refreshDone(done.getPartition(), done.getVersion());
         } else if (event.getEvent() instanceof GroupResult group) {
             // The priority uses the p̂ the group was scheduled with: the estimate from before the update.
             double pHat = scheduler.rankingPHat(promptId);

@@ -97,6 +97,21 @@ class DifficultyTopologyTest {
     }
 
     @Test
+    void aPacedBatchWaitsUntilTheLearnersRefreshHasEnded() {
+        try (Pipeline p = pipeline(config())) {
+            p.pool(pool("a", 0.5, "b", 0.5, "c", 0.1, "d", 0.2));
+            p.learnerVersion(0);
+            assertEquals(List.of("a", "b"), ids(p.scheduled()));
+            p.learnerVersion(1);
+            p.estimate("c", 0.9, 1);
+            p.estimate("d", 0.45, 1);
+            assertEquals(List.of(), p.scheduled(), "the refresh for version 1 has not ended");
+            p.endOfRefresh(1);
+            assertEquals(List.of("d", "c"), ids(p.scheduled()), "chosen by the version-1 estimates");
+        }
+    }
+
+    @Test
     void heldOutPromptsAreNeverScheduled() {
         try (Pipeline p = pipeline(config("prompts-per-step", 2))) {
             p.prompt(Records.prompt("h", PromptSplit.HELD_OUT));
@@ -119,7 +134,7 @@ class DifficultyTopologyTest {
             out.forEach(s -> p.group(s, 1, 0));
             assertEquals(List.of(), p.scheduled());
             // ...only a new learner version does, one batch per version.
-            p.learnerVersion(1);
+            p.advance(1);
             List<ScheduledPrompt> next = p.scheduled();
             assertEquals(List.of(2L, 2L), next.stream().map(ScheduledPrompt::getBatchId).toList());
             assertTrue(next.stream().allMatch(s -> s.getLearnerVersion() == 1));
@@ -136,10 +151,10 @@ class DifficultyTopologyTest {
             p.learnerVersion(0);
             List<ScheduledPrompt> first = p.scheduled();
             assertEquals(List.of("a", "b"), ids(first));
-            p.learnerVersion(1);
+            p.advance(1);
             assertEquals(List.of("c", "d"), ids(p.scheduled()), "a and b are still being generated");
             p.group(first.get(0), 1, 0); // a is back; b is not
-            p.learnerVersion(2);
+            p.advance(2);
             List<ScheduledPrompt> third = p.scheduled();
             assertEquals(List.of("a", "e"), ids(third));
             assertNotEquals(first.get(0).getScheduleId(), third.get(0).getScheduleId(), "a new scheduling of a");
@@ -154,12 +169,12 @@ class DifficultyTopologyTest {
             List<ScheduledPrompt> first = p.scheduled();
             p.group(first.get(1), 0, 1); // b comes back, a never does (its generator died)
             p.now += 9_000; // not yet
-            p.learnerVersion(1);
+            p.advance(1);
             assertEquals(List.of("b", "c"), ids(p.scheduled()));
-            p.learnerVersion(2);
+            p.advance(2);
             assertEquals(List.of(), p.scheduled(), "d alone is free: a batch of 2 waits");
             p.now += 2_000; // a's timeout has passed in stream time
-            p.estimate("d", 0.2, 1);
+            p.estimate("d", 0.2, 2);
             assertEquals(List.of("a", "d"), ids(p.scheduled()), "a is free again");
             SchedulerState state = p.<SchedulerState>store(SchedulerProcessor.STATE_STORE).get(SchedulerProcessor.STATE_KEY);
             assertEquals(1L, state.getCounters().get(BatchScheduler.RELEASED));
@@ -210,7 +225,7 @@ class DifficultyTopologyTest {
             assertEquals(List.of(), p.replay(), "an empty buffer draws nothing for update 0");
             p.group(batch.get(0), 1, 1, 1, 1); // a: 4/4 against p̂ 0.5 → priority 0.5
             p.group(batch.get(1), 1, 0, 0, 0); // b: 1/4 against p̂ 0.45 → priority 0.2
-            p.learnerVersion(1);
+            p.advance(1);
             List<KeyValue<String, ReplayRecord>> drawn = p.replay();
             assertEquals(2, drawn.size());
             assertEquals(List.of(0, 1), drawn.stream().map(kv -> kv.value.getSampleIndex()).toList());
@@ -237,7 +252,7 @@ class DifficultyTopologyTest {
             p.pool(pool("a", 0.5, "b", 0.45, "c", 0.1));
             p.learnerVersion(0);
             p.scheduled().forEach(s -> p.group(s, 1, 1));
-            p.learnerVersion(1);
+            p.advance(1);
             assertEquals(List.of(), p.replay());
         }
     }
@@ -359,7 +374,7 @@ class DifficultyTopologyTest {
         p.pool(pool);
         List<String> out = new ArrayList<>();
         for (long version = 0; version < 6; version++) {
-            p.learnerVersion(version);
+            p.advance(version);
             List<ScheduledPrompt> batch = p.scheduled();
             batch.forEach(s -> out.add(s.toString()));
             for (int k = 0; k < batch.size(); k++) {

@@ -10,6 +10,7 @@ import io.pacedrl.schemas.ReplayRecord;
 import io.pacedrl.schemas.RunEvent;
 import io.pacedrl.schemas.ScheduledPrompt;
 import io.pacedrl.schemas.ScoredRollout;
+import io.pacedrl.topics.LogZRefresh;
 import io.pacedrl.topics.Topics;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -44,6 +45,8 @@ final class Pipeline implements AutoCloseable {
     private final TestOutputTopic<String, DeadLetter> deadLetters;
     /** Event time of the next input record, in ms; tests advance it to drive timeouts. */
     long now = 1_000_000;
+    /** The latest p̂ sent for each prompt. */
+    final Map<String, Double> pHats = new java.util.LinkedHashMap<>();
 
     Pipeline(SchemaRegistryClient registry, Path stateDir, TrainingConfig config) {
         topics = new Topics(registry);
@@ -52,7 +55,8 @@ final class Pipeline implements AutoCloseable {
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
         props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
-        driver = new TopologyTestDriver(DifficultyTopology.build(topics, registry, config, "test-run"), props);
+        // The driver gives every topic one partition, so a refresh ends with one marker.
+        driver = new TopologyTestDriver(DifficultyTopology.build(topics, registry, config, "test-run", 1), props);
         StringSerializer keys = new StringSerializer();
         prompts = driver.createInputTopic(topics.prompts.name(), keys, topics.prompts.valueSerde().serializer());
         logZ = driver.createInputTopic(topics.logZ.name(), keys, topics.logZ.valueSerde().serializer());
@@ -74,10 +78,11 @@ final class Pipeline implements AutoCloseable {
         return Instant.ofEpochMilli(now++);
     }
 
-    /** Each id joins the pool with its p̂ (at learner version 0). */
+    /** Each id joins the pool with its p̂ (the learner's refresh for version 0). */
     void pool(Map<String, Double> pHats) {
         pHats.forEach((id, p) -> prompts.pipeInput(id, Records.prompt(id), tick()));
         pHats.forEach((id, p) -> estimate(id, p, 0));
+        endOfRefresh(0);
     }
 
     void prompt(Prompt prompt) {
@@ -85,7 +90,23 @@ final class Pipeline implements AutoCloseable {
     }
 
     void estimate(String id, double pHat, long version) {
+        pHats.put(id, pHat);
         logZ.pipeInput(id, Records.logZ(id, pHat, version), tick());
+    }
+
+    /** What the learner does after an update: p̂ for the whole pool at the new version, its end marker, then the version. */
+    void advance(long version) {
+        refresh(version);
+        learnerVersion(version);
+    }
+
+    void refresh(long version) {
+        List.copyOf(pHats.keySet()).forEach(id -> estimate(id, pHats.get(id), version));
+        endOfRefresh(version);
+    }
+
+    void endOfRefresh(long version) {
+        logZ.pipeInput(LogZRefresh.MARKER_KEY, LogZRefresh.endMarker(version, 0), tick());
     }
 
     void learnerVersion(long version) {
