@@ -176,10 +176,7 @@ final class PromptStateProcessor implements Processor<String, byte[], String, Sp
             return;
         }
         Rollout rollout = scored.getRollout();
-        PromptState state = known(record, rollout.getPrompt().getId());
-        if (state == null) {
-            return;
-        }
+        String promptId = rollout.getPrompt().getId();
         double reward = scored.getReward();
         String impossible = !(reward >= 0 && reward <= 1) ? "reward " + reward + " is outside [0, 1]"
                 : scored.getCorrect() && reward != 1 ? "marked correct with reward " + reward
@@ -187,21 +184,27 @@ final class PromptStateProcessor implements Processor<String, byte[], String, Sp
                 : rollout.getGroupIndex() < 0 || rollout.getGroupIndex() >= rollout.getGroupSize()
                         ? "group index " + rollout.getGroupIndex() + " outside a group of " + rollout.getGroupSize()
                 : rollout.getPolicyVersion() < 0 ? "negative policy version " + rollout.getPolicyVersion() : null;
+        OpenGroup group = groups.get(rollout.getScheduleId());
+        // The prompt is looked up when its group opens (and again when it completes); the rollouts in
+        // between only have to match the group.
+        if (group == null && known(record, promptId) == null) {
+            return;
+        }
         if (impossible != null) {
             rejections.reject(record, Rejections.IMPOSSIBLE_VALUE, impossible);
             return;
         }
-        OpenGroup group = groups.get(rollout.getScheduleId());
         if (group == null) {
-            group = OpenGroup.newBuilder().setScheduleId(rollout.getScheduleId()).setPromptId(state.getPromptId())
+            group = OpenGroup.newBuilder().setScheduleId(rollout.getScheduleId()).setPromptId(promptId)
                     .setGroupSize(rollout.getGroupSize()).setFirstSeenMs(record.timestamp())
                     .setPolicyVersion(rollout.getPolicyVersion())
                     .setRewards(new ArrayList<>(Collections.nCopies(rollout.getGroupSize(), Double.NaN)))
                     .setReceived(0).setCorrectIds(new ArrayList<>()).setCorrect(new ArrayList<>()).build();
-        } else if (group.getGroupSize() != rollout.getGroupSize() || !group.getPromptId().equals(state.getPromptId())) {
+        } else if (group.getGroupSize() != rollout.getGroupSize() || !group.getPromptId().equals(promptId)
+                || !promptId.equals(record.key())) {
             rejections.reject(record, Rejections.IMPOSSIBLE_VALUE, "schedule " + rollout.getScheduleId() + " is a group of "
-                    + group.getGroupSize() + " for prompt " + group.getPromptId() + ", this rollout says "
-                    + rollout.getGroupSize() + " for " + state.getPromptId());
+                    + group.getGroupSize() + " for prompt " + group.getPromptId() + ", this rollout (key '" + record.key()
+                    + "') says " + rollout.getGroupSize() + " for " + promptId);
             return;
         }
         if (!Double.isNaN(group.getRewards().get(rollout.getGroupIndex()))) {
@@ -219,6 +222,7 @@ final class PromptStateProcessor implements Processor<String, byte[], String, Sp
             return;
         }
         groups.delete(group.getScheduleId());
+        PromptState state = prompts.get(promptId); // known when the group opened; states are never deleted
         double accuracy = group.getRewards().stream().mapToDouble(Double::doubleValue).average().orElse(0);
         state.setLastAccuracy(accuracy);
         state.setAccuracyEma(state.getAccuracyEma() == null ? accuracy

@@ -1,5 +1,6 @@
 package io.pacedrl.runner;
 
+import io.pacedrl.difficulty.DifficultyStream;
 import io.pacedrl.embedded.SchemaRegistryServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -9,7 +10,8 @@ import picocli.CommandLine.Command;
 /** The command line: {@code paced-rl <command>}. */
 @Command(name = "paced-rl", mixinStandardHelpOptions = true, version = "paced-rl 0.1.0",
         description = "PACED-RL on Kafka: RL post-training of language models as an event-streaming pipeline.",
-        subcommands = {DemoCommand.class, WarmStartCommand.class, SyncTrainCommand.class, BenchCommand.class, SchemaRegistryServer.Main.class})
+        subcommands = {DemoCommand.class, WarmStartCommand.class, SyncTrainCommand.class, BenchCommand.class, SchemaRegistryServer.Main.class,
+                DifficultyStream.Main.class})
 public final class PacedRl {
     private static final Logger log = LoggerFactory.getLogger(PacedRl.class);
 
