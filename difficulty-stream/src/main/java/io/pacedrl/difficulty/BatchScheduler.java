@@ -111,6 +111,16 @@ public final class BatchScheduler {
     public BatchScheduler(Settings settings, SchedulerState state, Collection<ScheduleEntry> entries) {
         this.settings = settings;
         this.state = state;
+        // Lists read back from a store are Avro arrays, whose iterators cannot remove: hold plain ones.
+        List<DynamicBatch> dynamic = new ArrayList<>();
+        for (DynamicBatch batch : state.getDynamic()) {
+            List<RoundGroup> round = new ArrayList<>();
+            batch.getRound().forEach(g -> round.add(RoundGroup.newBuilder(g).setRewards(new ArrayList<>(g.getRewards())).build()));
+            dynamic.add(DynamicBatch.newBuilder(batch).setKept(new ArrayList<>(batch.getKept())).setRound(round).build());
+        }
+        state.setDynamic(dynamic);
+        state.setCounters(new HashMap<>(state.getCounters()));
+        state.setRefreshed(new HashMap<>(state.getRefreshed()));
         List<ScheduleEntry> inFlightOrder = new ArrayList<>();
         for (ScheduleEntry entry : entries) {
             int index = add(entry);

@@ -33,6 +33,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.KafkaStreams;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -53,6 +54,8 @@ class DifficultyStreamTest {
         topics = new Topics(new SchemaRegistryClient(kafka.schemaRegistryUrl()));
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
             new TopicCreator(admin, Duration.ofSeconds(30)).ensure(topics.all());
+            new TopicCreator(admin, Duration.ofSeconds(30)).ensure(new Topics("two.",
+                    new SchemaRegistryClient(kafka.schemaRegistryUrl())).all());
         }
     }
 
@@ -61,7 +64,7 @@ class DifficultyStreamTest {
         kafka.close();
     }
 
-    <V> void send(TopicSpec<String, V> topic, String key, V value) throws Exception {
+    static <V> void send(TopicSpec<String, V> topic, String key, V value) throws Exception {
         try (var producer = new KafkaProducer<>(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
                 kafka.bootstrapServers()), new StringSerializer(), topic.valueSerde().serializer())) {
             producer.send(new ProducerRecord<>(topic.name(), key, value)).get();
@@ -69,7 +72,11 @@ class DifficultyStreamTest {
     }
 
     /** Reads committed scheduled prompts from the start until {@code count} have arrived (or a while has passed). */
-    List<ScheduledPrompt> scheduled(int count, Duration patience) {
+    static List<ScheduledPrompt> scheduled(int count, Duration patience) {
+        return scheduled(topics, count, patience);
+    }
+
+    static List<ScheduledPrompt> scheduled(Topics topics, int count, Duration patience) {
         List<ScheduledPrompt> out = new ArrayList<>();
         try (var consumer = new KafkaConsumer<>(Map.<String, Object>of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
                 kafka.bootstrapServers(), ConsumerConfig.GROUP_ID_CONFIG, "reader-" + System.nanoTime(),
@@ -89,10 +96,72 @@ class DifficultyStreamTest {
     }
 
     JsonNode get(URI base, String pathAndQuery) throws Exception {
+        return get(http, base, pathAndQuery);
+    }
+
+    static JsonNode get(HttpClient http, URI base, String pathAndQuery) throws Exception {
         HttpResponse<String> response = http.send(HttpRequest.newBuilder(base.resolve(pathAndQuery)).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertEquals(200, response.statusCode(), response.body());
         return JSON.readTree(response.body());
+    }
+
+    @Test
+    void twoInstancesShareTheWorkAnswerEveryQueryAndOneTakesOverWhenTheOtherStops() throws Exception {
+        Topics two = new Topics("two.", new SchemaRegistryClient(kafka.schemaRegistryUrl()));
+        TrainingConfig config = TrainingConfig.defaults().with(Map.of("prompts-per-step", 3, "group-size", 2, "look-ahead", 1));
+        DifficultyStream.Options first = DifficultyStream.Options.of(kafka.bootstrapServers(), kafka.schemaRegistryUrl(),
+                "two.", dir.resolve("state-a"));
+        DifficultyStream.Options second = DifficultyStream.Options.of(kafka.bootstrapServers(), kafka.schemaRegistryUrl(),
+                "two.", dir.resolve("state-b"));
+        try (DifficultyStream a = DifficultyStream.start(first, config);
+             DifficultyStream b = DifficultyStream.start(second, config)) {
+            a.awaitRunning(Duration.ofSeconds(60));
+            b.awaitRunning(Duration.ofSeconds(60));
+            awaitAssigned(a, b);
+            assertTrue(a.streams().metadataForLocalThreads().stream().mapToInt(t -> t.activeTasks().size()).sum() > 0
+                    && b.streams().metadataForLocalThreads().stream().mapToInt(t -> t.activeTasks().size()).sum() > 0,
+                    "both instances run tasks");
+            for (int i = 0; i < 12; i++) {
+                send(two.prompts, "p" + i, Records.prompt("p" + i));
+            }
+            refresh(two, 0);
+            send(two.modelUpdates, "policy/0", Records.version(0));
+            assertEquals(Set.of("p6", "p5", "p7"), scheduled(two, 3, Duration.ofSeconds(60)).stream()
+                    .map(s -> s.getPrompt().getId()).collect(Collectors.toSet()));
+            // Whichever instance is asked answers the same: it forwards to the one holding the store.
+            JsonNode fromA = awaitJson(a.queryUrl(), "/scheduler", node -> node.path("nextBatch").asLong() == 1);
+            assertEquals(fromA, get(b.queryUrl(), "/scheduler"));
+            for (String id : List.of("p0", "p3", "p6", "p11")) {
+                assertEquals(get(a.queryUrl(), "/prompts/" + id), get(b.queryUrl(), "/prompts/" + id), id);
+            }
+            assertEquals(get(a.queryUrl(), "/p-hat/histogram"), get(b.queryUrl(), "/p-hat/histogram"));
+
+            // One instance stops; the other takes its tasks over with their state, and goes on.
+            b.close();
+            refresh(two, 1);
+            send(two.modelUpdates, "policy/0", Records.version(1));
+            List<ScheduledPrompt> all = scheduled(two, 6, Duration.ofSeconds(60));
+            assertEquals(List.of(0L, 0L, 0L, 1L, 1L, 1L), batches(all));
+            assertEquals(Set.of("p4", "p8", "p3"), all.stream().filter(s -> s.getBatchId() == 1)
+                    .map(s -> s.getPrompt().getId()).collect(Collectors.toSet()), "the next nearest (p3 and p9 tie; p3 is the smaller id): p6, p5, p7 are in flight");
+        }
+    }
+
+    /** Waits until every task has an active owner among the instances (the first rebalance is over). */
+    static void awaitAssigned(DifficultyStream... instances) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (System.nanoTime() < deadline) {
+            int tasks = 0;
+            for (DifficultyStream instance : instances) {
+                tasks += instance.streams().metadataForLocalThreads().stream().mapToInt(t -> t.activeTasks().size()).sum();
+            }
+            if (tasks == 7 && java.util.Arrays.stream(instances).allMatch(i -> i.streams().state() == KafkaStreams.State.RUNNING)) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("tasks were not assigned within 60 s");
     }
 
     @Test
@@ -157,7 +226,11 @@ class DifficultyStreamTest {
     }
 
     /** The learner's p̂ for the whole pool at {@code version} (p_i = i/12), then its end markers. */
-    void refresh(long version) throws Exception {
+    static void refresh(long version) throws Exception {
+        refresh(topics, version);
+    }
+
+    static void refresh(Topics topics, long version) throws Exception {
         for (int i = 0; i < 12; i++) {
             send(topics.logZ, "p" + i, Records.logZ("p" + i, i / 12.0, version));
         }
@@ -170,11 +243,15 @@ class DifficultyStreamTest {
     }
 
     JsonNode awaitJson(URI base, String path, java.util.function.Predicate<JsonNode> ready) throws Exception {
+        return awaitJson(http, base, path, ready);
+    }
+
+    static JsonNode awaitJson(HttpClient http, URI base, String path, java.util.function.Predicate<JsonNode> ready) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        JsonNode node = get(base, path);
+        JsonNode node = get(http, base, path);
         while (!ready.test(node) && System.nanoTime() < deadline) {
             Thread.sleep(200);
-            node = get(base, path);
+            node = get(http, base, path);
         }
         assertTrue(ready.test(node), path + ": " + node);
         return node;
