@@ -25,7 +25,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * The difficulty-stream service: the Kafka Streams app that keeps per-prompt accuracy and log Z
@@ -189,6 +191,9 @@ public final class DifficultyStream implements AutoCloseable {
         @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Set one training key; repeatable, after --config.")
         Map<String, String> set = new LinkedHashMap<>();
 
+        @Spec
+        CommandSpec spec;
+
         @Override
         public Integer call() throws Exception {
             TrainingConfig config;
@@ -200,7 +205,7 @@ public final class DifficultyStream implements AutoCloseable {
                         applicationId == null ? defaults.applicationId() : applicationId, Files.createDirectories(stateDir),
                         httpHost, httpPort, threads, runId == null ? defaults.runId() : runId, Map.of());
             } catch (IllegalArgumentException e) {
-                throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
             DifficultyStream app = start(options, config);
             CountDownLatch closed = new CountDownLatch(1);
