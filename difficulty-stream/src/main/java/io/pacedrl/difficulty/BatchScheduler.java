@@ -13,6 +13,7 @@ import io.pacedrl.learning.DynamicSampling;
 import io.pacedrl.learning.Method;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.learning.UniformSampler;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
@@ -81,7 +82,7 @@ public final class BatchScheduler {
 
     /** A prompt sent out to be rolled out G times; {@code prompt} is its Prompt record as it arrived. */
     public record Scheduled(String promptId, String scheduleId, long batchId, int round, Double pHat,
-            java.nio.ByteBuffer prompt) {}
+            ByteBuffer prompt) {}
 
     /** A scheduling whose group did not come back in time; its prompt is free again. */
     public record Released(String promptId, InFlight inFlight) {}

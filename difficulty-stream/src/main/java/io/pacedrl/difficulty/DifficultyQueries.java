@@ -26,8 +26,10 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 import org.apache.avro.Schema;
 import org.apache.avro.specific.SpecificRecord;
@@ -275,12 +277,12 @@ public final class DifficultyQueries implements AutoCloseable {
                 .put("lookAhead", settings.lookAhead())
                 .put("batchesAhead", state.getNextBatch() - state.getLearnerVersion())
                 .put("inFlight", inFlight);
-        body.set("counters", JSON.valueToTree(new java.util.TreeMap<>(counters)));
+        body.set("counters", JSON.valueToTree(new TreeMap<>(counters)));
         body.set("dynamicBatches", json(state).get("dynamic"));
         return body;
     }
 
-    private void forEachEntry(java.util.function.Consumer<ScheduleEntry> action) {
+    private void forEachEntry(Consumer<ScheduleEntry> action) {
         try (KeyValueIterator<String, ScheduleEntry> all = this.<ScheduleEntry>store(SchedulerProcessor.INDEX_STORE).all()) {
             all.forEachRemaining(kv -> action.accept(kv.value));
         }
