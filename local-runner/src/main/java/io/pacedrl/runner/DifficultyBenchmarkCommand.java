@@ -116,7 +116,8 @@ final class DifficultyBenchmarkCommand implements Callable<Integer> {
             try (DifficultyStream app = DifficultyStream.start(options, config)) {
                 app.awaitRunning(Duration.ofMinutes(2));
                 long running = System.nanoTime();
-                long done = awaitGroups(app.queryUrl(), Duration.ofMinutes(10));
+                long[] warm = {0, 0}; // when a fifth of the groups were through, and how many exactly
+                long done = awaitGroups(app.queryUrl(), Duration.ofMinutes(10), warm);
                 long finished = System.nanoTime();
                 if (done < groups) {
                     out.printf("  only %,d of %,d groups were processed within 10 minutes%n", done, groups);
@@ -128,6 +129,10 @@ final class DifficultyBenchmarkCommand implements Callable<Integer> {
                 out.printf("  scored rollouts                  %,8.0f /s (target ≥ 50,000/s): %,d in %.1f s%n",
                         rollouts / seconds, rollouts, seconds);
                 out.printf("  all input records                %,8.0f /s (pool, log Z, rollouts: %,d)%n", records / seconds, records);
+                double steadySeconds = (finished - warm[0]) / 1e9;
+                double steady = (groups - warm[1]) * (double) groupSize / steadySeconds;
+                out.printf("  scored rollouts, steady state    %,8.0f /s (after the first fifth, once the JIT has warmed up)%n", steady);
+                figures.put("steadyScoredRolloutsPerSecond", Math.round(steady));
                 figures.put("poolSize", poolSize);
                 figures.put("groups", groups);
                 figures.put("groupSize", groupSize);
@@ -205,8 +210,11 @@ final class DifficultyBenchmarkCommand implements Callable<Integer> {
                 .setAnswer(Integer.toString(i % 97 + i % 89)).build();
     }
 
-    /** Polls the app's scheduler counters until every group has reached it; returns how many did. */
-    private long awaitGroups(URI queries, Duration patience) throws Exception {
+    /**
+     * Polls the app's scheduler counters until every group has reached it; returns how many did, and
+     * notes in {@code warm} the time and count when a fifth had.
+     */
+    private long awaitGroups(URI queries, Duration patience, long[] warm) throws Exception {
         HttpClient http = HttpClient.newHttpClient();
         ObjectMapper json = new ObjectMapper();
         long deadline = System.nanoTime() + patience.toNanos();
@@ -219,6 +227,10 @@ final class DifficultyBenchmarkCommand implements Callable<Integer> {
                     JsonNode counters = json.readTree(response.body()).path("counters");
                     done = counters.path("completed-groups").asLong() + counters.path("late-groups").asLong();
                     progress.stepTo(done);
+                    if (warm[0] == 0 && done >= groups / 5) {
+                        warm[0] = System.nanoTime();
+                        warm[1] = done;
+                    }
                 }
                 Thread.sleep(100);
             }
