@@ -129,7 +129,7 @@ final class DifficultyBenchmarkCommand implements Callable<Integer> {
                 out.printf("  scored rollouts                  %,8.0f /s (target ≥ 50,000/s): %,d in %.1f s%n",
                         rollouts / seconds, rollouts, seconds);
                 out.printf("  all input records                %,8.0f /s (pool, log Z, rollouts: %,d)%n", records / seconds, records);
-                if (warm[1] < groups) { // too few groups, and the first look saw them all
+                if (warm[1] < groups) { // unless the very first look already saw every group
                     double steady = (groups - warm[1]) * (double) groupSize / ((finished - warm[0]) / 1e9);
                     out.printf("  scored rollouts, steady state    %,8.0f /s (after the first fifth, once the JIT has warmed up)%n", steady);
                     figures.put("steadyScoredRolloutsPerSecond", Math.round(steady));
