@@ -1,0 +1,123 @@
+package io.pacedrl.reward;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pacedrl.tasks.TaskPrompt;
+import io.pacedrl.tasks.Verdict;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The sandbox contains what untrusted code tries, and the code verifier scores by unit tests inside it. */
+class SandboxTest {
+    static final Sandbox.Limits LIMITS = new Sandbox.Limits(Duration.ofSeconds(4), 2, 256L << 20, 1L << 20, 4096);
+    static Sandbox sandbox;
+
+    @BeforeAll
+    static void check() {
+        sandbox = Sandbox.checked(LIMITS, "python3");
+    }
+
+    static Sandbox.Outcome python(String code) throws Exception {
+        return sandbox.run(Map.of("main.py", code), List.of("python3", "-I", "main.py"));
+    }
+
+    @Test
+    void anInfiniteLoopIsStoppedByTheCpuLimitOrTheClock() throws Exception {
+        Sandbox.Outcome outcome = python("while True: pass");
+        assertNotEquals(0, outcome.exitCode());
+        assertTrue(outcome.elapsed().compareTo(Duration.ofSeconds(6)) < 0, outcome.elapsed().toString());
+        Sandbox.Outcome sleeper = python("import time\ntime.sleep(60)"); // no CPU used: the wall clock stops it
+        assertTrue(sleeper.timedOut());
+        assertTrue(sleeper.elapsed().compareTo(Duration.ofSeconds(10)) < 0, sleeper.elapsed().toString());
+    }
+
+    @Test
+    void aMemoryHogCannotGetMoreThanItsLimit() throws Exception {
+        Sandbox.Outcome outcome = python("x = bytearray(1024 * 1024 * 1024)\nprint('got it')");
+        assertNotEquals(0, outcome.exitCode());
+        assertTrue(outcome.output().contains("MemoryError"), outcome.output());
+        assertFalse(outcome.output().contains("got it"));
+    }
+
+    @Test
+    void noSocketReachesAnything() throws Exception {
+        Sandbox.Outcome outcome = python("""
+                import socket
+                for host in ("1.1.1.1", "127.0.0.1"):
+                    try:
+                        socket.create_connection((host, 80), timeout=2); print("connected", host)
+                    except OSError as e:
+                        print("refused", host, e.errno)
+                """);
+        assertFalse(outcome.output().contains("connected"), outcome.output());
+        assertTrue(outcome.output().contains("refused 1.1.1.1"), outcome.output());
+    }
+
+    @Test
+    void writesOutsideItsDirectoryFailAndItsDirectoryIsGoneAfterwards() throws Exception {
+        Path outside = Files.createTempDirectory("outside-");
+        Sandbox.Outcome outcome = python("""
+                import os
+                for target in ("%s/escaped", "/tmp/escaped-sandbox", os.path.join(os.path.dirname(os.getcwd()), "escaped")):
+                    try:
+                        open(target, "w").write("x"); print("wrote", target)
+                    except OSError as e:
+                        print("blocked", target, e.strerror)
+                open("mine", "w").write("x"); print("wrote inside", os.getcwd())
+                """.formatted(outside));
+        assertFalse(outcome.output().contains("wrote /"), outcome.output());
+        assertTrue(outcome.output().contains("Read-only file system"), outcome.output());
+        assertTrue(outcome.output().contains("wrote inside"), outcome.output());
+        assertFalse(Files.exists(outside.resolve("escaped")));
+        String inside = outcome.output().substring(outcome.output().indexOf("wrote inside") + 13).strip();
+        assertFalse(Files.exists(Path.of(inside)), "the sandbox's directory is removed");
+    }
+
+    @Test
+    void outputIsCutAtTheCapAndBigFilesAreRefused() throws Exception {
+        Sandbox.Outcome flood = python("print('y' * 100000)");
+        assertTrue(flood.outputCut());
+        assertEquals(LIMITS.outputBytes(), flood.output().length());
+        Sandbox.Outcome big = python("""
+                import os
+                try:
+                    with open('big', 'wb') as f:
+                        f.write(b'0' * (4 << 20))
+                    print('wrote all')
+                except OSError as e:
+                    print('refused', e.strerror)
+                print('size', os.path.getsize('big'))
+                """);
+        assertTrue(big.output().contains("refused File too large"), big.output());
+        assertTrue(big.output().contains("size " + LIMITS.fileBytes()), big.output());
+    }
+
+    static TaskPrompt code(String tests) {
+        return new TaskPrompt("code-1", "code", "code", 1, TaskPrompt.Split.TRAIN, "write add(a, b)", null, tests);
+    }
+
+    @Test
+    void theCodeVerifierScoresTheShareOfTestsThatPass() {
+        CodeTestVerifier verifier = new CodeTestVerifier(LIMITS, "python3").ready();
+        TaskPrompt prompt = code("{\"tests\": [\"assert add(1, 2) == 3\", \"assert add(-1, 1) == 0\", \"assert add(2, 2) == 4\"]}");
+        Verdict right = verifier.verify(prompt, "def add(a, b):\n    return a + b\n");
+        assertEquals(1.0, right.reward());
+        assertTrue(right.correct());
+        Verdict partly = verifier.verify(prompt, "def add(a, b):\n    return 3 if a == 1 else 0\n");
+        assertEquals(2 / 3.0, partly.reward(), 1e-12);
+        assertFalse(partly.correct());
+        Verdict cheat = verifier.verify(prompt, "print('RESULT-0 3 3')\nimport os\nos._exit(0)\n");
+        assertEquals(0.0, cheat.reward(), "a faked result line or an early exit scores nothing");
+        Verdict loop = verifier.verify(prompt, "while True:\n    pass\n");
+        assertEquals(0.0, loop.reward());
+        assertFalse(loop.correct());
+    }
+}
