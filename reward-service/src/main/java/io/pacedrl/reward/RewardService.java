@@ -1,0 +1,248 @@
+package io.pacedrl.reward;
+
+import io.pacedrl.registry.SchemaRegistryClient;
+import io.pacedrl.tasks.RewardVerifier;
+import io.pacedrl.topics.TopicCreator;
+import io.pacedrl.topics.Topics;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.stream.Collectors;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * The reward service: each verifier it runs is its own consumer group over the rollouts, so a new
+ * verifier (a new jar, or this service started again with its name) joins a running pipeline
+ * without touching anything else, and a slow verifier never holds up another. Beside them runs the
+ * audit group, which dead-letters what no verifier can take.
+ */
+public final class RewardService implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(RewardService.class);
+
+    /**
+     * @param instanceId    distinguishes this process's transactional producers from another's
+     * @param verifyTimeout longest a verification may take before its rollout is dead-lettered
+     * @param threads       verifications run in parallel per verifier
+     */
+    public record Options(String bootstrapServers, String schemaRegistryUrl, String topicPrefix, String instanceId,
+            Duration verifyTimeout, int threads) {
+
+        public Options {
+            Topics.checkPrefix(topicPrefix);
+            SchemaRegistryClient.parseUrl(schemaRegistryUrl);
+            if (threads < 1) {
+                throw new IllegalArgumentException("threads must be ≥ 1, got " + threads);
+            }
+            if (verifyTimeout.isNegative() || verifyTimeout.isZero()) {
+                throw new IllegalArgumentException("the verification timeout must be positive, got " + verifyTimeout);
+            }
+        }
+
+        public static Options of(String bootstrapServers, String schemaRegistryUrl, String topicPrefix) {
+            return new Options(bootstrapServers, schemaRegistryUrl, topicPrefix, UUID.randomUUID().toString().substring(0, 8),
+                    Duration.ofSeconds(30), 2);
+        }
+    }
+
+    private final List<ConsumeProduceLoop> members;
+    private final List<Thread> threads;
+    private final List<ExecutorService> executors;
+
+    private RewardService(List<ConsumeProduceLoop> members, List<Thread> threads, List<ExecutorService> executors) {
+        this.members = members;
+        this.threads = threads;
+        this.executors = executors;
+    }
+
+    /** Every verifier on the class path, by name. */
+    public static Map<String, RewardVerifier> available() {
+        Map<String, RewardVerifier> byName = new LinkedHashMap<>();
+        ServiceLoader.load(RewardVerifier.class).forEach(v -> byName.put(v.name(), v));
+        return byName;
+    }
+
+    /**
+     * Starts a consumer group member for each of {@code verifiers} and one of the audit group, which
+     * knows the kinds of every verifier on the class path.
+     */
+    public static RewardService start(Options options, List<RewardVerifier> verifiers) {
+        SchemaRegistryClient registry = new SchemaRegistryClient(options.schemaRegistryUrl());
+        Topics topics = new Topics(options.topicPrefix(), registry);
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers()))) {
+            new TopicCreator(admin, Duration.ofSeconds(60)).ensure(topics.all());
+        }
+        for (RewardVerifier verifier : verifiers) {
+            if (verifier instanceof CodeTestVerifier code) {
+                code.ready(); // refuse to start if the sandbox cannot be enforced here
+            }
+        }
+        List<ConsumeProduceLoop> members = new ArrayList<>();
+        List<ExecutorService> executors = new ArrayList<>();
+        for (RewardVerifier verifier : verifiers) {
+            ExecutorService executor = Executors.newFixedThreadPool(options.threads(), r -> {
+                Thread t = new Thread(r, "verify-" + verifier.name());
+                t.setDaemon(true);
+                return t;
+            });
+            executors.add(executor);
+            members.add(new VerifierWorker(topics, verifier, consumer(options, "reward-" + verifier.name()),
+                    producer(options, topics, "reward-" + verifier.name()), executor, options.verifyTimeout()));
+        }
+        Set<String> known = new HashSet<>();
+        available().values().forEach(v -> known.addAll(v.kinds()));
+        verifiers.forEach(v -> known.addAll(v.kinds()));
+        members.add(new AuditWorker(topics, known, consumer(options, "reward-audit"), producer(options, topics, "reward-audit")));
+        List<Thread> threads = new ArrayList<>();
+        for (ConsumeProduceLoop member : members) {
+            Thread thread = new Thread(member, member.service);
+            thread.start();
+            threads.add(thread);
+        }
+        log.info("reward-service {} started: verifiers {}, audit knows kinds {}", options.instanceId(),
+                verifiers.stream().map(RewardVerifier::name).toList(), known.stream().sorted().toList());
+        return new RewardService(members, threads, executors);
+    }
+
+    /** Rollouts scored so far by each verifier this process runs (committed). */
+    public Map<String, Long> scored() {
+        return members.stream().filter(m -> m instanceof VerifierWorker).collect(Collectors.toMap(
+                m -> ((VerifierWorker) m).verifier().name(), m -> m.written.get(), (a, b) -> a, LinkedHashMap::new));
+    }
+
+    /** Dead letters written so far by this process's members (committed). */
+    public long deadLettered() {
+        return members.stream().mapToLong(m -> m.deadLettered.get()).sum();
+    }
+
+    private static KafkaConsumer<String, byte[]> consumer(Options options, String group) {
+        return new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
+                ConsumerConfig.GROUP_ID_CONFIG, options.topicPrefix() + group,
+                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
+                ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 500),
+                new StringDeserializer(), new ByteArrayDeserializer());
+    }
+
+    private static KafkaProducer<String, Object> producer(Options options, Topics topics, String member) {
+        Serializer<Object> byTopic = new Serializer<>() {
+            @Override
+            @SuppressWarnings({"unchecked", "rawtypes"})
+            public byte[] serialize(String topic, Object value) {
+                Serializer serializer = topic.equals(topics.deadLetters.name()) ? topics.deadLetters.valueSerde().serializer()
+                        : topics.scoredRollouts.valueSerde().serializer();
+                return serializer.serialize(topic, (SpecificRecord) value);
+            }
+        };
+        return new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
+                ProducerConfig.TRANSACTIONAL_ID_CONFIG, options.topicPrefix() + member + "-" + options.instanceId(),
+                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
+                ProducerConfig.LINGER_MS_CONFIG, 5,
+                ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.deadLetters.maxMessageBytes()),
+                new StringSerializer(), byTopic);
+    }
+
+    @Override
+    public void close() {
+        members.forEach(ConsumeProduceLoop::stop);
+        try {
+            for (Thread thread : threads) {
+                thread.join(30_000);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            executors.forEach(ExecutorService::shutdownNow);
+        }
+    }
+
+    /** The service on the command line. */
+    @Command(name = "reward-service", mixinStandardHelpOptions = true,
+            description = "Score rollouts: one consumer group per verifier, plus the audit group that dead-letters what none can take.")
+    public static final class Main implements Callable<Integer> {
+        @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT[,...]")
+        String bootstrapServers;
+
+        @Option(names = "--schema-registry-url", required = true, paramLabel = "URL")
+        String schemaRegistryUrl;
+
+        @Option(names = "--topic-prefix", defaultValue = "", paramLabel = "PREFIX")
+        String topicPrefix;
+
+        @Option(names = "--verifier", paramLabel = "NAME",
+                description = "A verifier to run (repeatable). Default: every verifier on the class path.")
+        List<String> names = new ArrayList<>();
+
+        @Option(names = "--timeout-ms", defaultValue = "30000", paramLabel = "MS",
+                description = "Longest a verification may take (default: ${DEFAULT-VALUE}).")
+        long timeoutMs;
+
+        @Option(names = "--threads", defaultValue = "2", paramLabel = "N",
+                description = "Parallel verifications per verifier (default: ${DEFAULT-VALUE}).")
+        int threads;
+
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            Map<String, RewardVerifier> available = available();
+            List<RewardVerifier> chosen = new ArrayList<>();
+            Options options;
+            try {
+                for (String name : names.isEmpty() ? available.keySet() : names) {
+                    RewardVerifier verifier = available.get(name);
+                    if (verifier == null) {
+                        throw new IllegalArgumentException("--verifier " + name + ": no such verifier on the class path "
+                                + "(available: " + String.join(", ", available.keySet()) + ")");
+                    }
+                    chosen.add(verifier);
+                }
+                options = new Options(bootstrapServers, schemaRegistryUrl, topicPrefix,
+                        UUID.randomUUID().toString().substring(0, 8), Duration.ofMillis(timeoutMs), threads);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            }
+            RewardService service = start(options, chosen);
+            CountDownLatch closed = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                service.close();
+                closed.countDown();
+            }));
+            System.out.println("reward-service running: " + chosen.stream().map(RewardVerifier::name).toList() + " (Ctrl-C stops)");
+            closed.await();
+            return 0;
+        }
+    }
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new Main()).execute(args));
+    }
+}
