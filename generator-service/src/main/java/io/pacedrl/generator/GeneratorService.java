@@ -1,0 +1,449 @@
+package io.pacedrl.generator;
+
+import ai.djl.ndarray.NDManager;
+import io.pacedrl.policy.CharTokenizer;
+import io.pacedrl.policy.GradMode;
+import io.pacedrl.policy.Torch;
+import io.pacedrl.policy.Transformer;
+import io.pacedrl.policy.Weights;
+import io.pacedrl.registry.RecordDecodingException;
+import io.pacedrl.registry.SchemaRegistryClient;
+import io.pacedrl.schemas.DeadLetter;
+import io.pacedrl.schemas.FinishReason;
+import io.pacedrl.schemas.ModelUpdate;
+import io.pacedrl.schemas.Rollout;
+import io.pacedrl.schemas.ScheduledPrompt;
+import io.pacedrl.topics.DeadLetters;
+import io.pacedrl.topics.ModelUpdateChunks;
+import io.pacedrl.topics.TopicCreator;
+import io.pacedrl.topics.Topics;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * The generator service: a member of the generators' consumer group over the scheduled prompts.
+ * It samples G responses for each prompt, batched across prompts, with the newest policy it holds,
+ * and produces one rollout per response with its behaviour log-probs and the policy version. New
+ * weights are taken from model-updates between batches, copied into the live model, and only once
+ * a version is whole and its checksum matches. A batch's rollouts and the group's offsets commit in
+ * one transaction, so a crash neither loses nor duplicates a group.
+ */
+public final class GeneratorService implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(GeneratorService.class);
+    public static final String CORRUPT_UPDATE = "CORRUPT_MODEL_UPDATE";
+    public static final String UNUSABLE_PROMPT = "UNUSABLE_PROMPT";
+
+    /**
+     * @param modelId      which policy's updates to follow (the learner's model id)
+     * @param batchPrompts most scheduled prompts sampled together (each G rows)
+     * @param threads      PyTorch intra-op threads
+     */
+    public record Options(String bootstrapServers, String schemaRegistryUrl, String topicPrefix, String generatorId,
+            String modelId, Transformer.SamplingConfig sampling, int batchPrompts, int threads) {
+
+        public Options {
+            Topics.checkPrefix(topicPrefix);
+            SchemaRegistryClient.parseUrl(schemaRegistryUrl);
+            if (batchPrompts < 1) {
+                throw new IllegalArgumentException("batch-prompts must be ≥ 1, got " + batchPrompts);
+            }
+            if (threads < 1) {
+                throw new IllegalArgumentException("threads must be ≥ 1, got " + threads);
+            }
+        }
+
+        public static Options of(String bootstrapServers, String schemaRegistryUrl, String topicPrefix, String modelId) {
+            return new Options(bootstrapServers, schemaRegistryUrl, topicPrefix, "generator-" + UUID.randomUUID().toString()
+                    .substring(0, 8), modelId, new Transformer.SamplingConfig(1f, 1f, 24), 16, 1);
+        }
+    }
+
+    private final Options options;
+    private final Topics topics;
+    private final KafkaConsumer<String, byte[]> prompts;
+    private final KafkaConsumer<String, byte[]> updates;
+    private final KafkaProducer<String, Object> producer;
+    private final ModelUpdateChunks.Assembler assembler;
+    private final Thread thread;
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private volatile boolean running = true;
+    private volatile long policyVersion = -1;
+    private final AtomicLong rollouts = new AtomicLong();
+    private final AtomicLong tokens = new AtomicLong();
+    private final AtomicLong rejectedUpdates = new AtomicLong();
+
+    private GeneratorService(Options options) {
+        this.options = options;
+        this.topics = new Topics(options.topicPrefix(), new SchemaRegistryClient(options.schemaRegistryUrl()));
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers()))) {
+            new TopicCreator(admin, Duration.ofSeconds(60)).ensure(topics.all());
+        }
+        prompts = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
+                ConsumerConfig.GROUP_ID_CONFIG, options.topicPrefix() + "generator",
+                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false, ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
+                ConsumerConfig.MAX_POLL_RECORDS_CONFIG, options.batchPrompts()),
+                new StringDeserializer(), new ByteArrayDeserializer());
+        // Every generator reads every update: no group, the one partition from the start.
+        updates = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
+                ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, topics.modelUpdates.maxMessageBytes()),
+                new StringDeserializer(), new ByteArrayDeserializer());
+        Serializer<Object> byTopic = new Serializer<>() {
+            @Override
+            @SuppressWarnings({"unchecked", "rawtypes"})
+            public byte[] serialize(String topic, Object value) {
+                Serializer serializer = topic.equals(topics.deadLetters.name()) ? topics.deadLetters.valueSerde().serializer()
+                        : topics.rollouts.valueSerde().serializer();
+                return serializer.serialize(topic, (SpecificRecord) value);
+            }
+        };
+        producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
+                ProducerConfig.TRANSACTIONAL_ID_CONFIG, options.topicPrefix() + options.generatorId(),
+                ProducerConfig.LINGER_MS_CONFIG, 5,
+                ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.deadLetters.maxMessageBytes()),
+                new StringSerializer(), byTopic);
+        assembler = new ModelUpdateChunks.Assembler(options.modelId());
+        thread = new Thread(this::run, options.generatorId());
+    }
+
+    /** Starts a generator; it produces nothing until the first version of the policy arrives. */
+    public static GeneratorService start(Options options) {
+        Torch.configure(options.threads());
+        GeneratorService service = new GeneratorService(options);
+        service.thread.start();
+        log.info("{} started: following model {}, {} prompts per batch, {}", options.generatorId(), options.modelId(),
+                options.batchPrompts(), options.sampling());
+        return service;
+    }
+
+    /** The policy version it samples with now (-1 before the first arrives). */
+    public long policyVersion() {
+        return policyVersion;
+    }
+
+    public long rollouts() {
+        return rollouts.get();
+    }
+
+    public long tokens() {
+        return tokens.get();
+    }
+
+    public long rejectedUpdates() {
+        return rejectedUpdates.get();
+    }
+
+    private void run() {
+        TopicPartition updatePartition = new TopicPartition(topics.modelUpdates.name(), 0);
+        try (NDManager manager = NDManager.newBaseManager(); GradMode noGrad = GradMode.off()) {
+            producer.initTransactions();
+            updates.assign(List.of(updatePartition));
+            updates.seekToBeginning(List.of(updatePartition));
+            Transformer policy = null;
+            boolean subscribed = false;
+            while (running) {
+                List<DeadLetter> problems = new ArrayList<>();
+                policy = takeUpdates(manager, policy, problems, policy == null ? Duration.ofMillis(200) : Duration.ZERO);
+                if (!problems.isEmpty()) {
+                    commit(List.copyOf(problems.stream().map(d -> new ProducerRecord<String, Object>(topics.deadLetters.name(),
+                            d.getSourceTopic(), d)).toList()), Map.of());
+                }
+                if (policy == null) {
+                    continue; // nothing to sample with yet
+                }
+                if (!subscribed) {
+                    prompts.subscribe(List.of(topics.scheduledPrompts.name()));
+                    subscribed = true;
+                }
+                ConsumerRecords<String, byte[]> batch = prompts.poll(Duration.ofMillis(200));
+                if (!batch.isEmpty()) {
+                    generate(policy, batch);
+                }
+            }
+        } catch (WakeupException e) {
+            // closing
+        } catch (RuntimeException e) {
+            log.error("{} stopped", options.generatorId(), e);
+        } finally {
+            prompts.close();
+            updates.close();
+            producer.close(Duration.ofSeconds(5));
+            stopped.countDown();
+        }
+    }
+
+    /**
+     * Reads what model-updates has, and takes the newest whole, verified version: into the live model
+     * (its parameter arrays overwritten in place), or as the first model. A corrupt version is
+     * reported and the model kept.
+     */
+    private Transformer takeUpdates(NDManager manager, Transformer policy, List<DeadLetter> problems, Duration wait) {
+        for (ConsumerRecord<String, byte[]> record : updates.poll(wait)) {
+            ModelUpdate chunk;
+            try {
+                chunk = topics.modelUpdates.valueSerde().deserializer().deserialize(record.topic(), record.value());
+            } catch (RecordDecodingException e) {
+                if (e.isTransient()) {
+                    throw e;
+                }
+                problems.add(deadLetter(record, e.reason().name(), e.getMessage()));
+                continue;
+            }
+            if (chunk == null) {
+                continue;
+            }
+            try {
+                Optional<ModelUpdateChunks.Version> version = assembler.add(chunk);
+                if (version.isPresent()) {
+                    byte[] weights = version.get().weights();
+                    if (policy == null) {
+                        policy = Transformer.fromBytes(manager, weights);
+                    } else {
+                        policy.copyFrom(weights);
+                    }
+                    policyVersion = version.get().version();
+                    log.info("{} now samples with version {} of {}", options.generatorId(), policyVersion, options.modelId());
+                }
+            } catch (ModelUpdateChunks.CorruptUpdateException | Weights.FormatException e) {
+                rejectedUpdates.incrementAndGet();
+                log.warn("{} keeps version {}: {}", options.generatorId(), policyVersion, e.getMessage());
+                problems.add(deadLetter(record, CORRUPT_UPDATE, e.getMessage()));
+            }
+        }
+        return policy;
+    }
+
+    /** Samples G responses for every prompt of the batch in one call and commits them with the offsets. */
+    private void generate(Transformer policy, ConsumerRecords<String, byte[]> batch) {
+        List<ProducerRecord<String, Object>> out = new ArrayList<>();
+        List<ScheduledPrompt> scheduled = new ArrayList<>();
+        List<int[]> rows = new ArrayList<>();
+        CharTokenizer tokenizer = policy.tokenizer();
+        for (ConsumerRecord<String, byte[]> record : batch) {
+            ScheduledPrompt prompt;
+            try {
+                prompt = topics.scheduledPrompts.valueSerde().deserializer().deserialize(record.topic(), record.value());
+            } catch (RecordDecodingException e) {
+                if (e.isTransient()) {
+                    throw e;
+                }
+                out.add(new ProducerRecord<>(topics.deadLetters.name(), record.topic(), deadLetter(record, e.reason().name(),
+                        e.getMessage())));
+                continue;
+            }
+            int[] tokens;
+            try {
+                if (prompt.getGroupSize() < 1 || prompt.getGroupSize() > 1024) {
+                    throw new IllegalArgumentException("group size " + prompt.getGroupSize() + " is not in [1, 1024]");
+                }
+                tokens = tokenizer.encodePrompt(prompt.getPrompt().getText());
+                if (tokens.length >= policy.config().context()) {
+                    throw new IllegalArgumentException("prompt of " + tokens.length + " tokens fills the context of "
+                            + policy.config().context());
+                }
+            } catch (IllegalArgumentException e) {
+                out.add(new ProducerRecord<>(topics.deadLetters.name(), record.topic(), deadLetter(record, UNUSABLE_PROMPT,
+                        e.getMessage())));
+                continue;
+            }
+            scheduled.add(prompt);
+            for (int i = 0; i < prompt.getGroupSize(); i++) {
+                rows.add(tokens);
+            }
+        }
+        long started = System.currentTimeMillis();
+        List<Transformer.Completion> completions = rows.isEmpty() ? List.of()
+                : policy.sample(rows, options.sampling(), seed(batch));
+        long finished = System.currentTimeMillis();
+        int row = 0;
+        long sampledTokens = 0;
+        for (ScheduledPrompt prompt : scheduled) {
+            int[] promptTokens = rows.get(row);
+            for (int i = 0; i < prompt.getGroupSize(); i++, row++) {
+                Transformer.Completion completion = completions.get(row);
+                sampledTokens += completion.tokens().length;
+                Rollout rollout = Rollout.newBuilder().setRolloutId(prompt.getScheduleId() + "/" + i)
+                        .setScheduleId(prompt.getScheduleId()).setPrompt(prompt.getPrompt()).setGroupIndex(i)
+                        .setGroupSize(prompt.getGroupSize()).setPromptTokens(boxed(promptTokens))
+                        .setResponseTokens(boxed(completion.tokens())).setResponseText(tokenizer.decode(completion.tokens()))
+                        .setBehaviourLogProbs(boxed(completion.logProbs()))
+                        .setFinishReason(completion.finish() == Transformer.Finish.EOS ? FinishReason.EOS : FinishReason.LENGTH)
+                        .setPolicyVersion(policyVersion).setGeneratorId(options.generatorId())
+                        .setTemperature(options.sampling().temperature()).setTopP(options.sampling().topP())
+                        .setStartedAtMs(started).setFinishedAtMs(finished).build();
+                out.add(new ProducerRecord<>(topics.rollouts.name(), prompt.getPrompt().getId(), rollout));
+            }
+        }
+        Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+        for (TopicPartition partition : batch.partitions()) {
+            List<ConsumerRecord<String, byte[]>> list = batch.records(partition);
+            offsets.put(partition, new OffsetAndMetadata(list.get(list.size() - 1).offset() + 1));
+        }
+        if (commit(out, offsets)) {
+            rollouts.addAndGet(rows.size());
+            tokens.addAndGet(sampledTokens);
+        } else {
+            for (TopicPartition partition : batch.partitions()) {
+                prompts.seek(partition, batch.records(partition).get(0).offset());
+            }
+        }
+    }
+
+    /** A different random stream per batch and generator; the first scheduling of the batch names it. */
+    private long seed(ConsumerRecords<String, byte[]> batch) {
+        ConsumerRecord<String, byte[]> first = batch.iterator().next();
+        return (options.generatorId().hashCode() * 1_000_003L + first.partition()) * 1_000_003L + first.offset();
+    }
+
+    private boolean commit(List<ProducerRecord<String, Object>> out, Map<TopicPartition, OffsetAndMetadata> offsets) {
+        try {
+            producer.beginTransaction();
+            out.forEach(producer::send);
+            if (!offsets.isEmpty()) {
+                producer.sendOffsetsToTransaction(offsets, prompts.groupMetadata());
+            }
+            producer.commitTransaction();
+            return true;
+        } catch (ProducerFencedException e) {
+            throw e;
+        } catch (KafkaException e) {
+            log.warn("{}: transaction failed, the batch will be generated again: {}", options.generatorId(), e.toString());
+            producer.abortTransaction();
+            return false;
+        }
+    }
+
+    private DeadLetter deadLetter(ConsumerRecord<String, byte[]> record, String type, String reason) {
+        return DeadLetters.of(record.topic(), record.partition(), record.offset(),
+                record.key() == null ? null : record.key().getBytes(StandardCharsets.UTF_8), record.value(), type, reason,
+                "generator-service/" + options.generatorId(), System.currentTimeMillis());
+    }
+
+    private static List<Integer> boxed(int[] values) {
+        return Arrays.stream(values).boxed().toList();
+    }
+
+    private static List<Float> boxed(float[] values) {
+        List<Float> list = new ArrayList<>(values.length);
+        for (float v : values) {
+            list.add(v);
+        }
+        return list;
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        prompts.wakeup();
+        updates.wakeup();
+        try {
+            stopped.await();
+            thread.join(30_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** The service on the command line. */
+    @Command(name = "generator-service", mixinStandardHelpOptions = true,
+            description = "Sample G rollouts per scheduled prompt with the newest policy from model-updates.")
+    public static final class Main implements Callable<Integer> {
+        @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT[,...]")
+        String bootstrapServers;
+
+        @Option(names = "--schema-registry-url", required = true, paramLabel = "URL")
+        String schemaRegistryUrl;
+
+        @Option(names = "--topic-prefix", defaultValue = "", paramLabel = "PREFIX")
+        String topicPrefix;
+
+        @Option(names = "--model-id", defaultValue = "policy", paramLabel = "ID",
+                description = "The policy whose updates to follow (default: ${DEFAULT-VALUE}).")
+        String modelId;
+
+        @Option(names = "--temperature", defaultValue = "1.0", description = "Sampling temperature (default: ${DEFAULT-VALUE}).")
+        float temperature;
+
+        @Option(names = "--top-p", defaultValue = "1.0", description = "Nucleus mass (default: ${DEFAULT-VALUE}).")
+        float topP;
+
+        @Option(names = "--max-new-tokens", defaultValue = "24", description = "Cap on response tokens (default: ${DEFAULT-VALUE}).")
+        int maxNewTokens;
+
+        @Option(names = "--batch-prompts", defaultValue = "16",
+                description = "Scheduled prompts sampled together, G rows each (default: ${DEFAULT-VALUE}).")
+        int batchPrompts;
+
+        @Option(names = "--threads", defaultValue = "1", description = "PyTorch threads (default: ${DEFAULT-VALUE}).")
+        int threads;
+
+        @Option(names = "--generator-id", paramLabel = "ID", description = "Default: generator-<random>.")
+        String generatorId;
+
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            Options options;
+            try {
+                Options defaults = Options.of(bootstrapServers, schemaRegistryUrl, topicPrefix, modelId);
+                options = new Options(bootstrapServers, schemaRegistryUrl, topicPrefix,
+                        generatorId == null ? defaults.generatorId() : generatorId, modelId,
+                        new Transformer.SamplingConfig(temperature, topP, maxNewTokens), batchPrompts, threads);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            }
+            GeneratorService service = start(options);
+            CountDownLatch closed = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                service.close();
+                closed.countDown();
+            }));
+            System.out.println(options.generatorId() + " running (Ctrl-C stops)");
+            closed.await();
+            return 0;
+        }
+    }
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new Main()).execute(args));
+    }
+}
