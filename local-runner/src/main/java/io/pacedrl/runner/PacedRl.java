@@ -2,6 +2,8 @@ package io.pacedrl.runner;
 
 import io.pacedrl.difficulty.DifficultyStream;
 import io.pacedrl.embedded.SchemaRegistryServer;
+import io.pacedrl.generator.GeneratorService;
+import io.pacedrl.reward.RewardService;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -11,7 +13,8 @@ import picocli.CommandLine.Command;
 @Command(name = "paced-rl", mixinStandardHelpOptions = true, version = "paced-rl 0.1.0",
         description = "PACED-RL on Kafka: RL post-training of language models as an event-streaming pipeline.",
         subcommands = {DemoCommand.class, WarmStartCommand.class, SyncTrainCommand.class, BenchCommand.class, SchemaRegistryServer.Main.class,
-                DifficultyStream.Main.class})
+                DifficultyStream.Main.class,
+                GeneratorService.Main.class, RewardService.Main.class})
 public final class PacedRl {
     private static final Logger log = LoggerFactory.getLogger(PacedRl.class);
 
