@@ -2,6 +2,7 @@ package io.pacedrl.difficulty;
 
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.registry.SchemaRegistryClient;
+import io.pacedrl.topics.ServiceLifecycle;
 import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.Topics;
 import java.net.URI;
@@ -12,7 +13,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -208,14 +208,8 @@ public final class DifficultyStream implements AutoCloseable {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
             DifficultyStream app = start(options, config);
-            CountDownLatch closed = new CountDownLatch(1);
             // Ctrl-C closes the app cleanly (state flushed, transaction ended) before the JVM exits.
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                app.close();
-                closed.countDown();
-            }));
-            System.out.println("difficulty-stream running; queries on " + app.queryUrl() + " (Ctrl-C stops)");
-            closed.await();
+            ServiceLifecycle.runUntilShutdown(app, "difficulty-stream running; queries on " + app.queryUrl());
             return 0;
         }
     }

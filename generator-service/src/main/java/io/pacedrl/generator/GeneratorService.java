@@ -15,13 +15,12 @@ import io.pacedrl.schemas.Rollout;
 import io.pacedrl.schemas.ScheduledPrompt;
 import io.pacedrl.topics.DeadLetters;
 import io.pacedrl.topics.ModelUpdateChunks;
+import io.pacedrl.topics.ServiceLifecycle;
 import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.Topics;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -29,7 +28,6 @@ import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
-import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -45,7 +43,6 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
@@ -125,20 +122,11 @@ public final class GeneratorService implements AutoCloseable {
                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
                 ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, topics.modelUpdates.maxMessageBytes()),
                 new StringDeserializer(), new ByteArrayDeserializer());
-        Serializer<Object> byTopic = new Serializer<>() {
-            @Override
-            @SuppressWarnings({"unchecked", "rawtypes"})
-            public byte[] serialize(String topic, Object value) {
-                Serializer serializer = topic.equals(topics.deadLetters.name()) ? topics.deadLetters.valueSerde().serializer()
-                        : topics.rollouts.valueSerde().serializer();
-                return serializer.serialize(topic, (SpecificRecord) value);
-            }
-        };
         producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
                 ProducerConfig.TRANSACTIONAL_ID_CONFIG, options.topicPrefix() + options.generatorId(),
                 ProducerConfig.LINGER_MS_CONFIG, 5,
                 ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.deadLetters.maxMessageBytes()),
-                new StringSerializer(), byTopic);
+                new StringSerializer(), topics.valueSerializer());
         assembler = new ModelUpdateChunks.Assembler(options.modelId());
         thread = new Thread(this::run, options.generatorId());
     }
@@ -311,12 +299,7 @@ public final class GeneratorService implements AutoCloseable {
                 out.add(new ProducerRecord<>(topics.rollouts.name(), prompt.getPrompt().getId(), rollout));
             }
         }
-        Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
-        for (TopicPartition partition : batch.partitions()) {
-            List<ConsumerRecord<String, byte[]>> list = batch.records(partition);
-            offsets.put(partition, new OffsetAndMetadata(list.get(list.size() - 1).offset() + 1));
-        }
-        if (commit(out, offsets)) {
+        if (commit(out, ServiceLifecycle.nextOffsets(batch))) {
             rollouts.addAndGet(rows.size());
             tokens.addAndGet(sampledTokens);
         } else {
@@ -351,9 +334,7 @@ public final class GeneratorService implements AutoCloseable {
     }
 
     private DeadLetter deadLetter(ConsumerRecord<String, byte[]> record, String type, String reason) {
-        return DeadLetters.of(record.topic(), record.partition(), record.offset(),
-                record.key() == null ? null : record.key().getBytes(StandardCharsets.UTF_8), record.value(), type, reason,
-                "generator-service/" + options.generatorId(), System.currentTimeMillis());
+        return DeadLetters.of(record, type, reason, "generator-service/" + options.generatorId(), System.currentTimeMillis());
     }
 
     private static List<Integer> boxed(int[] values) {
@@ -431,14 +412,7 @@ public final class GeneratorService implements AutoCloseable {
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
-            GeneratorService service = start(options);
-            CountDownLatch closed = new CountDownLatch(1);
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                service.close();
-                closed.countDown();
-            }));
-            System.out.println(options.generatorId() + " running (Ctrl-C stops)");
-            closed.await();
+            ServiceLifecycle.runUntilShutdown(start(options), options.generatorId() + " running");
             return 0;
         }
     }

@@ -1,18 +1,14 @@
 package io.pacedrl.reward;
 
-import io.pacedrl.schemas.DeadLetter;
 import io.pacedrl.topics.DeadLetters;
+import io.pacedrl.topics.ServiceLifecycle;
 import io.pacedrl.topics.Topics;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
@@ -72,15 +68,10 @@ abstract class ConsumeProduceLoop implements Runnable {
     }
 
     private void commit(ConsumerRecords<String, byte[]> records, List<ProducerRecord<String, Object>> out) {
-        Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
-        for (TopicPartition partition : records.partitions()) {
-            List<ConsumerRecord<String, byte[]>> list = records.records(partition);
-            next.put(partition, new OffsetAndMetadata(list.get(list.size() - 1).offset() + 1));
-        }
         try {
             producer.beginTransaction();
             out.forEach(producer::send);
-            producer.sendOffsetsToTransaction(next, consumer.groupMetadata());
+            producer.sendOffsetsToTransaction(ServiceLifecycle.nextOffsets(records), consumer.groupMetadata());
             producer.commitTransaction();
         } catch (ProducerFencedException e) {
             throw e; // another instance took over this producer's identity: this one must stop
@@ -99,10 +90,8 @@ abstract class ConsumeProduceLoop implements Runnable {
 
     /** The dead letter for a record this member cannot process, keyed by its source topic. */
     ProducerRecord<String, Object> deadLetter(ConsumerRecord<String, byte[]> record, String type, String reason) {
-        DeadLetter letter = DeadLetters.of(record.topic(), record.partition(), record.offset(),
-                record.key() == null ? null : record.key().getBytes(StandardCharsets.UTF_8), record.value(), type, reason,
-                service, System.currentTimeMillis());
-        return new ProducerRecord<>(topics.deadLetters.name(), record.topic(), letter);
+        return new ProducerRecord<>(topics.deadLetters.name(), record.topic(),
+                DeadLetters.of(record, type, reason, service, System.currentTimeMillis()));
     }
 
     void stop() {

@@ -2,6 +2,7 @@ package io.pacedrl.reward;
 
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.tasks.RewardVerifier;
+import io.pacedrl.topics.ServiceLifecycle;
 import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.Topics;
 import java.time.Duration;
@@ -14,11 +15,9 @@ import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.stream.Collectors;
-import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -26,7 +25,6 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
@@ -152,21 +150,12 @@ public final class RewardService implements AutoCloseable {
     }
 
     private static KafkaProducer<String, Object> producer(Options options, Topics topics, String member) {
-        Serializer<Object> byTopic = new Serializer<>() {
-            @Override
-            @SuppressWarnings({"unchecked", "rawtypes"})
-            public byte[] serialize(String topic, Object value) {
-                Serializer serializer = topic.equals(topics.deadLetters.name()) ? topics.deadLetters.valueSerde().serializer()
-                        : topics.scoredRollouts.valueSerde().serializer();
-                return serializer.serialize(topic, (SpecificRecord) value);
-            }
-        };
         return new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
                 ProducerConfig.TRANSACTIONAL_ID_CONFIG, options.topicPrefix() + member + "-" + options.instanceId(),
                 ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
                 ProducerConfig.LINGER_MS_CONFIG, 5,
                 ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.deadLetters.maxMessageBytes()),
-                new StringSerializer(), byTopic);
+                new StringSerializer(), topics.valueSerializer());
     }
 
     @Override
@@ -230,14 +219,8 @@ public final class RewardService implements AutoCloseable {
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
-            RewardService service = start(options, chosen);
-            CountDownLatch closed = new CountDownLatch(1);
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                service.close();
-                closed.countDown();
-            }));
-            System.out.println("reward-service running: " + chosen.stream().map(RewardVerifier::name).toList() + " (Ctrl-C stops)");
-            closed.await();
+            ServiceLifecycle.runUntilShutdown(start(options, chosen),
+                    "reward-service running: " + chosen.stream().map(RewardVerifier::name).toList());
             return 0;
         }
     }

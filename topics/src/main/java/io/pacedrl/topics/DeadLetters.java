@@ -3,8 +3,10 @@ package io.pacedrl.topics;
 import io.pacedrl.registry.RecordDecodingException;
 import io.pacedrl.schemas.DeadLetter;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.common.errors.RecordDeserializationException;
 
@@ -24,6 +26,14 @@ public final class DeadLetters {
         return DeadLetter.newBuilder().setSourceTopic(topic).setPartition(partition).setOffset(offset)
                 .setKey(key == null ? null : ByteBuffer.wrap(key)).setValue(value == null ? null : ByteBuffer.wrap(value))
                 .setErrorType(errorType).setReason(reason).setService(service).setFailedAtMs(nowMs).build();
+    }
+
+    /** The dead letter for a record read as bytes that a service cannot process, with the record whole. */
+    public static DeadLetter of(ConsumerRecord<String, byte[]> record, String errorType, String reason, String service,
+            long nowMs) {
+        return of(record.topic(), record.partition(), record.offset(),
+                record.key() == null ? null : record.key().getBytes(StandardCharsets.UTF_8), record.value(), errorType, reason,
+                service, nowMs);
     }
 
     /** The dead letter for a record the consumer could not deserialise, with its original bytes. */

@@ -12,12 +12,14 @@ import io.pacedrl.schemas.RunEvent;
 import io.pacedrl.schemas.ScheduledPrompt;
 import io.pacedrl.schemas.ScoredRollout;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.Serializer;
 
 /**
  * The catalogue of every topic the pipeline uses: the one place that names a topic and says what its
@@ -89,6 +91,26 @@ public final class Topics {
     public List<TopicSpec<?, ?>> all() {
         return List.of(prompts, scheduledPrompts, rollouts, scoredRollouts, modelUpdates, logZ, replay,
                 deadLetters, runEvents);
+    }
+
+    /**
+     * One value serializer for every topic of the catalogue, choosing each topic's own serde by the
+     * topic's name: for a transactional producer that writes results and dead letters together.
+     */
+    public Serializer<Object> valueSerializer() {
+        Map<String, Serializer<?>> byName = new HashMap<>();
+        all().forEach(spec -> byName.put(spec.name(), spec.valueSerde().serializer()));
+        return new Serializer<>() {
+            @Override
+            @SuppressWarnings("unchecked")
+            public byte[] serialize(String topic, Object value) {
+                Serializer<Object> serializer = (Serializer<Object>) byName.get(topic);
+                if (serializer == null) {
+                    throw new IllegalArgumentException("topic '" + topic + "' is not in the catalogue");
+                }
+                return serializer.serialize(topic, value);
+            }
+        };
     }
 
     private static <V extends SpecificRecord> TopicSpec<String, V> topic(String name, String key,
