@@ -33,7 +33,7 @@ class PacedLearningTest {
                 1200, 64, 1e-3f, 100, 1, 64, 2);
         byte[] weights = Files.readAllBytes(WarmStart.obtain(warmStart, dir, progress -> {}).weights());
         TaskSuite suite = TaskSuite.generate(SUITE);
-        TrainingConfig config = TrainingConfig.defaults().with(Map.of("steps", 60, "eval-every", 20, "eval-prompts", 300,
+        TrainingConfig config = TrainingConfig.defaults().with(Map.of("steps", 100, "eval-every", 20, "eval-prompts", 300,
                 "eval-samples", 16, "final-samples", 2, "probe-prompts", 256));
         SyncTrainer.Report report;
         try (SyncTrainer trainer = new SyncTrainer(config, weights, suite.train(), suite.heldOut(), Verifiers.load())) {
