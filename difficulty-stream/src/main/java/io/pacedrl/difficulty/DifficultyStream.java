@@ -2,6 +2,7 @@ package io.pacedrl.difficulty;
 
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.registry.SchemaRegistryClient;
+import io.pacedrl.topics.ClusterOptions;
 import io.pacedrl.topics.ServiceLifecycle;
 import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.Topics;
@@ -25,6 +26,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -155,15 +157,8 @@ public final class DifficultyStream implements AutoCloseable {
     @Command(name = "difficulty-stream", mixinStandardHelpOptions = true,
             description = "Run the difficulty-stream service: per-prompt p̂ and accuracy state, the schedule, replay, queries.")
     public static final class Main implements Callable<Integer> {
-        @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT[,...]")
-        String bootstrapServers;
-
-        @Option(names = "--schema-registry-url", required = true, paramLabel = "URL")
-        String schemaRegistryUrl;
-
-        @Option(names = "--topic-prefix", defaultValue = "", paramLabel = "PREFIX",
-                description = "Prefix of the run's topics. Default: none.")
-        String topicPrefix;
+        @Mixin
+        ClusterOptions cluster;
 
         @Option(names = "--application-id", paramLabel = "ID",
                 description = "Streams application id; instances with the same id share the work. Default: <prefix>difficulty-stream.")
@@ -200,8 +195,8 @@ public final class DifficultyStream implements AutoCloseable {
             Options options;
             try {
                 config = TrainingConfig.load(configFile, set);
-                Options defaults = Options.of(bootstrapServers, schemaRegistryUrl, topicPrefix, stateDir);
-                options = new Options(bootstrapServers, schemaRegistryUrl, topicPrefix,
+                Options defaults = Options.of(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix, stateDir);
+                options = new Options(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix,
                         applicationId == null ? defaults.applicationId() : applicationId, Files.createDirectories(stateDir),
                         httpHost, httpPort, threads, runId == null ? defaults.runId() : runId, Map.of());
             } catch (IllegalArgumentException e) {

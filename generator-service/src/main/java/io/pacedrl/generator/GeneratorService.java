@@ -15,6 +15,7 @@ import io.pacedrl.schemas.Rollout;
 import io.pacedrl.schemas.ScheduledPrompt;
 import io.pacedrl.topics.DeadLetters;
 import io.pacedrl.topics.ModelUpdateChunks;
+import io.pacedrl.topics.ClusterOptions;
 import io.pacedrl.topics.ServiceLifecycle;
 import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.Topics;
@@ -49,6 +50,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -366,14 +368,8 @@ public final class GeneratorService implements AutoCloseable {
     @Command(name = "generator-service", mixinStandardHelpOptions = true,
             description = "Sample G rollouts per scheduled prompt with the newest policy from model-updates.")
     public static final class Main implements Callable<Integer> {
-        @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT[,...]")
-        String bootstrapServers;
-
-        @Option(names = "--schema-registry-url", required = true, paramLabel = "URL")
-        String schemaRegistryUrl;
-
-        @Option(names = "--topic-prefix", defaultValue = "", paramLabel = "PREFIX")
-        String topicPrefix;
+        @Mixin
+        ClusterOptions cluster;
 
         @Option(names = "--model-id", defaultValue = "policy", paramLabel = "ID",
                 description = "The policy whose updates to follow (default: ${DEFAULT-VALUE}).")
@@ -405,8 +401,8 @@ public final class GeneratorService implements AutoCloseable {
         public Integer call() throws Exception {
             Options options;
             try {
-                Options defaults = Options.of(bootstrapServers, schemaRegistryUrl, topicPrefix, modelId);
-                options = new Options(bootstrapServers, schemaRegistryUrl, topicPrefix,
+                Options defaults = Options.of(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix, modelId);
+                options = new Options(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix,
                         generatorId == null ? defaults.generatorId() : generatorId, modelId,
                         new Transformer.SamplingConfig(temperature, topP, maxNewTokens), batchPrompts, threads);
             } catch (IllegalArgumentException e) {

@@ -2,6 +2,7 @@ package io.pacedrl.reward;
 
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.tasks.RewardVerifier;
+import io.pacedrl.topics.ClusterOptions;
 import io.pacedrl.topics.ServiceLifecycle;
 import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.Topics;
@@ -31,6 +32,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -176,14 +178,8 @@ public final class RewardService implements AutoCloseable {
     @Command(name = "reward-service", mixinStandardHelpOptions = true,
             description = "Score rollouts: one consumer group per verifier, plus the audit group that dead-letters what none can take.")
     public static final class Main implements Callable<Integer> {
-        @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT[,...]")
-        String bootstrapServers;
-
-        @Option(names = "--schema-registry-url", required = true, paramLabel = "URL")
-        String schemaRegistryUrl;
-
-        @Option(names = "--topic-prefix", defaultValue = "", paramLabel = "PREFIX")
-        String topicPrefix;
+        @Mixin
+        ClusterOptions cluster;
 
         @Option(names = "--verifier", paramLabel = "NAME",
                 description = "A verifier to run (repeatable). Default: every verifier on the class path.")
@@ -214,7 +210,7 @@ public final class RewardService implements AutoCloseable {
                     }
                     chosen.add(verifier);
                 }
-                options = new Options(bootstrapServers, schemaRegistryUrl, topicPrefix,
+                options = new Options(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix,
                         UUID.randomUUID().toString().substring(0, 8), Duration.ofMillis(timeoutMs), threads);
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
