@@ -27,7 +27,6 @@ import me.tongfei.progressbar.ProgressBar;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -151,37 +150,30 @@ final class DifficultyBenchmarkCommand implements Callable<Integer> {
 
     /** Produces the pool, its version-0 refresh, version 0 and the scored groups; returns the records fed to the app. */
     private long feed(String bootstrapServers, Topics topics) throws Exception {
-        Map<String, Object> producerConfig = Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.LINGER_MS_CONFIG, 5,
-                ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024);
-        StringSerializer keys = new StringSerializer();
         long records = 0;
         SplittableRandom random = new SplittableRandom(7);
-        try (var prompts = new KafkaProducer<>(producerConfig, keys, topics.prompts.valueSerde().serializer());
-             var logZ = new KafkaProducer<>(producerConfig, keys, topics.logZ.valueSerde().serializer())) {
+        // One producer for everything: its sends to a partition keep their order.
+        try (var producer = new KafkaProducer<>(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+                ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.LINGER_MS_CONFIG, 5, ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024),
+                new StringSerializer(), topics.valueSerializer());
+             ProgressBar progress = ProgressBars.create("producing groups", groups)) {
             for (int i = 0; i < poolSize; i++) {
                 Prompt prompt = prompt(i);
-                prompts.send(new ProducerRecord<>(topics.prompts.name(), prompt.getId(), prompt));
+                producer.send(new ProducerRecord<>(topics.prompts.name(), prompt.getId(), prompt));
                 double pHat = random.nextDouble();
-                logZ.send(new ProducerRecord<>(topics.logZ.name(), prompt.getId(), LogZEstimate.newBuilder()
+                producer.send(new ProducerRecord<>(topics.logZ.name(), prompt.getId(), LogZEstimate.newBuilder()
                         .setPromptId(prompt.getId()).setLogZ(pHat / 0.05).setPHat(pHat).setBeta(0.05).setPolicyVersion(0)
                         .setCreatedAtMs(System.currentTimeMillis()).build()));
                 records += 2;
             }
-            prompts.flush();
             for (var marker : LogZRefresh.endMarkers(topics.logZ, 0, System.currentTimeMillis())) {
-                logZ.send(marker);
+                producer.send(new ProducerRecord<>(marker.topic(), marker.partition(), marker.key(), marker.value()));
             }
-        }
-        try (var updates = new KafkaProducer<>(producerConfig, keys, topics.modelUpdates.valueSerde().serializer())) {
             SampleRecords sample = new SampleRecords("bench", System.currentTimeMillis());
             sample.modelUpdate.setVersion(0);
-            updates.send(new ProducerRecord<>(topics.modelUpdates.name(), "policy/0", sample.modelUpdate)).get();
-        }
-        Serializer<ScoredRollout> serializer = topics.scoredRollouts.valueSerde().serializer();
-        try (var scored = new KafkaProducer<>(producerConfig, keys, serializer);
-             ProgressBar progress = ProgressBars.create("producing groups", groups)) {
-            ScoredRollout template = new SampleRecords("bench", System.currentTimeMillis()).scoredRollout;
+            producer.send(new ProducerRecord<>(topics.modelUpdates.name(), "policy/0", sample.modelUpdate));
+            producer.flush();
+            ScoredRollout template = sample.scoredRollout;
             for (int k = 0; k < groups; k++) {
                 Prompt prompt = prompt(random.nextInt(poolSize));
                 String scheduleId = prompt.getId() + "@bench." + k;
@@ -195,11 +187,12 @@ final class DifficultyBenchmarkCommand implements Callable<Integer> {
                     rollout.getRollout().setGroupSize(groupSize);
                     rollout.setReward(correct ? 1 : 0);
                     rollout.setCorrect(correct);
-                    scored.send(new ProducerRecord<>(topics.scoredRollouts.name(), prompt.getId(), rollout));
+                    producer.send(new ProducerRecord<>(topics.scoredRollouts.name(), prompt.getId(), rollout));
                     records++;
                 }
                 progress.step();
             }
+            producer.flush();
         }
         return records;
     }
