@@ -125,12 +125,12 @@ final class DifficultyBenchmarkCommand implements Callable<Integer> {
                 double seconds = (finished - running) / 1e9;
                 long rollouts = (long) groups * groupSize;
                 out.printf("  start-up to RUNNING              %8.1f s%n", (running - started) / 1e9);
-                out.printf("  scored rollouts                  %,8.0f /s (target ≥ 50,000/s): %,d in %.1f s%n",
+                out.printf("  scored rollouts, whole run       %,8.0f /s (%,d in %.1f s from a cold JVM)%n",
                         rollouts / seconds, rollouts, seconds);
                 out.printf("  all input records                %,8.0f /s (pool, log Z, rollouts: %,d)%n", records / seconds, records);
                 if (warm[1] < groups) { // unless the very first look already saw every group
                     double steady = (groups - warm[1]) * (double) groupSize / ((finished - warm[0]) / 1e9);
-                    out.printf("  scored rollouts, steady state    %,8.0f /s (after the first fifth, once the JIT has warmed up)%n", steady);
+                    out.printf("  scored rollouts, steady state    %,8.0f /s (target ≥ 50,000/s; after the first fifth, once the JIT has warmed up)%n", steady);
                     figures.put("steadyScoredRolloutsPerSecond", Math.round(steady));
                 }
                 figures.put("poolSize", poolSize);
