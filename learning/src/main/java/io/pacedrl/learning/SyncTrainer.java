@@ -1,16 +1,7 @@
 package io.pacedrl.learning;
 
-import ai.djl.engine.Engine;
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
-import ai.djl.training.GradientCollector;
-import io.pacedrl.policy.AdamW;
-import io.pacedrl.policy.Evaluation;
-import io.pacedrl.policy.GradMode;
-import io.pacedrl.policy.TokenLogProbs;
+import io.pacedrl.learning.PolicyLearner.Group;
+import io.pacedrl.learning.PolicyLearner.Trajectory;
 import io.pacedrl.policy.Transformer;
 import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.tasks.Verifiers;
@@ -29,29 +20,6 @@ import java.util.function.Consumer;
  * speed-up benchmark, so it measures what they measure.
  */
 public final class SyncTrainer implements AutoCloseable {
-
-    /** One sampled and scored response, with what an off-policy update needs of it. */
-    public record Rollout(String id, int prompt, int[] promptTokens, int[] response, float[] behaviourLogProbs,
-                          double reward, boolean correct) {
-        double behaviourLogProb() {
-            double sum = 0;
-            for (float logProb : behaviourLogProbs) {
-                sum += logProb;
-            }
-            return sum;
-        }
-    }
-
-    /** A prompt's G rollouts. */
-    public record Group(int prompt, List<Rollout> rollouts) {
-        int correct() {
-            return (int) rollouts.stream().filter(Rollout::correct).count();
-        }
-
-        double[] rewards() {
-            return rollouts.stream().mapToDouble(Rollout::reward).toArray();
-        }
-    }
 
     /** What one step did and cost. Estimator fields are NaN for methods without p̂. */
     public record StepRecord(int step, long rollouts, int groups, double meanReward, double signalShare, double loss,
@@ -91,23 +59,13 @@ public final class SyncTrainer implements AutoCloseable {
     private final TrainingConfig config;
     private final Method method;
     private final List<TaskPrompt> pool;
-    private final List<TaskPrompt> heldOut;
-    private final int[] probe;
+    private final HeldOutEvaluation evaluation;
     private final Verifiers verifiers;
-    private final NDManager manager;
+    private final PolicyLearner learner;
     private final Transformer policy;
-    private final Transformer reference;
-    private final AdamW policyOptimizer;
-    private final PartitionFunction partition;
-    private final AdamW partitionOptimizer;
-    private final NDArray poolEmbeddings;
-    private final int[][] poolTokens;
     private final PromptSampler sampler;
     private final UniformSampler uniform;
-    private final ReplayBuffer<Rollout> replay;
-    private final TrajectoryBalanceLoss trajectoryBalance;
-    private final FlowRlLoss flowRl;
-    private final GrpoLoss grpo;
+    private final ReplayBuffer<Trajectory> replay;
     private final Transformer.SamplingConfig sampling;
     private final SplittableRandom replayRandom;
     private double[] pHat;
@@ -124,64 +82,20 @@ public final class SyncTrainer implements AutoCloseable {
         this.config = config;
         this.method = config.method();
         this.pool = List.copyOf(pool);
-        this.heldOut = List.copyOf(heldOut.subList(0, Math.min(config.evalPrompts(), heldOut.size())));
         this.verifiers = verifiers;
         if (pool.size() < config.promptsPerStep()) {
             throw new IllegalArgumentException("the pool has " + pool.size() + " prompts; prompts-per-step is " + config.promptsPerStep());
         }
-        Engine.getInstance().setRandomSeed((int) config.seed());
-        this.manager = NDManager.newBaseManager();
-        this.policy = Transformer.fromBytes(manager, referenceWeights);
-        this.grpo = new GrpoLoss(config.clipEpsilon(), config.klCoefficient());
-        // A frozen copy only where a loss scores against π_ref; until the first update the policy is π_ref.
-        boolean scoresAgainstReference = method.loss() == Method.Loss.FLOWRL
-                || (method.loss() == Method.Loss.GRPO && grpo.usesReference());
-        this.reference = scoresAgainstReference ? Transformer.fromBytes(manager, referenceWeights) : null;
-        this.policyOptimizer = new AdamW(policy.parameters(), AdamW.Config.DEFAULT.withLearningRate((float) config.policyLearningRate()));
+        this.learner = new PolicyLearner(config, referenceWeights, pool.stream().map(TaskPrompt::text).toList());
+        this.policy = learner.policy();
         this.sampling = new Transformer.SamplingConfig((float) config.temperature(), 1f, config.maxNewTokens());
-        this.poolTokens = new int[pool.size()][];
-        for (int i = 0; i < pool.size(); i++) {
-            poolTokens[i] = policy.tokenizer().encodePrompt(pool.get(i).text());
-        }
-        this.trajectoryBalance = new TrajectoryBalanceLoss(config.beta());
-        this.flowRl = new FlowRlLoss(config.flowrlBeta(), config.clipEpsilon());
-        if (method.learnsPartition()) {
-            poolEmbeddings = embedPool();
-            double initialLogZ = method.estimatesAccuracy() ? config.initialPHat() / config.beta() : 0;
-            partition = new PartitionFunction(manager, policy.config().dModel(),
-                    new PartitionFunction.Config(config.partitionHidden(), (float) config.partitionDropout(), initialLogZ),
-                    config.seed() + 11);
-            partitionOptimizer = new AdamW(partition.parameters(),
-                    AdamW.Config.DEFAULT.withLearningRate((float) config.partitionLearningRate()));
-        } else {
-            poolEmbeddings = null;
-            partition = null;
-            partitionOptimizer = null;
-        }
-        pHat = method.estimatesAccuracy() ? partition.accuracyEstimates(poolEmbeddings, config.beta()) : new double[pool.size()];
-        this.probe = new UniformSampler(config.seed() + 29).select(pHat, config.probePrompts(), i -> false);
+        pHat = learner.accuracyEstimates();
+        this.evaluation = new HeldOutEvaluation(config, pool, heldOut, verifiers);
         this.uniform = new UniformSampler(config.seed() + 13);
         this.sampler = method.prompts() == Method.Prompts.DIFFICULTY
                 ? new DifficultyScheduler(pool.stream().map(TaskPrompt::id).toList(), config.tau()) : uniform;
         this.replay = new ReplayBuffer<>(config.replayCapacity(), config.replayAdd());
         this.replayRandom = new SplittableRandom(config.seed() + 17);
-    }
-
-    /** e(x) for the whole pool, computed once, before any update: with π_ref's weights. */
-    private NDArray embedPool() {
-        NDManager embeddings = manager.newSubManager();
-        List<NDArray> chunks = new ArrayList<>();
-        int chunk = 1024;
-        for (int start = 0; start < poolTokens.length; start += chunk) {
-            int end = Math.min(poolTokens.length, start + chunk);
-            chunks.add(policy.embedPrompts(embeddings, Arrays.asList(poolTokens).subList(start, end)));
-        }
-        if (chunks.size() == 1) {
-            return chunks.get(0);
-        }
-        NDArray all = NDArrays.concat(new NDList(chunks));
-        chunks.forEach(NDArray::close);
-        return all;
     }
 
     public Transformer policy() {
@@ -215,12 +129,9 @@ public final class SyncTrainer implements AutoCloseable {
     }
 
     private EvalPoint evaluate(int step, long rollouts, long start) {
-        Evaluation.Result result = Evaluation.run(policy, heldOut, config.evalSamples(), sampling, 512, config.seed() + 19, verifiers);
-        Evaluation.Result probed = Evaluation.run(policy, Arrays.stream(probe).mapToObj(pool::get).toList(), config.groupSize(),
-                sampling, 512, config.seed() + 31 + step, verifiers);
-        double probeSpearman = method.estimatesAccuracy() ? RunMetrics.spearman(Arrays.stream(probe).mapToDouble(i -> pHat[i]).toArray(),
-                Arrays.stream(probed.correct()).asDoubleStream().toArray()) : Double.NaN;
-        return new EvalPoint(step, rollouts, result.passAt1(), probed.passAt1(), probeSpearman, (System.nanoTime() - start) / 1e9);
+        HeldOutEvaluation.Point point = evaluation.evaluate(policy, method.estimatesAccuracy() ? pHat : null, step);
+        return new EvalPoint(step, rollouts, point.passAt1(), point.probeAccuracy(), point.probeSpearman(),
+                (System.nanoTime() - start) / 1e9);
     }
 
     /** One step: schedule, generate, score, update, refresh. */
@@ -259,27 +170,27 @@ public final class SyncTrainer implements AutoCloseable {
                 estimatorPairs.add(new double[] {estimates[g], observed[g]});
             }
         }
-        List<Rollout> fresh = groups.stream().flatMap(group -> group.rollouts().stream()).toList();
-        List<Rollout> replayed = method.replay()
+        List<Trajectory> fresh = groups.stream().flatMap(group -> group.trajectories().stream()).toList();
+        List<Trajectory> replayed = method.replay()
                 ? replay.sample(config.replaySize(), replayRandom).stream().map(ReplayBuffer.Entry::item).toList() : List.of();
 
-        double[] update = fresh.isEmpty() ? new double[] {Double.NaN, Double.NaN, Double.NaN}
-                : timer.time(Phase.UPDATE, () -> update(step, groups, fresh, replayed));
+        PolicyLearner.UpdateResult update = fresh.isEmpty() ? new PolicyLearner.UpdateResult(Double.NaN, Double.NaN, Double.NaN)
+                : timer.time(Phase.UPDATE, () -> learner.update(step, groups, fresh, replayed, true));
 
         if (method.replay()) {
-            List<ReplayBuffer.Group<Rollout>> scored = new ArrayList<>();
+            List<ReplayBuffer.Group<Trajectory>> scored = new ArrayList<>();
             for (int g = 0; g < groups.size(); g++) {
                 scored.add(new ReplayBuffer.Group<>(pool.get(groups.get(g).prompt()).id(), estimates[g],
-                        groups.get(g).rollouts().stream().map(r -> new ReplayBuffer.Trajectory<>(r.id(), r.correct(), r)).toList()));
+                        groups.get(g).trajectories().stream().map(r -> new ReplayBuffer.Trajectory<>(r.id(), r.correct(), r)).toList()));
             }
             replay.add(scored);
         }
         if (method.estimatesAccuracy()) {
-            pHat = timer.time(Phase.SCHEDULING, () -> partition.accuracyEstimates(poolEmbeddings, config.beta()));
+            pHat = timer.time(Phase.SCHEDULING, learner::accuracyEstimates);
         }
         return new StepRecord(step, rolloutsBefore + generated, groups.size(),
                 fresh.isEmpty() ? Double.NaN : rewardSum / fresh.size(),
-                groups.isEmpty() ? Double.NaN : signal / (double) groups.size(), update[0], update[1], update[2],
+                groups.isEmpty() ? Double.NaN : signal / (double) groups.size(), update.loss(), update.gradientNorm(), update.betaKl(),
                 method.estimatesAccuracy() ? RunMetrics.spearman(estimates, observed) : Double.NaN,
                 method.estimatesAccuracy() ? Arrays.stream(estimates).average().orElse(Double.NaN) : Double.NaN,
                 replayed.size(), rounds, timer.seconds(Phase.GENERATION), timer.seconds(Phase.SCORING),
@@ -291,7 +202,7 @@ public final class SyncTrainer implements AutoCloseable {
         List<int[]> rows = new ArrayList<>();
         for (int prompt : chosen) {
             for (int s = 0; s < config.groupSize(); s++) {
-                rows.add(poolTokens[prompt]);
+                rows.add(learner.promptTokens(prompt));
             }
         }
         List<Transformer.Completion> completions = timer.time(Phase.GENERATION,
@@ -299,11 +210,11 @@ public final class SyncTrainer implements AutoCloseable {
         return timer.time(Phase.SCORING, () -> {
             List<Group> groups = new ArrayList<>();
             for (int p = 0; p < chosen.length; p++) {
-                List<Rollout> rollouts = new ArrayList<>();
+                List<Trajectory> rollouts = new ArrayList<>();
                 for (int s = 0; s < config.groupSize(); s++) {
                     Transformer.Completion completion = completions.get(p * config.groupSize() + s);
                     boolean correct = verifiers.verify(pool.get(chosen[p]), policy.tokenizer().decode(completion.tokens())).correct();
-                    rollouts.add(new Rollout(String.format("%07d-%05d-%03d", round, p, s), chosen[p], poolTokens[chosen[p]],
+                    rollouts.add(new Trajectory(String.format("%07d-%05d-%03d", round, p, s), chosen[p], learner.promptTokens(chosen[p]),
                             completion.tokens(), completion.logProbs(), correct ? 1.0 : 0.0, correct));
                 }
                 groups.add(new Group(chosen[p], rollouts));
@@ -312,123 +223,9 @@ public final class SyncTrainer implements AutoCloseable {
         });
     }
 
-    /**
-     * One optimiser step on the fresh rollouts plus the replayed ones; returns the loss, the
-     * policy's gradient norm, and β·KL(π_old‖π_θ) estimated on the fresh rollouts after the step.
-     */
-    private double[] update(int step, List<Group> groups, List<Rollout> fresh, List<Rollout> replayed) {
-        List<Rollout> batch = new ArrayList<>(fresh);
-        batch.addAll(replayed);
-        List<int[]> prompts = batch.stream().map(Rollout::promptTokens).toList();
-        List<int[]> responses = batch.stream().map(Rollout::response).toList();
-        float temperature = sampling.scoringTemperature();
-        double loss;
-        double gradientNorm;
-        if (method.estimatesAccuracy()) {
-            fitPartition(fresh, config.partitionFitSteps());
-        }
-        try (NDManager scratch = manager.newSubManager()) {
-            NDArray referenceTokens = null;
-            if (reference != null) {
-                try (GradMode noGrad = GradMode.off()) {
-                    referenceTokens = reference.logProbs(scratch, prompts, responses, temperature, false).values();
-                }
-            }
-            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                TokenLogProbs theta = policy.logProbs(scratch, prompts, responses, temperature, true);
-                NDArray value = switch (method.loss()) {
-                    case GRPO -> grpo.loss(theta, theta.spread(behaviourRows(batch)), referenceTokens,
-                            scratch.create(advantages(groups)));
-                    case FLOWRL -> flowRl.losses(logZ(scratch, batch), theta, theta.spread(behaviourRows(batch)), referenceTokens,
-                            scratch.create(advantages(groups))).mean();
-                    case TRAJECTORY_BALANCE -> trajectoryBalance.losses(logZ(scratch, batch), theta.sequenceSum(),
-                            scratch.create(toFloats(batch.stream().mapToDouble(Rollout::behaviourLogProb).toArray())),
-                            scratch.create(toFloats(batch.stream().mapToDouble(Rollout::reward).toArray()))).mean();
-                };
-                collector.backward(value);
-                loss = value.getFloat();
-            }
-            double warmup = Math.min(1.0, step / (double) Math.max(1, config.policyWarmupSteps()));
-            gradientNorm = policyOptimizer.step((float) (config.policyLearningRate() * warmup));
-            if (partitionOptimizer != null) {
-                partitionOptimizer.step((float) config.partitionLearningRate());
-            }
-        }
-        return new double[] {loss, gradientNorm, betaKl(fresh)};
-    }
-
-    /**
-     * Z_φ-only steps on the fresh rollouts. They were just sampled from the current policy, so
-     * log π_θ − log π_old is zero for them and the trajectory-balance residual is log Z − r/β.
-     */
-    private void fitPartition(List<Rollout> fresh, int steps) {
-        float[] targets = toFloats(fresh.stream().mapToDouble(r -> r.reward() / config.beta()).toArray());
-        for (int i = 0; i < steps; i++) {
-            try (NDManager scratch = manager.newSubManager()) {
-                try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                    NDArray loss = logZ(scratch, fresh).sub(scratch.create(targets)).square().mean();
-                    collector.backward(loss);
-                }
-                partitionOptimizer.step((float) config.partitionLearningRate());
-            }
-        }
-    }
-
-    /** log Z_φ of each rollout's prompt, with gradients. */
-    private NDArray logZ(NDManager scratch, List<Rollout> batch) {
-        NDArray rows = poolEmbeddings.get(new NDIndex("{}", scratch.create(batch.stream().mapToLong(Rollout::prompt).toArray())));
-        rows.attach(scratch);
-        return partition.logZ(rows, true);
-    }
-
-    /**
-     * β·KL(π_old‖π_θ) on the fresh rollouts after the update: they were drawn from π_old, so the
-     * mean of log π_old − log π_θ estimates the KL. It is the gap between β·log Z* and the
-     * accuracy it stands for, which p̂ assumes small.
-     */
-    private double betaKl(List<Rollout> fresh) {
-        try (GradMode noGrad = GradMode.off(); NDManager scratch = manager.newSubManager()) {
-            float[] after = policy.logProbs(scratch, fresh.stream().map(Rollout::promptTokens).toList(),
-                    fresh.stream().map(Rollout::response).toList(), sampling.scoringTemperature(), false).sequenceSum().toFloatArray();
-            double sum = 0;
-            for (int i = 0; i < after.length; i++) {
-                sum += fresh.get(i).behaviourLogProb() - after[i];
-            }
-            return config.beta() * sum / after.length;
-        }
-    }
-
-    /** GRPO-standardised rewards of the fresh rollouts, group by group, in batch order. */
-    private float[] advantages(List<Group> groups) {
-        List<Double> all = new ArrayList<>();
-        for (Group group : groups) {
-            for (double a : GroupAdvantages.of(group.rewards())) {
-                all.add(a);
-            }
-        }
-        return toFloats(all.stream().mapToDouble(Double::doubleValue).toArray());
-    }
-
-    private static List<float[]> behaviourRows(List<Rollout> batch) {
-        return batch.stream().map(Rollout::behaviourLogProbs).toList();
-    }
-
-    private static float[] toFloats(double[] values) {
-        float[] out = new float[values.length];
-        for (int i = 0; i < values.length; i++) {
-            out[i] = (float) values[i];
-        }
-        return out;
-    }
-
     private Report report(List<StepRecord> history, List<EvalPoint> evaluations, List<double[]> estimatorPairs,
                           long rollouts, long start) {
-        Evaluation.Result last = Evaluation.run(policy, heldOut, config.finalSamples(), sampling, 512, config.seed() + 23, verifiers);
-        Map<String, Double> passAtK = new LinkedHashMap<>();
-        for (int k = 1; k <= config.finalSamples(); k *= 2) {
-            passAtK.put("pass@" + k, RunMetrics.meanPassAtK(last.correct(), config.finalSamples(), k));
-        }
-        double distinct = Arrays.stream(last.distinctCorrect()).filter(d -> d > 0).average().orElse(0);
+        HeldOutEvaluation.Final last = evaluation.finalEvaluation(policy);
         double spearman = estimatorPairs.size() < 3 ? Double.NaN : RunMetrics.spearman(
                 estimatorPairs.stream().mapToDouble(p -> p[0]).toArray(), estimatorPairs.stream().mapToDouble(p -> p[1]).toArray());
         Map<String, Double> time = new LinkedHashMap<>();
@@ -441,7 +238,7 @@ public final class SyncTrainer implements AutoCloseable {
         EvalPoint first = evaluations.get(0);
         EvalPoint end = evaluations.get(evaluations.size() - 1);
         return new Report(config, history.size(), rollouts, (System.nanoTime() - start) / 1e9, first.passAt1(), end.passAt1(),
-                passAtK, RunMetrics.averageAtK(last.correct(), config.finalSamples()), distinct, spearman, end.probeSpearman(),
+                last.passAtK(), last.averageAtK(), last.distinctCorrect(), spearman, end.probeSpearman(),
                 mean(history, StepRecord::betaKl), mean(history, StepRecord::signalShare), time, List.copyOf(evaluations),
                 List.copyOf(history));
     }
@@ -472,10 +269,6 @@ public final class SyncTrainer implements AutoCloseable {
 
     @Override
     public void close() {
-        policyOptimizer.close();
-        if (partitionOptimizer != null) {
-            partitionOptimizer.close();
-        }
-        manager.close();
+        learner.close();
     }
 }

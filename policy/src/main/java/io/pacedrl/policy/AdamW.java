@@ -3,7 +3,12 @@ package io.pacedrl.policy;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 
@@ -114,6 +119,49 @@ public final class AdamW implements AutoCloseable {
 
     public long steps() {
         return steps;
+    }
+
+    /**
+     * The step count and both moments of every parameter: what a checkpoint needs besides the
+     * weights (DJL's saved parameters do not include an optimiser's state).
+     */
+    public void writeState(DataOutputStream out) throws IOException {
+        out.writeLong(steps);
+        writeArrays(out, firstMoments);
+        writeArrays(out, secondMoments);
+    }
+
+    /** Puts back a state written by {@link #writeState} for the same parameters. */
+    public void readState(DataInputStream in) throws IOException {
+        steps = in.readLong();
+        readArrays(in, firstMoments);
+        readArrays(in, secondMoments);
+    }
+
+    /** Each array's element count, then its float32 values. */
+    public static void writeArrays(DataOutputStream out, Collection<NDArray> arrays) throws IOException {
+        for (NDArray array : arrays) {
+            float[] values = array.toFloatArray();
+            out.writeInt(values.length);
+            byte[] bytes = new byte[values.length * Float.BYTES];
+            ByteBuffer.wrap(bytes).asFloatBuffer().put(values);
+            out.write(bytes);
+        }
+    }
+
+    /** Reads what {@link #writeArrays} wrote into arrays of the same sizes, in place. */
+    public static void readArrays(DataInputStream in, Collection<NDArray> arrays) throws IOException {
+        for (NDArray array : arrays) {
+            int count = in.readInt();
+            if (count != array.size()) {
+                throw new IOException("an array of " + count + " values for one of " + array.size());
+            }
+            byte[] bytes = new byte[count * Float.BYTES];
+            in.readFully(bytes);
+            float[] values = new float[count];
+            ByteBuffer.wrap(bytes).asFloatBuffer().get(values);
+            array.set(values);
+        }
     }
 
     @Override

@@ -1,0 +1,338 @@
+package io.pacedrl.learning;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.training.GradientCollector;
+import io.pacedrl.policy.AdamW;
+import io.pacedrl.policy.GradMode;
+import io.pacedrl.policy.TokenLogProbs;
+import io.pacedrl.policy.Transformer;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * What every learner does to the model, synchronous or not: the policy and its optimiser, Z_φ over
+ * the pool's cached embeddings and its optimiser, the frozen π_ref where a loss needs it, and one
+ * update of the configured {@link Method} on a batch of fresh groups plus replayed trajectories.
+ * The {@link SyncTrainer} and the learner service both drive it, so the asynchronous learner runs
+ * exactly the reference's mathematics.
+ */
+public final class PolicyLearner implements AutoCloseable {
+
+    /** One sampled and scored response, with what an off-policy update needs of it. */
+    public record Trajectory(String id, int prompt, int[] promptTokens, int[] response, float[] behaviourLogProbs,
+                             double reward, boolean correct) {
+        public double behaviourLogProb() {
+            double sum = 0;
+            for (float logProb : behaviourLogProbs) {
+                sum += logProb;
+            }
+            return sum;
+        }
+    }
+
+    /** A prompt's G trajectories. */
+    public record Group(int prompt, List<Trajectory> trajectories) {
+        public int correct() {
+            return (int) trajectories.stream().filter(Trajectory::correct).count();
+        }
+
+        public double[] rewards() {
+            return trajectories.stream().mapToDouble(Trajectory::reward).toArray();
+        }
+    }
+
+    /**
+     * What an update did: the loss, the policy's gradient norm before clipping, and β·KL(π_old‖π_θ)
+     * estimated on the fresh trajectories after the step.
+     */
+    public record UpdateResult(double loss, double gradientNorm, double betaKl) {}
+
+    private final TrainingConfig config;
+    private final Method method;
+    private final NDManager manager;
+    private final Transformer policy;
+    private final Transformer reference;
+    private final AdamW policyOptimizer;
+    private final PartitionFunction partition;
+    private final AdamW partitionOptimizer;
+    private final NDArray poolEmbeddings;
+    private final int[][] poolTokens;
+    private final TrajectoryBalanceLoss trajectoryBalance;
+    private final FlowRlLoss flowRl;
+    private final GrpoLoss grpo;
+    private final float temperature;
+
+    /**
+     * @param referenceWeights π_ref (the warm start): the policy starts from it, the pool is embedded
+     *                         with it, and a frozen copy scores against it where a loss needs it
+     * @param poolTexts        the prompt texts Z_φ estimates, by pool index
+     */
+    public PolicyLearner(TrainingConfig config, byte[] referenceWeights, List<String> poolTexts) {
+        this.config = config;
+        this.method = config.method();
+        Engine.getInstance().setRandomSeed((int) config.seed());
+        this.manager = NDManager.newBaseManager();
+        this.policy = Transformer.fromBytes(manager, referenceWeights);
+        this.grpo = new GrpoLoss(config.clipEpsilon(), config.klCoefficient());
+        // A frozen copy only where a loss scores against π_ref; until the first update the policy is π_ref.
+        boolean scoresAgainstReference = method.loss() == Method.Loss.FLOWRL
+                || (method.loss() == Method.Loss.GRPO && grpo.usesReference());
+        this.reference = scoresAgainstReference ? Transformer.fromBytes(manager, referenceWeights) : null;
+        this.policyOptimizer = new AdamW(policy.parameters(), AdamW.Config.DEFAULT.withLearningRate((float) config.policyLearningRate()));
+        this.temperature = (float) config.temperature();
+        this.poolTokens = new int[poolTexts.size()][];
+        for (int i = 0; i < poolTokens.length; i++) {
+            poolTokens[i] = policy.tokenizer().encodePrompt(poolTexts.get(i));
+        }
+        this.trajectoryBalance = new TrajectoryBalanceLoss(config.beta());
+        this.flowRl = new FlowRlLoss(config.flowrlBeta(), config.clipEpsilon());
+        if (method.learnsPartition()) {
+            poolEmbeddings = embedPool();
+            double initialLogZ = method.estimatesAccuracy() ? config.initialPHat() / config.beta() : 0;
+            partition = new PartitionFunction(manager, policy.config().dModel(),
+                    new PartitionFunction.Config(config.partitionHidden(), (float) config.partitionDropout(), initialLogZ),
+                    config.seed() + 11);
+            partitionOptimizer = new AdamW(partition.parameters(),
+                    AdamW.Config.DEFAULT.withLearningRate((float) config.partitionLearningRate()));
+        } else {
+            poolEmbeddings = null;
+            partition = null;
+            partitionOptimizer = null;
+        }
+    }
+
+    /** e(x) for the whole pool, computed once, before any update: with π_ref's weights. */
+    private NDArray embedPool() {
+        NDManager embeddings = manager.newSubManager();
+        List<NDArray> chunks = new ArrayList<>();
+        int chunk = 1024;
+        for (int start = 0; start < poolTokens.length; start += chunk) {
+            int end = Math.min(poolTokens.length, start + chunk);
+            chunks.add(policy.embedPrompts(embeddings, Arrays.asList(poolTokens).subList(start, end)));
+        }
+        if (chunks.size() == 1) {
+            return chunks.get(0);
+        }
+        NDArray all = NDArrays.concat(new NDList(chunks));
+        chunks.forEach(NDArray::close);
+        return all;
+    }
+
+    public Transformer policy() {
+        return policy;
+    }
+
+    public TrainingConfig config() {
+        return config;
+    }
+
+    /** The prompt tokens of pool prompt {@code index}. */
+    public int[] promptTokens(int index) {
+        return poolTokens[index];
+    }
+
+    public int poolSize() {
+        return poolTokens.length;
+    }
+
+    /** p̂ of every pool prompt from Z_φ now (all zero for methods without it). */
+    public double[] accuracyEstimates() {
+        return method.estimatesAccuracy() ? partition.accuracyEstimates(poolEmbeddings, config.beta()) : new double[poolTokens.length];
+    }
+
+    /** log Z_φ of every pool prompt now, or null for methods without Z_φ. */
+    public double[] logZ() {
+        return method.learnsPartition() ? partition.logZValues(poolEmbeddings) : null;
+    }
+
+    /**
+     * One optimiser step on the fresh trajectories plus the replayed ones.
+     *
+     * @param step     the update's number from 1, for the policy's warm-up
+     * @param onPolicy whether every fresh trajectory was sampled by the policy as it is now (the
+     *                 synchronous loop): then log π_θ − log π_old is exactly zero for them and Z_φ's
+     *                 fit needs no forward pass of the policy
+     */
+    public UpdateResult update(int step, List<Group> groups, List<Trajectory> fresh, List<Trajectory> replayed,
+            boolean onPolicy) {
+        List<Trajectory> batch = new ArrayList<>(fresh);
+        batch.addAll(replayed);
+        List<int[]> prompts = batch.stream().map(Trajectory::promptTokens).toList();
+        List<int[]> responses = batch.stream().map(Trajectory::response).toList();
+        double loss;
+        double gradientNorm;
+        if (method.estimatesAccuracy()) {
+            fitPartition(fresh, onPolicy);
+        }
+        try (NDManager scratch = manager.newSubManager()) {
+            NDArray referenceTokens = null;
+            if (reference != null) {
+                try (GradMode noGrad = GradMode.off()) {
+                    referenceTokens = reference.logProbs(scratch, prompts, responses, temperature, false).values();
+                }
+            }
+            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                TokenLogProbs theta = policy.logProbs(scratch, prompts, responses, temperature, true);
+                NDArray value = switch (method.loss()) {
+                    case GRPO -> grpo.loss(theta, theta.spread(behaviourRows(batch)), referenceTokens,
+                            scratch.create(advantages(groups)));
+                    case FLOWRL -> flowRl.losses(logZ(scratch, batch), theta, theta.spread(behaviourRows(batch)), referenceTokens,
+                            scratch.create(advantages(groups))).mean();
+                    case TRAJECTORY_BALANCE -> trajectoryBalance.losses(logZ(scratch, batch), theta.sequenceSum(),
+                            scratch.create(toFloats(batch.stream().mapToDouble(Trajectory::behaviourLogProb).toArray())),
+                            scratch.create(toFloats(batch.stream().mapToDouble(Trajectory::reward).toArray()))).mean();
+                };
+                collector.backward(value);
+                loss = value.getFloat();
+            }
+            double warmup = Math.min(1.0, step / (double) Math.max(1, config.policyWarmupSteps()));
+            gradientNorm = policyOptimizer.step((float) (config.policyLearningRate() * warmup));
+            if (partitionOptimizer != null) {
+                partitionOptimizer.step((float) config.partitionLearningRate());
+            }
+        }
+        return new UpdateResult(loss, gradientNorm, betaKl(fresh));
+    }
+
+    /**
+     * Z_φ-only steps on the fresh trajectories, so that log Z fits before the policy steps: the
+     * target is r/β − (log π_θ − log π_old), the log Z at which their trajectory-balance residual
+     * vanishes. For trajectories the current policy sampled the log-ratio is zero.
+     */
+    private void fitPartition(List<Trajectory> fresh, boolean onPolicy) {
+        double[] ratio = onPolicy ? new double[fresh.size()] : logRatios(fresh);
+        float[] targets = new float[fresh.size()];
+        for (int i = 0; i < targets.length; i++) {
+            targets[i] = (float) (fresh.get(i).reward() / config.beta() - ratio[i]);
+        }
+        for (int i = 0; i < config.partitionFitSteps(); i++) {
+            try (NDManager scratch = manager.newSubManager()) {
+                try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                    NDArray loss = logZ(scratch, fresh).sub(scratch.create(targets)).square().mean();
+                    collector.backward(loss);
+                }
+                partitionOptimizer.step((float) config.partitionLearningRate());
+            }
+        }
+    }
+
+    /** log Z_φ of each trajectory's prompt, with gradients. */
+    private NDArray logZ(NDManager scratch, List<Trajectory> batch) {
+        NDArray rows = poolEmbeddings.get(new NDIndex("{}", scratch.create(batch.stream().mapToLong(Trajectory::prompt).toArray())));
+        rows.attach(scratch);
+        return partition.logZ(rows, true);
+    }
+
+    /** log π_θ(y|x) − log π_old(y|x) of each trajectory under the policy as it is now. */
+    private double[] logRatios(List<Trajectory> trajectories) {
+        try (GradMode noGrad = GradMode.off(); NDManager scratch = manager.newSubManager()) {
+            float[] now = policy.logProbs(scratch, trajectories.stream().map(Trajectory::promptTokens).toList(),
+                    trajectories.stream().map(Trajectory::response).toList(), temperature, false).sequenceSum().toFloatArray();
+            double[] ratios = new double[now.length];
+            for (int i = 0; i < now.length; i++) {
+                ratios[i] = now[i] - trajectories.get(i).behaviourLogProb();
+            }
+            return ratios;
+        }
+    }
+
+    /**
+     * β·KL(π_old‖π_θ) on the fresh trajectories after the update: they were drawn from π_old, so
+     * the mean of log π_old − log π_θ estimates the KL. It is the gap between β·log Z* and the
+     * accuracy it stands for, which p̂ assumes small.
+     */
+    private double betaKl(List<Trajectory> fresh) {
+        if (fresh.isEmpty()) {
+            return Double.NaN;
+        }
+        double[] ratios = logRatios(fresh);
+        return -config.beta() * Arrays.stream(ratios).sum() / ratios.length;
+    }
+
+    /** GRPO-standardised rewards of the fresh trajectories, group by group, in batch order. */
+    private static float[] advantages(List<Group> groups) {
+        List<Double> all = new ArrayList<>();
+        for (Group group : groups) {
+            for (double a : GroupAdvantages.of(group.rewards())) {
+                all.add(a);
+            }
+        }
+        return toFloats(all.stream().mapToDouble(Double::doubleValue).toArray());
+    }
+
+    private static List<float[]> behaviourRows(List<Trajectory> batch) {
+        return batch.stream().map(Trajectory::behaviourLogProbs).toList();
+    }
+
+    private static float[] toFloats(double[] values) {
+        float[] out = new float[values.length];
+        for (int i = 0; i < values.length; i++) {
+            out[i] = (float) values[i];
+        }
+        return out;
+    }
+
+    /**
+     * Everything an update changes, as bytes: the policy's weights, and the optimisers' moments and
+     * step counts with Z_φ's parameters. With the same π_ref and pool, {@link #restore} puts a
+     * learner back exactly where this one is.
+     *
+     * @param weights the policy in the {@code Weights} format (what model-updates carries)
+     * @param trainer the rest: AdamW of the policy, then Z_φ's parameters and its AdamW
+     */
+    public record State(byte[] weights, byte[] trainer) {}
+
+    public State state() {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (DataOutputStream out = new DataOutputStream(bytes)) {
+            policyOptimizer.writeState(out);
+            out.writeBoolean(partition != null);
+            if (partition != null) {
+                AdamW.writeArrays(out, partition.parameters().values());
+                partitionOptimizer.writeState(out);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return new State(policy.toBytes(), bytes.toByteArray());
+    }
+
+    /** Puts back a state taken from a learner with the same configuration, π_ref and pool. */
+    public void restore(State state) {
+        policy.copyFrom(state.weights());
+        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(state.trainer()))) {
+            policyOptimizer.readState(in);
+            if (in.readBoolean() != (partition != null)) {
+                throw new IllegalArgumentException("the state was taken from a learner " + (partition == null ? "with" : "without")
+                        + " Z_φ; this one runs " + method);
+            }
+            if (partition != null) {
+                AdamW.readArrays(in, partition.parameters().values());
+                partitionOptimizer.readState(in);
+            }
+        } catch (IOException e) {
+            throw new IllegalArgumentException("the learner state is truncated or corrupt: " + e, e);
+        }
+    }
+
+    @Override
+    public void close() {
+        policyOptimizer.close();
+        if (partitionOptimizer != null) {
+            partitionOptimizer.close();
+        }
+        manager.close();
+    }
+}
