@@ -87,6 +87,12 @@ public final class BatchScheduler {
     /** A scheduling whose group did not come back in time; its prompt is free again. */
     public record Released(String promptId, InFlight inFlight) {}
 
+    /**
+     * A dynamic-sampling batch whose rounds are over: the groups it kept (in the order kept), which
+     * are the learner's batch, and how many rounds and groups it took.
+     */
+    public record Closed(long batchId, List<String> kept, int rounds, int offered) {}
+
     /** Counters kept in the state (reported over HTTP and in run events). */
     public static final String SCHEDULED = "scheduled-groups";
     public static final String COMPLETED = "completed-groups";
@@ -103,6 +109,7 @@ public final class BatchScheduler {
     /** Schedule id → pool index, oldest scheduling first (stream time only moves forward). */
     private final LinkedHashMap<String, Integer> inFlight = new LinkedHashMap<>();
     private final Set<String> changed = new LinkedHashSet<>();
+    private final List<Closed> closed = new ArrayList<>();
     private double[] pHat = new double[0];
     private DifficultyScheduler ranking;
     /** Pool indices in prompt-id order: uniform draws are made over these. */
@@ -255,6 +262,7 @@ public final class BatchScheduler {
             DynamicSampling<String> sampling = offerRound(batch);
             if (!sampling.needsMore()) {
                 it.remove();
+                closed.add(new Closed(batch.getBatchId(), List.copyOf(sampling.batch()), sampling.rounds(), sampling.offered()));
                 continue;
             }
             int[] chosen = uniform(Math.min(sampling.promptsToDraw(), freePrompts()), batch.getBatchId(), batch.getRounds());
@@ -281,6 +289,13 @@ public final class BatchScheduler {
             out.addAll(send(chosen, dynamic, streamTimeMs));
         }
         return out;
+    }
+
+    /** The dynamic-sampling batches closed since the last call. */
+    public List<Closed> drainClosed() {
+        List<Closed> drained = List.copyOf(closed);
+        closed.clear();
+        return drained;
     }
 
     /** The prompts whose entries changed since the last call, for the caller to store. */

@@ -2,6 +2,7 @@ package io.pacedrl.difficulty;
 
 import io.pacedrl.registry.RecordDecodingException;
 import io.pacedrl.topics.DeadLetters;
+import io.pacedrl.topics.RunEvents;
 import java.nio.charset.StandardCharsets;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.errors.SerializationException;
@@ -17,7 +18,7 @@ import org.apache.kafka.streams.processor.api.RecordMetadata;
  * the wall clock, so reprocessing writes the same dead letters.
  */
 final class Rejections {
-    static final String SERVICE = "difficulty-stream";
+    static final String SERVICE = RunEvents.DIFFICULTY_STREAM;
     static final String UNKNOWN_PROMPT = "UNKNOWN_PROMPT";
     static final String IMPOSSIBLE_VALUE = "IMPOSSIBLE_VALUE";
     static final String KEY_MISMATCH = "KEY_MISMATCH";

@@ -17,6 +17,7 @@ import io.pacedrl.schemas.ModelUpdate;
 import io.pacedrl.schemas.ReplayRecord;
 import io.pacedrl.schemas.RunEvent;
 import io.pacedrl.schemas.ScheduledPrompt;
+import io.pacedrl.topics.RunEvents;
 import io.pacedrl.topics.Topics;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -111,9 +112,17 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
                     .setPHat(s.pHat()).setScheduledAtMs(now).build(), now));
         }
         if (!scheduled.isEmpty() || !released.isEmpty()) {
-            runEvent("schedule", now, Map.of("scheduled", (double) scheduled.size(), "released", (double) released.size(),
+            // The released schedule ids tell the learner which groups of a batch will never come.
+            runEvent(RunEvents.SCHEDULE, now, Map.of("scheduled", (double) scheduled.size(), "released", (double) released.size(),
                     "in-flight", (double) scheduler.inFlightCount(), "free", (double) scheduler.freePrompts(),
-                    "next-batch", (double) scheduler.state().getNextBatch()));
+                    "next-batch", (double) scheduler.state().getNextBatch()),
+                    released.isEmpty() ? Map.of() : Map.of(RunEvents.RELEASED_IDS, String.join(" ",
+                            released.stream().map(r -> r.inFlight().getScheduleId()).toList())));
+        }
+        for (BatchScheduler.Closed batch : scheduler.drainClosed()) {
+            runEvent(RunEvents.BATCH_CLOSED, now, Map.of(RunEvents.BATCH, (double) batch.batchId(), "kept", (double) batch.kept().size(),
+                    "rounds", (double) batch.rounds(), "offered", (double) batch.offered()),
+                    Map.of(RunEvents.KEPT_IDS, String.join(" ", batch.kept())));
         }
         for (ScheduleEntry entry : scheduler.drainChanged()) {
             index.put(entry.getPromptId(), entry);
@@ -204,10 +213,11 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
                     .setForLearnerVersion(version).setSampleIndex(i).build(), timestamp));
         }
         Map<String, Double> metrics = new HashMap<>();
-        metrics.put("drawn", (double) drawn.size());
+        metrics.put(RunEvents.DRAWN, (double) drawn.size());
+        metrics.put(RunEvents.FOR_VERSION, (double) version);
         metrics.put("buffered", (double) buffer.entries().size());
         metrics.put("groups-offered", (double) groups.size());
-        runEvent("replay", timestamp, metrics);
+        runEvent(RunEvents.REPLAY, timestamp, metrics, Map.of());
     }
 
     /** A completed group as the replay buffer sees it: its correct trajectories, and how many it had. */
@@ -225,10 +235,12 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         return new ReplayBuffer.Group<>(candidate.getPromptId(), candidate.getPHat(), trajectories);
     }
 
-    private void runEvent(String type, long timestamp, Map<String, Double> metrics) {
+    private void runEvent(String type, long timestamp, Map<String, Double> metrics, Map<String, String> attributes) {
+        Map<String, String> all = new HashMap<>(attributes);
+        all.put("strategy", settings.strategy().key());
         context.forward(new Record<>(runId, RunEvent.newBuilder().setRunId(runId).setSource(Rejections.SERVICE)
                 .setType(type).setLearnerVersion(scheduler.state().getLearnerVersion()).setTimestampMs(timestamp)
-                .setMetrics(metrics).setAttributes(Map.of("strategy", settings.strategy().key())).build(), timestamp));
+                .setMetrics(metrics).setAttributes(all).build(), timestamp));
     }
 
     private static byte[] bytes(ByteBuffer buffer) {

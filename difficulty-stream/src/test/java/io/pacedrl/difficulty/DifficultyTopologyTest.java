@@ -15,6 +15,7 @@ import io.pacedrl.schemas.LogZEstimate;
 import io.pacedrl.schemas.PromptSplit;
 import io.pacedrl.schemas.ReplayRecord;
 import io.pacedrl.schemas.RunEvent;
+import io.pacedrl.topics.RunEvents;
 import io.pacedrl.schemas.ScheduledPrompt;
 import io.pacedrl.schemas.ScoredRollout;
 import java.nio.charset.StandardCharsets;
@@ -180,6 +181,8 @@ class DifficultyTopologyTest {
             assertEquals(1L, state.getCounters().get(BatchScheduler.RELEASED));
             RunEvent last = p.runEvents().stream().filter(e -> e.getType().equals("schedule")).reduce((x, y) -> y).orElseThrow();
             assertEquals(1.0, last.getMetrics().get("released"));
+            assertEquals(first.get(0).getScheduleId(), last.getAttributes().get(RunEvents.RELEASED_IDS),
+                    "the learner is told which group will never come");
             // The late group still counts in the prompt's accuracy, but frees nothing twice.
             p.group(first.get(0), 1, 1);
             PromptState a = p.<PromptState>store(PromptStateProcessor.STATE_STORE).get("a");
@@ -283,6 +286,10 @@ class DifficultyTopologyTest {
             assertEquals(List.of(), p.scheduled(), "the batch is full; batch 1 waits for version 1");
             SchedulerState state = p.<SchedulerState>store(SchedulerProcessor.STATE_STORE).get(SchedulerProcessor.STATE_KEY);
             assertEquals(List.of(), state.getDynamic(), "batch 0 is closed");
+            RunEvent closed = p.runEvents().stream().filter(e -> e.getType().equals(RunEvents.BATCH_CLOSED)).findFirst().orElseThrow();
+            assertEquals(0.0, closed.getMetrics().get(RunEvents.BATCH));
+            assertEquals(String.join(" ", round0.get(0).getScheduleId(), round1.get(0).getScheduleId()),
+                    closed.getAttributes().get(RunEvents.KEPT_IDS), "the groups with signal, in the order kept");
         }
     }
 

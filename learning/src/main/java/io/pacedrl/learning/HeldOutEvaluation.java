@@ -21,8 +21,12 @@ import java.util.Map;
  */
 public final class HeldOutEvaluation {
 
-    /** Held-out pass@1; the probe's accuracy and its Spearman correlation with p̂ (NaN without p̂). */
-    public record Point(double passAt1, double probeAccuracy, double probeSpearman) {}
+    /**
+     * Held-out pass@1, pass@k for k = 1, 2, 4, … ≤ eval samples and avg@k; the probe's accuracy and
+     * its Spearman correlation with p̂ (NaN without p̂).
+     */
+    public record Point(double passAt1, Map<String, Double> passAtK, double averageAtK, double probeAccuracy,
+            double probeSpearman) {}
 
     /**
      * @param passAtK         unbiased pass@k for k = 1, 2, 4, … ≤ final samples
@@ -65,18 +69,23 @@ public final class HeldOutEvaluation {
                 config.seed() + 31 + step, verifiers);
         double probeSpearman = pHat == null ? Double.NaN : RunMetrics.spearman(Arrays.stream(probe).mapToDouble(i -> pHat[i]).toArray(),
                 Arrays.stream(probed.correct()).asDoubleStream().toArray());
-        return new Point(result.passAt1(), probed.passAt1(), probeSpearman);
+        return new Point(result.passAt1(), passAtK(result), RunMetrics.averageAtK(result.correct(), result.samplesPerPrompt()),
+                probed.passAt1(), probeSpearman);
     }
 
     /** pass@k, avg@k and distinct correct answers from {@code final-samples} samples per held-out prompt. */
     public Final finalEvaluation(Transformer policy) {
         Evaluation.Result last = Evaluation.run(policy, heldOut, config.finalSamples(), sampling, BATCH_PROMPTS,
                 config.seed() + 23, verifiers);
-        Map<String, Double> passAtK = new LinkedHashMap<>();
-        for (int k = 1; k <= config.finalSamples(); k *= 2) {
-            passAtK.put("pass@" + k, RunMetrics.meanPassAtK(last.correct(), config.finalSamples(), k));
-        }
         double distinct = Arrays.stream(last.distinctCorrect()).filter(d -> d > 0).average().orElse(0);
-        return new Final(last.passAt1(), passAtK, RunMetrics.averageAtK(last.correct(), config.finalSamples()), distinct);
+        return new Final(last.passAt1(), passAtK(last), RunMetrics.averageAtK(last.correct(), config.finalSamples()), distinct);
+    }
+
+    private static Map<String, Double> passAtK(Evaluation.Result result) {
+        Map<String, Double> passAtK = new LinkedHashMap<>();
+        for (int k = 1; k <= result.samplesPerPrompt(); k *= 2) {
+            passAtK.put("pass@" + k, RunMetrics.meanPassAtK(result.correct(), result.samplesPerPrompt(), k));
+        }
+        return passAtK;
     }
 }

@@ -56,6 +56,9 @@ import java.util.stream.Collectors;
  *                              samples at every evaluation
  * @param lookAhead             pipeline: batches the scheduler may run ahead of the learner's newest
  *                              version (1 is lock-step: batch b waits for version b)
+ * @param maxStaleness          pipeline: the learner drops groups sampled more than this many versions
+ *                              before its update (within it, every loss corrects with the recorded
+ *                              behaviour log-probs)
  * @param groupTimeoutSeconds   pipeline: stream time after which a scheduled prompt whose group has not
  *                              fully come back (a generator died, a rollout was dead-lettered) is released
  * @param accuracyEma           pipeline: weight of the newest group in a prompt's moving accuracy
@@ -68,7 +71,7 @@ public record TrainingConfig(
         int replayAdd, int replaySize, double clipEpsilon, double klCoefficient, double flowrlBeta, double oversample,
         int maxSamplingRounds, int partitionHidden, double partitionDropout, double initialPHat, int evalEvery,
         int evalPrompts, int evalSamples, int finalSamples, int estimatorWarmupSteps, int probePrompts, int lookAhead,
-        int groupTimeoutSeconds, double accuracyEma, long seed) {
+        int maxStaleness, int groupTimeoutSeconds, double accuracyEma, long seed) {
 
     private static final ObjectMapper KEYS = new ObjectMapper()
             .setPropertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
@@ -98,6 +101,7 @@ public record TrainingConfig(
         atLeast("estimator-warmup-steps", estimatorWarmupSteps, 0);
         atLeast("probe-prompts", probePrompts, 3);
         atLeast("look-ahead", lookAhead, 1);
+        atLeast("max-staleness", maxStaleness, 0);
         atLeast("group-timeout-seconds", groupTimeoutSeconds, 1);
         within("accuracy-ema", accuracyEma, 0.001, 1);
         positive("temperature", temperature);
@@ -116,7 +120,7 @@ public record TrainingConfig(
     /** The defaults: PACED-RL on the small model. */
     public static TrainingConfig defaults() {
         return new TrainingConfig(Method.PACED, 200, 32, 8, 1.0, 24, 2e-4, 10, 1e-2, 8, 0.05, 0.5, 128, 64, 64, 0.2, 0.0,
-                15.0, 2.0, 4, 256, 0.1, 0.5, 20, 256, 4, 16, 20, 128, 2, 300, 0.3, 1);
+                15.0, 2.0, 4, 256, 0.1, 0.5, 20, 256, 4, 16, 20, 128, 2, 4, 300, 0.3, 1);
     }
 
     /**
