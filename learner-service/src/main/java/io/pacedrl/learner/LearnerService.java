@@ -98,6 +98,12 @@ public final class LearnerService implements AutoCloseable {
     public static final String UNUSABLE_ROLLOUT = "UNUSABLE_ROLLOUT";
     public static final String UNKNOWN_PROMPT = "UNKNOWN_PROMPT";
     public static final String FORMAT = "paced-rl-weights";
+    /**
+     * Fault injection for crash tests: with this system property set to a version, the process
+     * halts (as kill -9 would stop it) after that version's checkpoint is written and its records
+     * are sent, before the transaction commits: the one window a plain kill rarely hits.
+     */
+    public static final String HALT_BEFORE_COMMIT = "paced-rl.fault.halt-before-commit";
 
     /**
      * @param modelId          the policy's name on model-updates (generators follow it)
@@ -728,6 +734,10 @@ public final class LearnerService implements AutoCloseable {
                         new OffsetAndMetadata(offset));
             });
             producer.sendOffsetsToTransaction(offsets, new ConsumerGroupMetadata(options.topicPrefix() + "learner"));
+        }
+        if (p.weights() != null && Long.toString(p.version()).equals(System.getProperty(HALT_BEFORE_COMMIT))) {
+            producer.flush();
+            Runtime.getRuntime().halt(137);
         }
         producer.commitTransaction();
     }
