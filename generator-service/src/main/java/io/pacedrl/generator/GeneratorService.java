@@ -184,7 +184,7 @@ public final class GeneratorService implements AutoCloseable {
                 }
                 ConsumerRecords<String, byte[]> batch = prompts.poll(Duration.ofMillis(200));
                 if (!batch.isEmpty()) {
-                    generate(policy, batch);
+                    generate(manager, policy, batch);
                 }
             }
         } catch (WakeupException e) {
@@ -241,7 +241,7 @@ public final class GeneratorService implements AutoCloseable {
     }
 
     /** Samples G responses for every prompt of the batch in one call and commits them with the offsets. */
-    private void generate(Transformer policy, ConsumerRecords<String, byte[]> batch) {
+    private void generate(NDManager manager, Transformer policy, ConsumerRecords<String, byte[]> batch) {
         List<ProducerRecord<String, Object>> out = new ArrayList<>();
         List<ScheduledPrompt> scheduled = new ArrayList<>();
         List<int[]> rows = new ArrayList<>();
@@ -278,6 +278,14 @@ public final class GeneratorService implements AutoCloseable {
                 rows.add(tokens);
             }
         }
+        // Never sample with a policy older than the one the scheduler saw: in lock-step (look-ahead 1)
+        // the update a batch waits for is published just before the batch is scheduled.
+        long needed = scheduled.stream().mapToLong(ScheduledPrompt::getLearnerVersion).max().orElse(-1);
+        List<DeadLetter> problems = new ArrayList<>();
+        while (running && policyVersion < needed) {
+            takeUpdates(manager, policy, problems, Duration.ofMillis(100));
+        }
+        problems.forEach(d -> out.add(new ProducerRecord<>(topics.deadLetters.name(), d.getSourceTopic(), d)));
         long started = System.currentTimeMillis();
         List<Transformer.Completion> completions = rows.isEmpty() ? List.of()
                 : policy.sample(rows, options.sampling(), seed(batch));

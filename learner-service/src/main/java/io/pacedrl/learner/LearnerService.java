@@ -98,6 +98,8 @@ public final class LearnerService implements AutoCloseable {
     public static final String UNUSABLE_ROLLOUT = "UNUSABLE_ROLLOUT";
     public static final String UNKNOWN_PROMPT = "UNKNOWN_PROMPT";
     public static final String FORMAT = "paced-rl-weights";
+    /** Bins of the p̂ histograms and calibration tables in run events. */
+    public static final int BINS = 10;
     /**
      * Fault injection for crash tests: with this system property set to a version, the process
      * halts (as kill -9 would stop it) after that version's checkpoint is written and its records
@@ -557,6 +559,15 @@ public final class LearnerService implements AutoCloseable {
         metrics.put("mean-staleness", batch.staleness().entrySet().stream().mapToDouble(e -> e.getKey() * (double) e.getValue())
                 .sum() / Math.max(1, batch.staleness().values().stream().mapToInt(Integer::intValue).sum()));
         metrics.put("late-records", (double) assembler.late());
+        if (logZ != null) {
+            int[] histogram = new int[BINS];
+            for (double p : pHat) {
+                histogram[bin(p)]++;
+            }
+            for (int b = 0; b < BINS; b++) {
+                metrics.put("p-hat-bin-" + b, (double) histogram[b]);
+            }
+        }
         metrics.putAll(totals);
         metrics.putAll(timeSplit());
         pendingEvents.add(new Event(RunEvents.METRICS, next, System.currentTimeMillis(), metrics, Map.of()));
@@ -582,6 +593,11 @@ public final class LearnerService implements AutoCloseable {
                 scored.getCorrect());
     }
 
+    /** p̂'s histogram bin: tenths of [0, 1]. */
+    private static int bin(double p) {
+        return Math.min(BINS - 1, Math.max(0, (int) (p * BINS)));
+    }
+
     private boolean evaluationDue(long at) {
         return at % config.evalEvery() == 0 || at == config.steps();
     }
@@ -598,6 +614,25 @@ public final class LearnerService implements AutoCloseable {
         metrics.put("rollouts-consumed", totals.getOrDefault("rollouts-consumed", 0.0));
         metrics.put("samples", (double) config.evalSamples());
         metrics.put("prompts", (double) evaluation.heldOut().size());
+        if (point.probeEstimates() != null) {
+            // Calibration: the probe prompts binned by p̂, each bin's mean p̂ and mean observed accuracy.
+            double[] sumP = new double[BINS];
+            double[] sumObserved = new double[BINS];
+            int[] count = new int[BINS];
+            for (int i = 0; i < point.probeEstimates().length; i++) {
+                int bin = bin(point.probeEstimates()[i]);
+                sumP[bin] += point.probeEstimates()[i];
+                sumObserved[bin] += point.probeObserved()[i];
+                count[bin]++;
+            }
+            for (int b = 0; b < BINS; b++) {
+                metrics.put("calibration-count-" + b, (double) count[b]);
+                if (count[b] > 0) {
+                    metrics.put("calibration-p-hat-" + b, sumP[b] / count[b]);
+                    metrics.put("calibration-accuracy-" + b, sumObserved[b] / count[b]);
+                }
+            }
+        }
         evaluating += seconds(start, System.nanoTime());
         pendingEvents.add(new Event(RunEvents.EVAL, version, System.currentTimeMillis(), metrics, Map.of()));
         log.info("learner: version {} held-out pass@1 {}", version, String.format("%.3f", point.passAt1()));

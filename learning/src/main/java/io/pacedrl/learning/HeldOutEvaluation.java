@@ -23,10 +23,11 @@ public final class HeldOutEvaluation {
 
     /**
      * Held-out pass@1, pass@k for k = 1, 2, 4, … ≤ eval samples and avg@k; the probe's accuracy and
-     * its Spearman correlation with p̂ (NaN without p̂).
+     * its Spearman correlation with p̂ (NaN without p̂), and per probe prompt its p̂ (null without)
+     * and observed accuracy, for calibration.
      */
     public record Point(double passAt1, Map<String, Double> passAtK, double averageAtK, double probeAccuracy,
-            double probeSpearman) {}
+            double probeSpearman, double[] probeEstimates, double[] probeObserved) {}
 
     /**
      * @param passAtK         unbiased pass@k for k = 1, 2, 4, … ≤ final samples
@@ -67,10 +68,11 @@ public final class HeldOutEvaluation {
                 config.seed() + 19, verifiers);
         Evaluation.Result probed = Evaluation.run(policy, probePrompts, config.groupSize(), sampling, BATCH_PROMPTS,
                 config.seed() + 31 + step, verifiers);
-        double probeSpearman = pHat == null ? Double.NaN : RunMetrics.spearman(Arrays.stream(probe).mapToDouble(i -> pHat[i]).toArray(),
-                Arrays.stream(probed.correct()).asDoubleStream().toArray());
+        double[] estimates = pHat == null ? null : Arrays.stream(probe).mapToDouble(i -> pHat[i]).toArray();
+        double[] observed = Arrays.stream(probed.correct()).mapToDouble(c -> c / (double) config.groupSize()).toArray();
+        double probeSpearman = estimates == null ? Double.NaN : RunMetrics.spearman(estimates, observed);
         return new Point(result.passAt1(), passAtK(result), RunMetrics.averageAtK(result.correct(), result.samplesPerPrompt()),
-                probed.passAt1(), probeSpearman);
+                probed.passAt1(), probeSpearman, estimates, observed);
     }
 
     /** pass@k, avg@k and distinct correct answers from {@code final-samples} samples per held-out prompt. */

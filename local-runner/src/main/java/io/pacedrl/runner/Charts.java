@@ -2,6 +2,7 @@ package io.pacedrl.runner;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
@@ -35,9 +36,34 @@ final class Charts {
     /** A line chart of y over x. */
     static Path line(Path file, String title, String xTitle, String yTitle, List<? extends Number> x, List<? extends Number> y)
             throws IOException {
+        return lines(file, title, xTitle, yTitle, List.of(new Series(yTitle, x, y)));
+    }
+
+    /** One named line of a chart. */
+    record Series(String name, List<? extends Number> x, List<? extends Number> y) {}
+
+    /** Several lines on one chart, with a legend when there is more than one. */
+    static Path lines(Path file, String title, String xTitle, String yTitle, List<Series> series) throws IOException {
         XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
-        chart.getStyler().setLegendVisible(false);
-        chart.addSeries(yTitle, x, y).setMarker(SeriesMarkers.NONE);
+        chart.getStyler().setLegendVisible(series.size() > 1);
+        for (Series s : series) {
+            // Points without a value (an update with nothing to measure) are left out.
+            List<Double> x = new ArrayList<>();
+            List<Double> y = new ArrayList<>();
+            for (int i = 0; i < s.x().size(); i++) {
+                double xi = s.x().get(i).doubleValue();
+                double yi = s.y().get(i).doubleValue();
+                if (Double.isFinite(xi) && Double.isFinite(yi)) {
+                    x.add(xi);
+                    y.add(yi);
+                }
+            }
+            if (x.isEmpty()) {
+                x.add(0.0);
+                y.add(0.0);
+            }
+            chart.addSeries(s.name(), x, y).setMarker(series.size() > 1 ? SeriesMarkers.CIRCLE : SeriesMarkers.NONE);
+        }
         return save(chart, file);
     }
 

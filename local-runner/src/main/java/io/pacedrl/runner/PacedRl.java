@@ -3,6 +3,7 @@ package io.pacedrl.runner;
 import io.pacedrl.difficulty.DifficultyStream;
 import io.pacedrl.embedded.SchemaRegistryServer;
 import io.pacedrl.generator.GeneratorService;
+import io.pacedrl.learner.LearnerService;
 import io.pacedrl.reward.RewardService;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -12,9 +13,9 @@ import picocli.CommandLine.Command;
 /** The command line: {@code paced-rl <command>}. */
 @Command(name = "paced-rl", mixinStandardHelpOptions = true, version = "paced-rl 0.1.0",
         description = "PACED-RL on Kafka: RL post-training of language models as an event-streaming pipeline.",
-        subcommands = {DemoCommand.class, WarmStartCommand.class, SyncTrainCommand.class, BenchCommand.class, SchemaRegistryServer.Main.class,
-                DifficultyStream.Main.class,
-                GeneratorService.Main.class, RewardService.Main.class})
+        subcommands = {TrainCommand.class, DemoCommand.class, WarmStartCommand.class, SyncTrainCommand.class, BenchCommand.class,
+                SchemaRegistryServer.Main.class, DifficultyStream.Main.class, GeneratorService.Main.class, RewardService.Main.class,
+                LearnerService.Main.class})
 public final class PacedRl {
     private static final Logger log = LoggerFactory.getLogger(PacedRl.class);
 

@@ -2,7 +2,6 @@ package io.pacedrl.runner;
 
 import io.pacedrl.learning.SyncTrainer;
 import io.pacedrl.learning.TrainingConfig;
-import io.pacedrl.policy.WarmStart;
 import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.tasks.TaskSuite;
 import io.pacedrl.tasks.Verifiers;
@@ -11,18 +10,15 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -37,25 +33,8 @@ final class SyncTrainCommand implements Callable<Integer> {
     @Mixin
     RunOptions run;
 
-    @Option(names = "--config", paramLabel = "FILE", description = "YAML or JSON file of training keys (see the README).")
-    Path configFile;
-
-    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Set one training key; repeatable, applied after --config.")
-    Map<String, String> set = new LinkedHashMap<>();
-
-    @Option(names = "--method", paramLabel = "NAME", description = "Shortcut for --set method=NAME: grpo, flowrl, paced, "
-            + "paced-selection, paced-replay, dynamic-sampling.")
-    String method;
-
-    @Option(names = "--steps", paramLabel = "N", description = "Shortcut for --set steps=N.")
-    Integer steps;
-
-    @Option(names = "--seed", paramLabel = "N", description = "Shortcut for --set seed=N.")
-    Long seed;
-
-    @Option(names = "--weights", paramLabel = "FILE", description = "π_ref weights (a warm start's). Default: the default "
-            + "warm start, trained now if it is not cached.")
-    Path weights;
+    @Mixin
+    TrainingOptions training;
 
     @Option(names = "--pool-size", paramLabel = "N", description = "Train on N prompts of the default suite's pool, a seeded "
             + "uniform sample (default: all 20,000).")
@@ -64,33 +43,24 @@ final class SyncTrainCommand implements Callable<Integer> {
     @Mixin
     EngineOptions engine;
 
-    @Mixin
-    CacheOptions cache;
-
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        TrainingConfig config = config();
+        TrainingConfig config = training.config();
         TaskSuite suite = TaskSuite.generate(TaskSuite.Config.DEFAULT);
-        int size = poolSize == null ? suite.train().size() : poolSize;
-        if (size < 1 || size > suite.train().size()) {
-            throw new ParameterException(spec.commandLine(), "--pool-size must be in [1, " + suite.train().size() + "], got " + size);
-        }
+        List<TaskPrompt> pool = training.pool(suite, poolSize, config.seed());
         engine.startEngine();
         Path runDir = run.runDir("sync-train");
-        byte[] reference = Files.readAllBytes(referenceWeights(out));
+        byte[] reference = Files.readAllBytes(training.referenceWeights(out));
         out.printf("sync-train %s: %d steps of %d prompts × %d rollouts, pool %,d prompts, %d held-out%n", config.method(),
-                config.steps(), config.promptsPerStep(), config.groupSize(), size, Math.min(config.evalPrompts(), suite.heldOut().size()));
+                config.steps(), config.promptsPerStep(), config.groupSize(), pool.size(), Math.min(config.evalPrompts(), suite.heldOut().size()));
         out.flush();
         SyncTrainer.Report report;
         double[] pHat;
-        // A seeded uniform sample: the pool is in generation order, and easy levels come early in it.
-        List<TaskPrompt> pool = new ArrayList<>(suite.train());
-        Collections.shuffle(pool, new Random(config.seed()));
-        try (SyncTrainer trainer = new SyncTrainer(config, reference, pool.subList(0, size), suite.heldOut(), Verifiers.load());
+        try (SyncTrainer trainer = new SyncTrainer(config, reference, pool, suite.heldOut(), Verifiers.load());
              ProgressBar bar = ProgressBars.create("sync " + config.method(), config.steps())) {
             report = trainer.run(progress -> {
                 bar.stepTo(progress.step());
@@ -106,52 +76,6 @@ final class SyncTrainCommand implements Callable<Integer> {
         out.printf("report     %s%n", run.writeResults("sync-train", "sync-" + config.method() + ".json", results));
         out.printf("plots      %s%n", String.join(", ", plot(runDir, report, pHat)));
         return 0;
-    }
-
-    /** The defaults, then the file, then --set, then the shortcut options; errors name the key. */
-    private TrainingConfig config() throws IOException {
-        Map<String, Object> keys = new LinkedHashMap<>(set);
-        if (method != null) {
-            keys.put("method", method);
-        }
-        if (steps != null) {
-            keys.put("steps", steps);
-        }
-        if (seed != null) {
-            keys.put("seed", seed);
-        }
-        try {
-            return TrainingConfig.load(configFile, keys);
-        } catch (IllegalArgumentException e) {
-            throw new ParameterException(spec.commandLine(), e.getMessage());
-        }
-    }
-
-    private Path referenceWeights(PrintWriter out) throws IOException {
-        if (weights != null) {
-            if (!Files.isRegularFile(weights)) {
-                throw new ParameterException(spec.commandLine(), "--weights " + weights + ": no such file");
-            }
-            return weights;
-        }
-        WarmStart.Config warmStart = WarmStart.Config.defaults();
-        // The bar appears only if the warm start trains (a cached one reports no progress).
-        ProgressBar[] bar = new ProgressBar[1];
-        try {
-            WarmStart.Result result = WarmStart.obtain(warmStart, cache.cacheDir, progress -> {
-                if (bar[0] == null) {
-                    bar[0] = ProgressBars.create("warm start", warmStart.steps());
-                }
-                bar[0].stepTo(progress.step());
-            });
-            out.printf("π_ref      %s (%s, held-out pass@1 %.3f)%n", result.weights(), result.cached() ? "cached" : "trained now",
-                    result.report().heldOutPassAt1());
-            return result.weights();
-        } finally {
-            if (bar[0] != null) {
-                bar[0].close();
-            }
-        }
     }
 
     private static void print(PrintWriter out, SyncTrainer.Report report) {

@@ -19,13 +19,7 @@ class TrainingCommandsTest {
 
     @BeforeAll
     static void tinyWarmStart() throws Exception {
-        CommandRun warm = CommandRun.of("warmstart", "--d-model", "32", "--layers", "1", "--heads", "2", "--context", "48", "--threads", "2",
-                "--steps", "20", "--batch-size", "16", "--train-size", "200", "--held-out-size", "40", "--eval-prompts", "10",
-                "--samples", "2", "--cache-dir", dir.resolve("cache").toString(), "--run-dir", dir.resolve("warm").toString());
-        assertEquals(0, warm.exitCode(), warm.out() + warm.err());
-        try (var files = Files.list(dir.resolve("cache"))) {
-            weights = files.filter(f -> f.toString().endsWith(".weights")).findFirst().orElseThrow();
-        }
+        weights = TinyPolicy.train(dir);
     }
 
     @Test

@@ -85,9 +85,16 @@ public final class TopicCreator {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             try {
-                await(admin.describeTopics(names).allTopicNames());
+                Map<String, TopicDescription> described = await(admin.describeTopics(names).allTopicNames());
                 await(admin.describeConfigs(resources).all());
-                return;
+                // A partition without a leader yet refuses writes, and a producer with several
+                // requests in flight can then have a later batch accepted before an earlier one.
+                if (described.values().stream().allMatch(d -> d.partitions().stream().allMatch(p -> p.leader() != null))) {
+                    return;
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("the new topics " + names + " have partitions without a leader after " + timeout);
+                }
             } catch (IllegalStateException e) {
                 if (!(e.getCause() instanceof UnknownTopicOrPartitionException) || System.nanoTime() > deadline) {
                     throw e;

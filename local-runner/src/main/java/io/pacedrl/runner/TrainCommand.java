@@ -1,0 +1,149 @@
+package io.pacedrl.runner;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.pacedrl.learning.TrainingConfig;
+import io.pacedrl.tasks.TaskPrompt;
+import io.pacedrl.tasks.TaskSuite;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ProgressBar;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * The main command: a real training run on one machine. The embedded KRaft broker and registry (or
+ * a cluster given by address), the run's topics, the pool, π_ref (the cached warm start), then the
+ * difficulty stream, generators, reward service and learner, with a progress bar; at the end the
+ * run directory holds the configuration, every metric as JSON and an HTML report with plots.
+ */
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = "Run asynchronous off-policy training end to end on Kafka: every service, one command.")
+final class TrainCommand implements Callable<Integer> {
+
+    @Mixin
+    PlatformOptions platform;
+
+    @Mixin
+    TrainingOptions training;
+
+    @Option(names = "--sync", description = "Lock-step: the scheduler's look-ahead is 1, so generators wait for every update "
+            + "(the same services and work, synchronous).")
+    boolean sync;
+
+    @Option(names = "--generators", defaultValue = "1", paramLabel = "N", description = "Generator instances (default: ${DEFAULT-VALUE}).")
+    int generators;
+
+    @Option(names = "--pool-size", defaultValue = "4000", paramLabel = "N",
+            description = "Prompts of the default suite's pool to train on, a seeded uniform sample (default: ${DEFAULT-VALUE}).")
+    int poolSize;
+
+    @Option(names = "--run-id", paramLabel = "ID", description = "The run's id; its topics are prefixed with it. Default: train-<time>.")
+    String runId;
+
+    @Option(names = "--stall-seconds", defaultValue = "300", paramLabel = "S",
+            description = "Stop with an error if no update arrives for this long (default: ${DEFAULT-VALUE}).")
+    int stallSeconds;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        platform.validate();
+        TrainingConfig config = training.config();
+        if (generators < 1) {
+            throw new ParameterException(spec.commandLine(), "--generators must be ≥ 1, got " + generators);
+        }
+        String id = runId != null ? runId : "train-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+        try {
+            io.pacedrl.topics.Topics.checkPrefix(id);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), "--run-id: " + e.getMessage());
+        }
+        TaskSuite suite = TaskSuite.generate(TaskSuite.Config.DEFAULT);
+        List<TaskPrompt> pool = training.pool(suite, poolSize, config.seed());
+        // One PyTorch thread per service: the generators and the learner each take a core.
+        io.pacedrl.policy.Torch.configure(1);
+        Path weights = training.referenceWeights(out);
+        Path runDir = platform.runDir("train");
+        TrainingRun.Settings settings = new TrainingRun.Settings(config, sync, generators, platform.topicPrefix + id, runDir, weights,
+                pool, suite.heldOut(), Duration.ofSeconds(stallSeconds));
+        TrainingConfig effective = settings.effectiveConfig();
+        out.printf("run        %s: %s, %s (look-ahead %d), %d updates of %d prompts × %d rollouts, pool %,d, %d held-out%n", id,
+                config.method(), sync ? "lock-step" : "asynchronous", effective.lookAhead(), config.steps(), config.promptsPerStep(),
+                config.groupSize(), pool.size(), Math.min(config.evalPrompts(), suite.heldOut().size()));
+        out.flush();
+        TrainingRun.Result result;
+        try (Platform cluster = platform.open("train")) {
+            out.printf("cluster    %s, registry %s%n", cluster.bootstrapServers(), cluster.schemaRegistryUrl());
+            out.flush();
+            try (ProgressBar bar = ProgressBars.create("train " + config.method(), config.steps())) {
+                result = TrainingRun.run(cluster, settings, progress -> {
+                    bar.stepTo(progress.version());
+                    bar.setExtraMessage(String.format("%,.0f rollouts, held-out %.3f, p̂ ρ %.2f", progress.rolloutsConsumed(),
+                            progress.heldOutPassAt1(), progress.probeSpearman()));
+                });
+            }
+        }
+        Map<String, String> summary = summary(result);
+        summary.forEach((key, value) -> out.printf("%-10s %s%n", key, value));
+        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        new ObjectMapper(new YAMLFactory()).writeValue(runDir.resolve("config.yaml").toFile(), effective.asKeys());
+        json.writeValue(runDir.resolve("metrics.json").toFile(), result);
+        Path report = RunReport.write(runDir, result, summary);
+        out.printf("files      %s, %s, %s%n", runDir.resolve("config.yaml"), runDir.resolve("metrics.json"), report);
+        return 0;
+    }
+
+    /** The run in a few lines: what the console prints and the report's table holds. */
+    static Map<String, String> summary(TrainingRun.Result r) {
+        Map<String, String> lines = new LinkedHashMap<>();
+        Map<String, Object> first = r.evaluations().get(0);
+        Map<String, Object> last = r.evaluations().get(r.evaluations().size() - 1);
+        Map<String, Object> end = r.metrics().isEmpty() ? Map.of() : r.metrics().get(r.metrics().size() - 1);
+        lines.put("held-out", String.format("pass@1 %.3f → %.3f (version %s → %s, %.0f prompts × %.0f samples), %,.0f rollouts in %.0f s",
+                num(first, "pass@1"), num(last, "pass@1"), first.get("version"), last.get("version"), num(last, "prompts"),
+                num(last, "samples"), num(end, "rollouts-consumed"), r.seconds()));
+        StringBuilder passAtK = new StringBuilder();
+        r.finalEvaluation().forEach((key, value) -> {
+            if (key.startsWith("pass@")) {
+                passAtK.append(String.format("%s %.3f ", key, ((Number) value).doubleValue()));
+            }
+        });
+        lines.put("final", String.format("%savg@%.0f %.3f, distinct correct answers per solved prompt %.2f", passAtK,
+                num(r.finalEvaluation(), "samples"), num(r.finalEvaluation(), "avg@k"), num(r.finalEvaluation(), "distinct-correct")));
+        lines.put("estimator", String.format("probe Spearman(p̂, accuracy) %.2f at the end; mean β·KL %.1e; groups with signal %.0f%%",
+                num(last, "probe-spearman"), mean(r.metrics(), "beta-kl"), 100 * mean(r.metrics(), "informative-share")));
+        lines.put("pipeline", String.format("%.1f rollouts/s over updates 1–%d (%.0f s); mean staleness %.2f versions; "
+                        + "stale groups dropped %.0f; dead letters %d", r.windowRollouts() / r.windowSeconds(), r.config().steps(),
+                r.windowSeconds(), mean(r.metrics(), "mean-staleness"), num(end, "stale-groups"), r.deadLetters()));
+        lines.put("learner", String.format("model compute %.0f s, waiting for batches %.0f s, outside model compute %.2f%% of its "
+                        + "step time", num(end, "seconds-compute"), num(end, "seconds-waiting"), 100 * num(end, "pipeline-share")));
+        StringBuilder cpu = new StringBuilder();
+        r.windowCpuSeconds().forEach((service, seconds) -> cpu.append(String.format("%s %.0f s, ", service, seconds)));
+        lines.put("cpu", cpu + String.format("of %.0f core-seconds", r.windowSeconds() * r.cores()));
+        return lines;
+    }
+
+    private static double num(Map<String, Object> row, String key) {
+        return row.get(key) instanceof Number n ? n.doubleValue() : Double.NaN;
+    }
+
+    private static double mean(List<Map<String, Object>> rows, String key) {
+        return rows.stream().mapToDouble(row -> num(row, key)).filter(Double::isFinite).average().orElse(Double.NaN);
+    }
+}

@@ -1,0 +1,266 @@
+package io.pacedrl.runner;
+
+import io.pacedrl.difficulty.DifficultyStream;
+import io.pacedrl.embedded.CommittedRecords;
+import io.pacedrl.generator.GeneratorService;
+import io.pacedrl.learner.LearnerService;
+import io.pacedrl.learning.TrainingConfig;
+import io.pacedrl.policy.Transformer;
+import io.pacedrl.registry.SchemaRegistryClient;
+import io.pacedrl.reward.RewardService;
+import io.pacedrl.schemas.RunEvent;
+import io.pacedrl.tasks.RewardVerifier;
+import io.pacedrl.tasks.TaskPrompt;
+import io.pacedrl.topics.PromptRecords;
+import io.pacedrl.topics.RunEvents;
+import io.pacedrl.topics.Topics;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * A whole training run on one cluster: the pool loaded onto its topic, then every service started
+ * against the run's topics (difficulty stream, generators, reward service, learner), watched
+ * through the learner's run events until the final evaluation, and stopped. In lock-step mode the
+ * scheduler's look-ahead is 1, so generators wait for every update: the same services and work,
+ * synchronous.
+ */
+final class TrainingRun {
+
+    /**
+     * @param config     the training keys (every service reads the same)
+     * @param lockStep   run synchronously (look-ahead 1)
+     * @param generators generator instances
+     * @param runId      the run's id; its topics are prefixed with it
+     * @param weights    π_ref
+     * @param stall      give up when the learner publishes nothing for this long
+     */
+    record Settings(TrainingConfig config, boolean lockStep, int generators, String runId, Path runDir, Path weights,
+            List<TaskPrompt> pool, List<TaskPrompt> heldOut, Duration stall) {
+
+        TrainingConfig effectiveConfig() {
+            return lockStep ? config.with(Map.of("look-ahead", 1)) : config;
+        }
+    }
+
+    /** What the run's progress bar shows after each update. */
+    record Progress(long version, long steps, double rolloutsConsumed, double heldOutPassAt1, double probeSpearman) {}
+
+    /**
+     * The run's record. {@code seconds} runs from version 0's publication to the final evaluation.
+     * The steady window runs from the first update's metrics to the last's (start-up and the final
+     * evaluation left out): its wall seconds, the rollouts the learner consumed in it, and the CPU
+     * seconds each service's threads used in it. {@code generatedRollouts} counts every rollout the
+     * generators wrote.
+     */
+    record Result(String runId, boolean lockStep, TrainingConfig config, double seconds, List<Map<String, Object>> metrics,
+            List<Map<String, Object>> evaluations, Map<String, Object> finalEvaluation, double windowSeconds,
+            double windowRollouts, Map<String, Double> windowCpuSeconds, long generatedRollouts, long deadLetters, int cores) {}
+
+    private TrainingRun() {}
+
+    static Result run(Platform platform, Settings settings, Consumer<Progress> progress) throws Exception {
+        TrainingConfig config = settings.effectiveConfig();
+        String prefix = settings.runId() + ".";
+        Topics topics = new Topics(prefix, new SchemaRegistryClient(platform.schemaRegistryUrl()));
+        platform.ensureTopics(topics.all());
+        loadPool(platform, topics, settings);
+
+        List<AutoCloseable> services = new ArrayList<>();
+        List<GeneratorService> generators = new ArrayList<>();
+        try {
+            services.add(DifficultyStream.start(new DifficultyStream.Options(platform.bootstrapServers(), platform.schemaRegistryUrl(),
+                    prefix, prefix + "difficulty-stream", settings.runDir().resolve("state"), "127.0.0.1", 0, 1, settings.runId(),
+                    Map.of()), config));
+            services.add(RewardService.start(RewardService.Options.of(platform.bootstrapServers(), platform.schemaRegistryUrl(), prefix),
+                    verifiersFor(settings.pool())));
+            for (int g = 0; g < settings.generators(); g++) {
+                GeneratorService generator = GeneratorService.start(new GeneratorService.Options(platform.bootstrapServers(),
+                        platform.schemaRegistryUrl(), prefix, "generator-" + g, "policy", new Transformer.SamplingConfig(
+                        (float) config.temperature(), 1f, config.maxNewTokens()), 16, 1));
+                generators.add(generator);
+                services.add(generator);
+            }
+            LearnerService learner = LearnerService.start(new LearnerService.Options(platform.bootstrapServers(),
+                    platform.schemaRegistryUrl(), prefix, "policy", settings.runId(), settings.runDir().resolve("checkpoints"),
+                    settings.weights(), 1, Duration.ofMinutes(2)), config);
+            services.add(learner);
+
+            Watch watch = watch(platform, topics, settings, learner, progress);
+            long generated = generators.stream().mapToLong(GeneratorService::rollouts).sum();
+            long dead = CommittedRecords.read(platform.bootstrapServers(), topics.deadLetters.name(),
+                    topics.deadLetters.valueSerde().deserializer(), read -> false, Duration.ofSeconds(1)).size();
+            return new Result(settings.runId(), settings.lockStep(), config, watch.seconds(), watch.metrics(), watch.evaluations(),
+                    watch.finalEvaluation(), watch.windowSeconds(), watch.windowRollouts(), watch.windowCpu(), generated, dead,
+                    Runtime.getRuntime().availableProcessors());
+        } finally {
+            for (int i = services.size() - 1; i >= 0; i--) {
+                services.get(i).close();
+            }
+        }
+    }
+
+    /**
+     * The pool and the held-out prompts onto the run's prompts topic, every write acknowledged. One
+     * request in flight: right after the topics are made, a partition may still refuse writes, and
+     * its retried first batch must not fall behind a later one.
+     */
+    private static void loadPool(Platform platform, Topics topics, Settings settings) throws Exception {
+        try (var producer = new KafkaProducer<>(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                platform.bootstrapServers(), ProducerConfig.LINGER_MS_CONFIG, 20,
+                ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1), new StringSerializer(),
+                topics.prompts.valueSerde().serializer())) {
+            List<TaskPrompt> all = new ArrayList<>(settings.pool());
+            all.addAll(settings.heldOut());
+            List<Future<RecordMetadata>> sent = new ArrayList<>();
+            for (TaskPrompt prompt : all) {
+                sent.add(producer.send(new ProducerRecord<>(topics.prompts.name(), prompt.id(), PromptRecords.toRecord(prompt))));
+            }
+            for (Future<RecordMetadata> ack : sent) {
+                ack.get();
+            }
+        }
+    }
+
+    /** The verifiers of the pool's task kinds. */
+    private static List<RewardVerifier> verifiersFor(List<TaskPrompt> pool) {
+        Set<String> kinds = new HashSet<>();
+        pool.forEach(p -> kinds.add(p.kind()));
+        return RewardService.available().values().stream().filter(v -> v.kinds().stream().anyMatch(kinds::contains)).toList();
+    }
+
+    private record Watch(double seconds, List<Map<String, Object>> metrics, List<Map<String, Object>> evaluations,
+            Map<String, Object> finalEvaluation, double windowSeconds, double windowRollouts, Map<String, Double> windowCpu) {}
+
+    /** Follows the learner's run events until its final evaluation, reporting progress after each. */
+    private static Watch watch(Platform platform, Topics topics, Settings settings, LearnerService learner,
+            Consumer<Progress> progress) throws Exception {
+        List<Map<String, Object>> metrics = new ArrayList<>();
+        List<Map<String, Object>> evaluations = new ArrayList<>();
+        Map<String, Object> last = null;
+        long started = -1;
+        long finished = -1;
+        double heldOut = Double.NaN;
+        double spearman = Double.NaN;
+        double consumed = 0;
+        long lastNews = System.nanoTime();
+        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        Map<Long, Long> windowStartCpu = null;
+        Map<Long, Long> windowEndCpu = null;
+        long windowStart = 0;
+        long windowEnd = 0;
+        double windowStartRollouts = 0;
+        double windowEndRollouts = 0;
+        try (var events = new KafkaConsumer<>(Map.<String, Object>of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                platform.bootstrapServers(), ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+                ConsumerConfig.GROUP_ID_CONFIG, settings.runId() + "-watch", ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"),
+                new StringDeserializer(), topics.runEvents.valueSerde().deserializer())) {
+            events.subscribe(List.of(topics.runEvents.name()));
+            while (last == null) {
+                if (learner.failure().isPresent()) {
+                    throw new IllegalStateException("the learner failed: " + learner.failure().get().getMessage(), learner.failure().get());
+                }
+                if (System.nanoTime() - lastNews > settings.stall().toNanos()) {
+                    throw new IllegalStateException("no update for " + settings.stall().toSeconds() + " s; the learner is at version "
+                            + learner.version() + " (logs and state in " + settings.runDir() + ")");
+                }
+                for (ConsumerRecord<String, RunEvent> record : events.poll(Duration.ofMillis(200))) {
+                    RunEvent event = record.value();
+                    if (!event.getSource().equals(RunEvents.LEARNER) || !event.getRunId().equals(settings.runId())) {
+                        continue;
+                    }
+                    lastNews = System.nanoTime();
+                    Map<String, Object> row = new LinkedHashMap<>();
+                    row.put("version", event.getLearnerVersion());
+                    row.put("timeMs", event.getTimestampMs());
+                    row.putAll(new TreeMap<>(event.getMetrics()));
+                    switch (event.getType()) {
+                        case "lifecycle" -> started = event.getTimestampMs();
+                        case RunEvents.METRICS -> {
+                            metrics.add(row);
+                            consumed = event.getMetrics().getOrDefault("rollouts-consumed", consumed);
+                            if (event.getLearnerVersion() == 1) {
+                                windowStartCpu = cpuByThread(threads);
+                                windowStart = System.nanoTime();
+                                windowStartRollouts = consumed;
+                            }
+                            if (event.getLearnerVersion() == settings.config().steps()) {
+                                windowEndCpu = cpuByThread(threads);
+                                windowEnd = System.nanoTime();
+                                windowEndRollouts = consumed;
+                            }
+                        }
+                        case RunEvents.EVAL -> {
+                            evaluations.add(row);
+                            heldOut = event.getMetrics().get("pass@1");
+                            spearman = event.getMetrics().getOrDefault("probe-spearman", Double.NaN);
+                        }
+                        case RunEvents.FINAL -> {
+                            last = row;
+                            finished = event.getTimestampMs();
+                        }
+                        default -> { }
+                    }
+                    progress.accept(new Progress(event.getLearnerVersion(), settings.config().steps(), consumed, heldOut, spearman));
+                }
+            }
+        }
+        learner.finished().get(1, TimeUnit.MINUTES);
+        Map<Long, String> names = new TreeMap<>();
+        for (Thread thread : Thread.getAllStackTraces().keySet()) {
+            names.put(thread.getId(), thread.getName());
+        }
+        Map<String, Double> windowCpu = windowStartCpu == null || windowEndCpu == null ? Map.of()
+                : cpuByService(windowStartCpu, windowEndCpu, names);
+        return new Watch((finished - started) / 1000.0, metrics, evaluations, last, (windowEnd - windowStart) / 1e9,
+                windowEndRollouts - windowStartRollouts, windowCpu);
+    }
+
+    private static Map<Long, Long> cpuByThread(ThreadMXBean threads) {
+        Map<Long, Long> cpu = new TreeMap<>();
+        for (long id : threads.getAllThreadIds()) {
+            long nanos = threads.getThreadCpuTime(id);
+            if (nanos >= 0) {
+                cpu.put(id, nanos);
+            }
+        }
+        return cpu;
+    }
+
+    /** CPU seconds over the run by the service whose threads used them (by thread name). */
+    private static Map<String, Double> cpuByService(Map<Long, Long> start, Map<Long, Long> end, Map<Long, String> names) {
+        Map<String, Double> byService = new LinkedHashMap<>();
+        for (String service : List.of("learner", "generator", "reward-service", "difficulty-stream", "broker and other")) {
+            byService.put(service, 0.0);
+        }
+        end.forEach((id, nanos) -> {
+            String name = names.getOrDefault(id, "");
+            String service = name.startsWith("learner") ? "learner"
+                    : name.startsWith("generator") ? "generator"
+                    : name.startsWith("reward-service") || name.startsWith("verify-") ? "reward-service"
+                    : name.contains("StreamThread") ? "difficulty-stream" : "broker and other";
+            byService.merge(service, (nanos - start.getOrDefault(id, 0L)) / 1e9, Double::sum);
+        });
+        return byService;
+    }
+}

@@ -1,0 +1,107 @@
+package io.pacedrl.runner;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The main command end to end on the real embedded broker with a tiny policy and a small budget:
+ * every service runs, the generator samples with several versions of the policy, the held-out
+ * accuracy is measured, nothing is dead-lettered, and the run directory holds its files.
+ */
+class TrainCommandTest {
+    @TempDir
+    static Path dir;
+    private static Path weights;
+
+    @BeforeAll
+    static void tinyWarmStart() throws Exception {
+        weights = TinyPolicy.train(dir);
+    }
+
+    private static List<String> small(String... more) {
+        List<String> args = new ArrayList<>(List.of("train", "--weights", weights.toString(), "--pool-size", "200", "--steps", "5",
+                "--set", "prompts-per-step=4", "--set", "group-size=4", "--set", "replay-size=4", "--set", "max-new-tokens=8",
+                "--set", "eval-every=2", "--set", "eval-prompts=8", "--set", "eval-samples=2", "--set", "final-samples=4",
+                "--set", "probe-prompts=8", "--set", "partition-fit-steps=2"));
+        args.addAll(List.of(more));
+        return args;
+    }
+
+    @Test
+    void aPacedRunGoesEndToEndOnTheEmbeddedBroker() throws Exception {
+        Path runDir = dir.resolve("paced");
+        CommandRun run = CommandRun.of(small("--method", "paced", "--run-id", "e2e", "--run-dir", runDir.toString()).toArray(String[]::new));
+        assertEquals(0, run.exitCode(), run.out() + run.err());
+        assertTrue(run.out().startsWith("run        e2e: paced, asynchronous (look-ahead 2), 5 updates of 4 prompts × 4 rollouts"), run.out());
+        for (String line : List.of("held-out   pass@1 ", "final      pass@1 ", "estimator  probe", "pipeline   ", "learner    model",
+                "cpu        learner", "files      ")) {
+            assertTrue(run.out().lines().anyMatch(l -> l.startsWith(line)), line + " in " + run.out());
+        }
+        JsonNode result = new ObjectMapper().readTree(runDir.resolve("metrics.json").toFile());
+        assertEquals(0, result.get("deadLetters").asInt(), "nothing dead-lettered");
+        JsonNode metrics = result.get("metrics");
+        assertEquals(5, metrics.size(), "a metrics event per update");
+        Set<Long> sampledWith = new TreeSet<>();
+        for (JsonNode row : metrics) {
+            long version = row.get("version").asLong();
+            row.fieldNames().forEachRemaining(key -> {
+                if (key.startsWith("staleness-") && row.get(key).asDouble() > 0) {
+                    // Update v learned from batch v − 1, sampled k versions before it.
+                    sampledWith.add(version - 1 - Long.parseLong(key.substring("staleness-".length())));
+                }
+            });
+            assertEquals(4.0, row.get("groups").asDouble() + row.get("stale-groups").asDouble(), "B groups per update");
+        }
+        assertTrue(sampledWith.size() >= 3, "the generator sampled with several versions of the policy: " + sampledWith);
+        assertEquals(5 * 4 * 4, metrics.get(4).get("rollouts-consumed").asInt());
+        List<Long> evaluated = new ArrayList<>();
+        result.get("evaluations").forEach(e -> evaluated.add(e.get("version").asLong()));
+        assertEquals(List.of(0L, 2L, 4L, 5L), evaluated, "held-out accuracy at versions 0, 2, 4 and the last");
+        result.get("evaluations").forEach(e -> assertTrue(e.get("pass@1").asDouble() >= 0));
+        assertTrue(result.get("finalEvaluation").has("pass@4"));
+        assertTrue(result.get("windowCpuSeconds").get("generator").asDouble() > 0);
+        assertTrue(Files.readString(runDir.resolve("config.yaml")).contains("look-ahead: 2"));
+        String html = Files.readString(runDir.resolve("report.html"));
+        assertTrue(html.contains("<h1>Training run e2e</h1>"));
+        assertTrue(html.split("data:image/png;base64,").length >= 6, "the plots are embedded");
+        for (String plot : List.of("held-out.png", "p-hat.png", "calibration.png", "staleness.png", "signal.png", "beta-kl.png")) {
+            assertTrue(Files.size(runDir.resolve(plot)) > 1000, plot);
+        }
+    }
+
+    @Test
+    void lockStepSamplesEveryBatchWithTheNewestVersion() throws Exception {
+        Path runDir = dir.resolve("sync");
+        CommandRun run = CommandRun.of(small("--method", "grpo", "--sync", "--run-id", "e2e-sync", "--run-dir", runDir.toString())
+                .toArray(String[]::new));
+        assertEquals(0, run.exitCode(), run.out() + run.err());
+        assertTrue(run.out().contains("grpo, lock-step (look-ahead 1)"), run.out());
+        JsonNode result = new ObjectMapper().readTree(runDir.resolve("metrics.json").toFile());
+        for (JsonNode row : result.get("metrics")) {
+            assertEquals(4.0, row.get("staleness-0").asDouble(), "every group sampled by the version it updates");
+        }
+        assertEquals(0, result.get("deadLetters").asInt());
+    }
+
+    @Test
+    void badOptionsFailBeforeAnythingStarts() {
+        CommandRun run = CommandRun.of("train", "--weights", weights.toString(), "--set", "max-staleness=-1");
+        assertEquals(2, run.exitCode());
+        assertTrue(run.err().contains("max-staleness must be ≥ 0, got -1"), run.err());
+        CommandRun generators = CommandRun.of("train", "--weights", weights.toString(), "--generators", "0");
+        assertEquals(2, generators.exitCode());
+        assertTrue(generators.err().contains("--generators must be ≥ 1, got 0"), generators.err());
+    }
+}
