@@ -3,6 +3,7 @@ package io.pacedrl.difficulty;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.topics.ClusterOptions;
+import io.pacedrl.topics.ServiceConfigOptions;
 import io.pacedrl.topics.ServiceLifecycle;
 import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.Topics;
@@ -10,7 +11,6 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Callable;
@@ -60,7 +60,7 @@ public final class DifficultyStream implements AutoCloseable {
         /** One instance on a cluster: application id from the prefix, HTTP on a free loopback port. */
         public static Options of(String bootstrapServers, String schemaRegistryUrl, String topicPrefix, Path stateDir) {
             return new Options(bootstrapServers, schemaRegistryUrl, topicPrefix, topicPrefix + "difficulty-stream", stateDir,
-                    "127.0.0.1", 0, 1, topicPrefix.isEmpty() ? "run" : topicPrefix.replaceAll("[._-]+$", ""), Map.of());
+                    "127.0.0.1", 0, 1, new ServiceConfigOptions().runId(topicPrefix), Map.of());
         }
     }
 
@@ -177,14 +177,8 @@ public final class DifficultyStream implements AutoCloseable {
         @Option(names = "--threads", defaultValue = "1", paramLabel = "N", description = "Stream threads. Default: ${DEFAULT-VALUE}.")
         int threads;
 
-        @Option(names = "--run-id", paramLabel = "ID", description = "Run id on run events. Default: from the prefix.")
-        String runId;
-
-        @Option(names = "--config", paramLabel = "FILE", description = "YAML or JSON file of training keys.")
-        Path configFile;
-
-        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Set one training key; repeatable, after --config.")
-        Map<String, String> set = new LinkedHashMap<>();
+        @Mixin
+        ServiceConfigOptions run;
 
         @Spec
         CommandSpec spec;
@@ -194,11 +188,11 @@ public final class DifficultyStream implements AutoCloseable {
             TrainingConfig config;
             Options options;
             try {
-                config = TrainingConfig.load(configFile, set);
+                config = TrainingConfig.load(run.configFile, run.set);
                 Options defaults = Options.of(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix, stateDir);
                 options = new Options(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix,
                         applicationId == null ? defaults.applicationId() : applicationId, Files.createDirectories(stateDir),
-                        httpHost, httpPort, threads, runId == null ? defaults.runId() : runId, Map.of());
+                        httpHost, httpPort, threads, run.runId(cluster.topicPrefix), Map.of());
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }

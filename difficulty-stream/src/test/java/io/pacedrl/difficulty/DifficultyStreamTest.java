@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pacedrl.embedded.CommittedRecords;
 import io.pacedrl.embedded.LocalKafka;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.registry.SchemaRegistryClient;
@@ -19,19 +20,15 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.junit.jupiter.api.AfterAll;
@@ -77,18 +74,8 @@ class DifficultyStreamTest {
     }
 
     static List<ScheduledPrompt> scheduled(Topics topics, int count, Duration patience) {
-        List<ScheduledPrompt> out = new ArrayList<>();
-        try (var consumer = new KafkaConsumer<>(Map.<String, Object>of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                kafka.bootstrapServers(), ConsumerConfig.GROUP_ID_CONFIG, "reader-" + System.nanoTime(),
-                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest", ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"),
-                new StringDeserializer(), topics.scheduledPrompts.valueSerde().deserializer())) {
-            consumer.subscribe(List.of(topics.scheduledPrompts.name()));
-            long deadline = System.nanoTime() + patience.toNanos();
-            while (out.size() < count && System.nanoTime() < deadline) {
-                consumer.poll(Duration.ofMillis(200)).forEach(r -> out.add(r.value()));
-            }
-        }
-        return out;
+        return CommittedRecords.read(kafka.bootstrapServers(), topics.scheduledPrompts.name(),
+                topics.scheduledPrompts.valueSerde().deserializer(), read -> read.size() >= count, patience);
     }
 
     static List<Long> batches(List<ScheduledPrompt> scheduled) {

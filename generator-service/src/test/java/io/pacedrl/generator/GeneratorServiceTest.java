@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
+import io.pacedrl.embedded.CommittedRecords;
 import io.pacedrl.embedded.LocalKafka;
 import io.pacedrl.policy.CharTokenizer;
 import io.pacedrl.policy.Torch;
@@ -30,13 +31,10 @@ import java.util.function.Predicate;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -105,18 +103,7 @@ class GeneratorServiceTest {
     }
 
     static <V> List<V> read(TopicSpec<String, V> topic, Predicate<List<V>> done, Duration patience) {
-        List<V> values = new ArrayList<>();
-        try (var consumer = new KafkaConsumer<>(Map.<String, Object>of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                kafka.bootstrapServers(), ConsumerConfig.GROUP_ID_CONFIG, "reader-" + System.nanoTime(),
-                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest", ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"),
-                new StringDeserializer(), topic.valueSerde().deserializer())) {
-            consumer.subscribe(List.of(topic.name()));
-            long deadline = System.nanoTime() + patience.toNanos();
-            do {
-                consumer.poll(Duration.ofMillis(200)).forEach(r -> values.add(r.value()));
-            } while (!done.test(values) && System.nanoTime() < deadline);
-        }
-        return values;
+        return CommittedRecords.read(kafka.bootstrapServers(), topic.name(), topic.valueSerde().deserializer(), done, patience);
     }
 
     static void await(BooleanSupplier condition, String what) throws InterruptedException {

@@ -57,7 +57,12 @@ final class LearnerCheckpoint {
      * @param positions   consumer positions ("topic:partition" → next offset) committed with it
      */
     record Publication(long version, byte[] weights, double[] logZ, List<String> rolloutIds, List<String> replayIds,
-            List<Event> events, List<DeadLetter> deadLetters, Map<String, Long> positions) {}
+            List<Event> events, List<DeadLetter> deadLetters, Map<String, Long> positions) {
+
+        Publication withWeights(byte[] bytes) {
+            return new Publication(version, bytes, logZ, rolloutIds, replayIds, events, deadLetters, positions);
+        }
+    }
 
     /** A whole checkpoint. {@code totals} are the run's running counts (rollouts consumed, …). */
     record Contents(Publication publication, PolicyLearner.State state, BatchAssembler.Snapshot assembler,

@@ -29,6 +29,7 @@ import io.pacedrl.topics.LogZRefresh;
 import io.pacedrl.topics.ModelUpdateChunks;
 import io.pacedrl.topics.PromptRecords;
 import io.pacedrl.topics.RunEvents;
+import io.pacedrl.topics.ServiceConfigOptions;
 import io.pacedrl.topics.ServiceLifecycle;
 import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.TopicSpec;
@@ -39,11 +40,13 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Random;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -57,6 +60,7 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -131,9 +135,8 @@ public final class LearnerService implements AutoCloseable {
 
         public static Options of(String bootstrapServers, String schemaRegistryUrl, String topicPrefix, Path checkpointDir,
                 Path referenceWeights) {
-            return new Options(bootstrapServers, schemaRegistryUrl, topicPrefix, "policy",
-                    topicPrefix.isEmpty() ? "run" : topicPrefix.replaceAll("[._-]+$", ""), checkpointDir, referenceWeights, 1,
-                    Duration.ofMinutes(5));
+            return new Options(bootstrapServers, schemaRegistryUrl, topicPrefix, "policy", new ServiceConfigOptions().runId(topicPrefix),
+                    checkpointDir, referenceWeights, 1, Duration.ofMinutes(5));
         }
     }
 
@@ -248,18 +251,15 @@ public final class LearnerService implements AutoCloseable {
             loadPool();
             resumeOrBegin();
             while (running && version < config.steps()) {
-                long waitStart = System.nanoTime();
-                Optional<BatchAssembler.Batch> batch = Optional.empty();
+                long taking = System.nanoTime();
+                Optional<BatchAssembler.Batch> batch = assembler.take();
+                assembling += seconds(taking, System.nanoTime());
                 while (running && batch.isEmpty()) {
-                    long polled = System.nanoTime();
+                    checkPublisher();
                     feed();
+                    taking = System.nanoTime();
                     batch = assembler.take();
-                    if (batch.isEmpty()) {
-                        checkPublisher();
-                    } else {
-                        waiting += seconds(waitStart, polled);
-                        assembling += seconds(polled, System.nanoTime());
-                    }
+                    assembling += seconds(taking, System.nanoTime());
                 }
                 if (batch.isPresent()) {
                     step(batch.get());
@@ -310,7 +310,10 @@ public final class LearnerService implements AutoCloseable {
                 }
             }
             List<TaskPrompt> train = latest.values().stream().filter(p -> p.split() == TaskPrompt.Split.TRAIN).toList();
-            List<TaskPrompt> heldOut = latest.values().stream().filter(p -> p.split() == TaskPrompt.Split.HELD_OUT).toList();
+            List<TaskPrompt> heldOut = new ArrayList<>(latest.values().stream().filter(p -> p.split() == TaskPrompt.Split.HELD_OUT)
+                    .toList());
+            // Evaluations use the first eval-prompts of these: a seeded shuffle, since ids sort by family.
+            Collections.shuffle(heldOut, new Random(config.seed()));
             if (train.size() >= config.promptsPerStep() && !heldOut.isEmpty()) {
                 pool = train;
                 poolIndex = new HashMap<>();
@@ -358,10 +361,10 @@ public final class LearnerService implements AutoCloseable {
         if (saved.isEmpty()) {
             assembler = new BatchAssembler(settings);
             totals.put("rollouts-consumed", 0.0);
-            Publication first = publication(0, learner.state().weights(), List.of(), List.of(),
+            Publication first = new Publication(0, null, method.estimatesAccuracy() ? learner.logZ() : null, List.of(), List.of(),
                     List.of(new Event("lifecycle", 0, System.currentTimeMillis(), Map.of(), Map.of("state", "started",
-                            "method", method.key()))), Map.of());
-            handOver(new Contents(first, learner.state(), assembler.snapshot(), Map.copyOf(totals)));
+                            "method", method.key()))), List.of(), Map.of());
+            handOver(first, learner.snapshot(), assembler.snapshot(), Map.copyOf(totals));
             log.info("learner: published the reference policy as version 0");
         } else {
             Contents c = saved.get();
@@ -432,9 +435,21 @@ public final class LearnerService implements AutoCloseable {
     // -------------------------------------------------------------------------------------------
     // The loop
 
-    /** One poll of the inputs into the assembler; what cannot be used is dead-lettered. */
+    /**
+     * One poll of the inputs into the assembler; what cannot be used is dead-lettered. Taking
+     * records already fetched, and decoding them, is time spent on the pipeline; blocking until
+     * some arrive is time spent waiting.
+     */
     private void feed() {
-        for (ConsumerRecord<String, byte[]> record : input.poll(Duration.ofMillis(100))) {
+        long start = System.nanoTime();
+        ConsumerRecords<String, byte[]> records = input.poll(Duration.ZERO);
+        if (records.isEmpty()) {
+            records = input.poll(Duration.ofMillis(100));
+            long polled = System.nanoTime();
+            waiting += seconds(start, polled);
+            start = polled;
+        }
+        for (ConsumerRecord<String, byte[]> record : records) {
             if (record.value() == null) {
                 continue;
             }
@@ -464,6 +479,7 @@ public final class LearnerService implements AutoCloseable {
                 deadLetters.add(deadLetter(record, UNUSABLE_ROLLOUT, e.getMessage()));
             }
         }
+        assembling += seconds(start, System.nanoTime());
     }
 
     /** The scheduler's word on released groups, closed dynamic batches and replay draws. */
@@ -533,7 +549,7 @@ public final class LearnerService implements AutoCloseable {
         }
         long computeEnd = System.nanoTime();
         compute += seconds(computeStart, computeEnd);
-        PolicyLearner.State state = learner.state();
+        PolicyLearner.Snapshot state = learner.snapshot();
         snapshot += seconds(computeEnd, System.nanoTime());
 
         long next = version + 1;
@@ -571,11 +587,11 @@ public final class LearnerService implements AutoCloseable {
         metrics.putAll(totals);
         metrics.putAll(timeSplit());
         pendingEvents.add(new Event(RunEvents.METRICS, next, System.currentTimeMillis(), metrics, Map.of()));
-        Publication publication = publication(next, state.weights(), ids(batch.groups()),
+        Publication publication = new Publication(next, null, logZ, ids(batch.groups()),
                 batch.replay().stream().map(r -> r.getTrajectory().getRollout().getRolloutId()).toList(), List.copyOf(pendingEvents),
-                positions, letters, logZ);
+                letters, positions);
         pendingEvents.clear();
-        handOver(new Contents(publication, state, assembler.snapshot(), Map.copyOf(totals)));
+        handOver(publication, state, assembler.snapshot(), Map.copyOf(totals));
         version = next;
         if (evaluationDue(version)) {
             evaluate();
@@ -680,28 +696,23 @@ public final class LearnerService implements AutoCloseable {
     // -------------------------------------------------------------------------------------------
     // Publishing
 
-    private Publication publication(long at, byte[] weights, List<String> rolloutIds, List<String> replayIds, List<Event> events,
-            Map<String, Long> positions) {
-        return publication(at, weights, rolloutIds, replayIds, events, positions, List.of(),
-                method.estimatesAccuracy() ? learner.logZ() : null);
-    }
-
-    private Publication publication(long at, byte[] weights, List<String> rolloutIds, List<String> replayIds, List<Event> events,
-            Map<String, Long> positions, List<DeadLetter> letters, double[] logZ) {
-        return new Publication(at, weights, logZ, rolloutIds, replayIds, events, letters, positions);
-    }
-
     /**
-     * Waits for the previous version to be out, then has the publishing thread checkpoint this one
-     * and send it in one transaction.
+     * Waits for the previous version to be out, then has the publishing thread turn the learner's
+     * state into bytes, checkpoint this version and send it in one transaction.
      */
-    private void handOver(Contents contents) throws Exception {
+    private void handOver(Publication publication, PolicyLearner.Snapshot state, BatchAssembler.Snapshot pending,
+            Map<String, Double> totalsNow) throws Exception {
         long start = System.nanoTime();
         waitForPublisher();
         handOff += seconds(start, System.nanoTime());
-        version = contents.version();
+        version = publication.version();
         inFlight = CompletableFuture.runAsync(() -> {
             long t0 = System.nanoTime();
+            PolicyLearner.State bytes;
+            try (state) {
+                bytes = state.toState();
+            }
+            Contents contents = new Contents(publication.withWeights(bytes.weights()), bytes, pending, totalsNow);
             try {
                 checkpoints.write(contents);
             } catch (IOException e) {
@@ -870,17 +881,11 @@ public final class LearnerService implements AutoCloseable {
         @Option(names = "--model-id", defaultValue = "policy", paramLabel = "ID", description = "Default: ${DEFAULT-VALUE}.")
         String modelId;
 
-        @Option(names = "--run-id", paramLabel = "ID", description = "Run id on run events. Default: from the prefix.")
-        String runId;
-
         @Option(names = "--threads", defaultValue = "1", paramLabel = "N", description = "PyTorch threads. Default: ${DEFAULT-VALUE}.")
         int threads;
 
-        @Option(names = "--config", paramLabel = "FILE", description = "YAML or JSON file of training keys.")
-        Path configFile;
-
-        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Set one training key; repeatable, after --config.")
-        Map<String, String> set = new LinkedHashMap<>();
+        @Mixin
+        ServiceConfigOptions run;
 
         @Spec
         CommandSpec spec;
@@ -890,11 +895,11 @@ public final class LearnerService implements AutoCloseable {
             TrainingConfig config;
             Options options;
             try {
-                config = TrainingConfig.load(configFile, set);
+                config = TrainingConfig.load(run.configFile, run.set);
                 Options defaults = Options.of(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix,
                         checkpointDir, weights);
                 options = new Options(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix, modelId,
-                        runId == null ? defaults.runId() : runId, checkpointDir, weights, threads, defaults.poolWait());
+                        run.runId(cluster.topicPrefix), checkpointDir, weights, threads, defaults.poolWait());
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }

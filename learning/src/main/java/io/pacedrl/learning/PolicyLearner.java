@@ -19,7 +19,9 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What every learner does to the model, synchronous or not: the policy and its optimiser, Z_φ over
@@ -295,18 +297,64 @@ public final class PolicyLearner implements AutoCloseable {
     public record State(byte[] weights, byte[] trainer) {}
 
     public State state() {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (DataOutputStream out = new DataOutputStream(bytes)) {
-            policyOptimizer.writeState(out);
-            out.writeBoolean(partition != null);
-            if (partition != null) {
-                AdamW.writeArrays(out, partition.parameters().values());
-                partitionOptimizer.writeState(out);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        try (Snapshot snapshot = snapshot()) {
+            return snapshot.toState();
         }
-        return new State(policy.toBytes(), bytes.toByteArray());
+    }
+
+    /**
+     * Copies of everything {@link State} holds, taken in native memory (a few milliseconds), to be
+     * turned into bytes by {@link Snapshot#toState} on another thread while training goes on.
+     */
+    public Snapshot snapshot() {
+        NDManager copies = manager.newSubManager();
+        List<NDArray> weights = AdamW.copies(policy.parameters().values(), copies);
+        Map<String, NDArray> named = new LinkedHashMap<>();
+        int i = 0;
+        for (String name : policy.parameters().keySet()) {
+            named.put(name, weights.get(i++));
+        }
+        return new Snapshot(copies, named, policyOptimizer.copyState(copies),
+                partition == null ? null : AdamW.copies(partition.parameters().values(), copies),
+                partition == null ? null : partitionOptimizer.copyState(copies));
+    }
+
+    /** A learner's state copied at one moment; close it once turned into bytes. */
+    public final class Snapshot implements AutoCloseable {
+        private final NDManager copies;
+        private final Map<String, NDArray> weights;
+        private final AdamW.Moments policyMoments;
+        private final List<NDArray> partitionValues;
+        private final AdamW.Moments partitionMoments;
+
+        private Snapshot(NDManager copies, Map<String, NDArray> weights, AdamW.Moments policyMoments, List<NDArray> partitionValues,
+                AdamW.Moments partitionMoments) {
+            this.copies = copies;
+            this.weights = weights;
+            this.policyMoments = policyMoments;
+            this.partitionValues = partitionValues;
+            this.partitionMoments = partitionMoments;
+        }
+
+        public State toState() {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            try (DataOutputStream out = new DataOutputStream(bytes)) {
+                policyMoments.write(out);
+                out.writeBoolean(partitionValues != null);
+                if (partitionValues != null) {
+                    AdamW.writeArrays(out, partitionValues);
+                    partitionMoments.write(out);
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            return new State(policy.toBytes(weights), bytes.toByteArray());
+        }
+
+        @Override
+        public void close() {
+            copies.close();
+        }
     }
 
     /** Puts back a state taken from a learner with the same configuration, π_ref and pool. */

@@ -7,5 +7,5 @@ import picocli.CommandLine.Command;
         description = "Benchmarks that print measured figures.",
         subcommands = {PlatformBenchmark.class, ModelBenchmarkCommand.class, SchedulingBenchmarkCommand.class,
                 DifficultyBenchmarkCommand.class,
-                GeneratorBenchmarkCommand.class, RewardBenchmarkCommand.class})
+                GeneratorBenchmarkCommand.class, RewardBenchmarkCommand.class, PipelineBenchmarkCommand.class})
 final class BenchCommand {}

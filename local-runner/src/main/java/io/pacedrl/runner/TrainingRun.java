@@ -165,6 +165,7 @@ final class TrainingRun {
         double consumed = 0;
         long lastNews = System.nanoTime();
         ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        Map<Long, String> names = new TreeMap<>();
         Map<Long, Long> windowStartCpu = null;
         Map<Long, Long> windowEndCpu = null;
         long windowStart = 0;
@@ -200,11 +201,13 @@ final class TrainingRun {
                             metrics.add(row);
                             consumed = event.getMetrics().getOrDefault("rollouts-consumed", consumed);
                             if (event.getLearnerVersion() == 1) {
+                                names.putAll(threadNames());
                                 windowStartCpu = cpuByThread(threads);
                                 windowStart = System.nanoTime();
                                 windowStartRollouts = consumed;
                             }
                             if (event.getLearnerVersion() == settings.config().steps()) {
+                                names.putAll(threadNames());
                                 windowEndCpu = cpuByThread(threads);
                                 windowEnd = System.nanoTime();
                                 windowEndRollouts = consumed;
@@ -226,14 +229,18 @@ final class TrainingRun {
             }
         }
         learner.finished().get(1, TimeUnit.MINUTES);
-        Map<Long, String> names = new TreeMap<>();
-        for (Thread thread : Thread.getAllStackTraces().keySet()) {
-            names.put(thread.getId(), thread.getName());
-        }
         Map<String, Double> windowCpu = windowStartCpu == null || windowEndCpu == null ? Map.of()
                 : cpuByService(windowStartCpu, windowEndCpu, names);
         return new Watch((finished - started) / 1000.0, metrics, evaluations, last, (windowEnd - windowStart) / 1e9,
                 windowEndRollouts - windowStartRollouts, windowCpu);
+    }
+
+    private static Map<Long, String> threadNames() {
+        Map<Long, String> names = new TreeMap<>();
+        for (Thread thread : Thread.getAllStackTraces().keySet()) {
+            names.put(thread.getId(), thread.getName());
+        }
+        return names;
     }
 
     private static Map<Long, Long> cpuByThread(ThreadMXBean threads) {
@@ -250,12 +257,14 @@ final class TrainingRun {
     /** CPU seconds over the run by the service whose threads used them (by thread name). */
     private static Map<String, Double> cpuByService(Map<Long, Long> start, Map<Long, Long> end, Map<Long, String> names) {
         Map<String, Double> byService = new LinkedHashMap<>();
-        for (String service : List.of("learner", "generator", "reward-service", "difficulty-stream", "broker and other")) {
+        for (String service : List.of("learner", "learner-publisher", "generator", "reward-service", "difficulty-stream",
+                "broker and other")) {
             byService.put(service, 0.0);
         }
         end.forEach((id, nanos) -> {
             String name = names.getOrDefault(id, "");
-            String service = name.startsWith("learner") ? "learner"
+            String service = name.equals("learner-publisher") ? "learner-publisher"
+                    : name.startsWith("learner") ? "learner"
                     : name.startsWith("generator") ? "generator"
                     : name.startsWith("reward-service") || name.startsWith("verify-") ? "reward-service"
                     : name.contains("StreamThread") ? "difficulty-stream" : "broker and other";

@@ -126,9 +126,35 @@ public final class AdamW implements AutoCloseable {
      * weights (DJL's saved parameters do not include an optimiser's state).
      */
     public void writeState(DataOutputStream out) throws IOException {
-        out.writeLong(steps);
-        writeArrays(out, firstMoments);
-        writeArrays(out, secondMoments);
+        new Moments(steps, firstMoments, secondMoments).write(out);
+    }
+
+    /** The step count and the moments, as they are now or as copies. */
+    public record Moments(long steps, List<NDArray> first, List<NDArray> second) {
+        /** What {@link #readState} reads back. */
+        public void write(DataOutputStream out) throws IOException {
+            out.writeLong(steps);
+            writeArrays(out, first);
+            writeArrays(out, second);
+        }
+    }
+
+    /** Copies of the moments in {@code into}: a state another thread can write out while training goes on. */
+    public Moments copyState(NDManager into) {
+        return new Moments(steps, copies(firstMoments, into), copies(secondMoments, into));
+    }
+
+    /** Copies of {@code arrays} in {@code into}, without gradients. */
+    public static List<NDArray> copies(Collection<NDArray> arrays, NDManager into) {
+        List<NDArray> copies = new ArrayList<>(arrays.size());
+        try (GradMode noGrad = GradMode.off()) {
+            for (NDArray array : arrays) {
+                NDArray copy = array.duplicate();
+                copy.attach(into);
+                copies.add(copy);
+            }
+        }
+        return copies;
     }
 
     /** Puts back a state written by {@link #writeState} for the same parameters. */

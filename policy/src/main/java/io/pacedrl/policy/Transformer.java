@@ -567,6 +567,15 @@ public final class Transformer implements AutoCloseable {
         return Weights.write(this);
     }
 
+    /**
+     * {@code values} in this model's weights format: copies of its parameters (taken with
+     * {@code duplicate()}, same names and order), so that another thread can serialise a version
+     * while this model trains on.
+     */
+    public byte[] toBytes(Map<String, NDArray> values) {
+        return Weights.write(this, values);
+    }
+
     /** A model with the weights in {@code bytes}. */
     public static Transformer fromBytes(NDManager parent, byte[] bytes) {
         return Weights.read(parent, bytes);

@@ -39,6 +39,11 @@ public final class Weights {
     }
 
     static byte[] write(Transformer model) {
+        return write(model, model.parameters());
+    }
+
+    /** {@code values} (the model's parameters, or copies of them in the same order) in the model's format. */
+    static byte[] write(Transformer model, Map<String, NDArray> values) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (DataOutputStream out = new DataOutputStream(bytes)) {
             out.writeUTF(MAGIC);
@@ -53,17 +58,17 @@ public final class Weights {
             out.writeBoolean(c.tiedHead());
             out.writeUTF(model.tokenizer().version());
             out.writeUTF(model.tokenizer().alphabet());
-            out.writeInt(model.parameters().size());
-            for (Map.Entry<String, NDArray> parameter : model.parameters().entrySet()) {
+            out.writeInt(values.size());
+            for (Map.Entry<String, NDArray> parameter : values.entrySet()) {
                 out.writeUTF(parameter.getKey());
                 long[] shape = parameter.getValue().getShape().getShape();
                 out.writeInt(shape.length);
                 for (long dimension : shape) {
                     out.writeLong(dimension);
                 }
-                float[] values = parameter.getValue().toFloatArray();
-                ByteBuffer data = ByteBuffer.allocate(values.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-                data.asFloatBuffer().put(values);
+                float[] floats = parameter.getValue().toFloatArray();
+                ByteBuffer data = ByteBuffer.allocate(floats.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+                data.asFloatBuffer().put(floats);
                 out.write(data.array());
             }
         } catch (IOException e) {
