@@ -36,6 +36,10 @@ final class PipelineBenchmarkCommand implements Callable<Integer> {
     @Option(names = "--pool-size", defaultValue = "4000", paramLabel = "N", description = "Default: ${DEFAULT-VALUE}.")
     int poolSize;
 
+    @Option(names = "--updates", defaultValue = "40", paramLabel = "N",
+            description = "Updates per mode; the window measured is updates 1 to N (default: ${DEFAULT-VALUE}).")
+    int updates;
+
     @Spec
     CommandSpec spec;
 
@@ -49,13 +53,15 @@ final class PipelineBenchmarkCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         platformOptions.validate();
         // Evaluations only at the ends, outside the measured window, and small.
-        TrainingConfig config = training.config().with(Map.of("eval-prompts", 64, "eval-samples", 1, "final-samples", 1,
-                "probe-prompts", 16));
-        config = config.with(Map.of("eval-every", config.steps()));
-        TaskSuite suite = TaskSuite.generate(TaskSuite.Config.DEFAULT);
-        List<TaskPrompt> pool = training.pool(suite, poolSize, config.seed());
+        if (updates < 3) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--updates must be ≥ 3, got " + updates);
+        }
+        TrainingConfig config = training.config().with(Map.of("steps", updates, "eval-every", updates, "eval-prompts", 64,
+                "eval-samples", 1, "final-samples", 1, "probe-prompts", 16));
+        TaskSuite suite = TrainCommand.suite(poolSize, spec);
+        List<TaskPrompt> pool = suite.train();
         io.pacedrl.policy.Torch.configure(1);
-        Path weights = training.referenceWeights(out);
+        Path weights = training.referenceWeights(out, TrainCommand.warmStart(suite));
         Path runDir = platformOptions.runDir("bench-pipeline");
         List<Figures> results = new ArrayList<>();
         try (Platform platform = platformOptions.open("bench-pipeline")) {

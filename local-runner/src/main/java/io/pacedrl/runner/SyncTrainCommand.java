@@ -10,15 +10,18 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -51,7 +54,7 @@ final class SyncTrainCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         TrainingConfig config = training.config();
         TaskSuite suite = TaskSuite.generate(TaskSuite.Config.DEFAULT);
-        List<TaskPrompt> pool = training.pool(suite, poolSize, config.seed());
+        List<TaskPrompt> pool = pool(suite, poolSize, config.seed());
         engine.startEngine();
         Path runDir = run.runDir("sync-train");
         byte[] reference = Files.readAllBytes(training.referenceWeights(out));
@@ -76,6 +79,20 @@ final class SyncTrainCommand implements Callable<Integer> {
         out.printf("report     %s%n", run.writeResults("sync-train", "sync-" + config.method() + ".json", results));
         out.printf("plots      %s%n", String.join(", ", plot(runDir, report, pHat)));
         return 0;
+    }
+
+    /**
+     * {@code size} prompts of the suite's pool, a seeded uniform sample (the pool is in generation
+     * order, and easy levels come early in it); null takes them all.
+     */
+    private List<TaskPrompt> pool(TaskSuite suite, Integer size, long seed) {
+        int n = size == null ? suite.train().size() : size;
+        if (n < 1 || n > suite.train().size()) {
+            throw new ParameterException(spec.commandLine(), "--pool-size must be in [1, " + suite.train().size() + "], got " + n);
+        }
+        List<TaskPrompt> pool = new ArrayList<>(suite.train());
+        Collections.shuffle(pool, new Random(seed));
+        return List.copyOf(pool.subList(0, n));
     }
 
     private static void print(PrintWriter out, SyncTrainer.Report report) {

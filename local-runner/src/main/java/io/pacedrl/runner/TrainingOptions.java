@@ -2,18 +2,12 @@ package io.pacedrl.runner;
 
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.WarmStart;
-import io.pacedrl.tasks.TaskPrompt;
-import io.pacedrl.tasks.TaskSuite;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -23,7 +17,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * The options of the commands that train: the training keys (a file, then --set, then the
- * shortcuts), π_ref, and the pool drawn from the default task suite.
+ * shortcuts) and π_ref.
  */
 public final class TrainingOptions {
     @Spec(Spec.Target.MIXEE)
@@ -71,29 +65,19 @@ public final class TrainingOptions {
         }
     }
 
-    /**
-     * {@code size} prompts of the suite's pool, a seeded uniform sample (the pool is in generation
-     * order, and easy levels come early in it); null takes them all.
-     */
-    List<TaskPrompt> pool(TaskSuite suite, Integer size, long seed) {
-        int n = size == null ? suite.train().size() : size;
-        if (n < 1 || n > suite.train().size()) {
-            throw new ParameterException(command.commandLine(), "--pool-size must be in [1, " + suite.train().size() + "], got " + n);
-        }
-        List<TaskPrompt> pool = new ArrayList<>(suite.train());
-        Collections.shuffle(pool, new Random(seed));
-        return List.copyOf(pool.subList(0, n));
-    }
-
     /** The given weights file, or the default warm start (cached, or trained now with a progress bar). */
     Path referenceWeights(PrintWriter out) throws IOException {
+        return referenceWeights(out, WarmStart.Config.defaults());
+    }
+
+    /** The given weights file, or the warm start {@code warmStart} (cached, or trained now with a progress bar). */
+    Path referenceWeights(PrintWriter out, WarmStart.Config warmStart) throws IOException {
         if (weights != null) {
             if (!Files.isRegularFile(weights)) {
                 throw new ParameterException(command.commandLine(), "--weights " + weights + ": no such file");
             }
             return weights;
         }
-        WarmStart.Config warmStart = WarmStart.Config.defaults();
         // The bar appears only if the warm start trains (a cached one reports no progress).
         ProgressBar[] bar = new ProgressBar[1];
         try {
