@@ -169,6 +169,10 @@ public final class PolicyLearner implements AutoCloseable {
      */
     public UpdateResult update(int step, List<Group> groups, List<Trajectory> fresh, List<Trajectory> replayed,
             boolean onPolicy) {
+        if (!replayed.isEmpty() && method.loss() != Method.Loss.TRAJECTORY_BALANCE) {
+            // Group-relative advantages need whole groups; only trajectory balance is valid off-policy alone.
+            throw new IllegalArgumentException(method + " does not learn from replayed trajectories");
+        }
         List<Trajectory> batch = new ArrayList<>(fresh);
         batch.addAll(replayed);
         List<int[]> prompts = batch.stream().map(Trajectory::promptTokens).toList();

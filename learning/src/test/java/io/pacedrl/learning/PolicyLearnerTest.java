@@ -1,0 +1,97 @@
+package io.pacedrl.learning;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDManager;
+import io.pacedrl.learning.PolicyLearner.Group;
+import io.pacedrl.learning.PolicyLearner.Trajectory;
+import io.pacedrl.policy.CharTokenizer;
+import io.pacedrl.policy.Torch;
+import io.pacedrl.policy.Transformer;
+import io.pacedrl.policy.Weights;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** A learner put back from its state updates exactly as the one it was taken from: what a checkpoint must give. */
+class PolicyLearnerTest {
+    private static byte[] reference;
+    private static final List<String> POOL = List.of("1+1=", "2+3=", "7*6=", "9-4=", "3 4 5 -> 17", "12+30=");
+
+    @BeforeAll
+    static void tinyPolicy() {
+        Torch.configure(1);
+        try (NDManager manager = NDManager.newBaseManager();
+                Transformer model = new Transformer(manager, new Transformer.Config(CharTokenizer.ASCII.vocabularySize(), 32, 1, 2, 32,
+                        0f, true), CharTokenizer.ASCII, 3)) {
+            reference = model.toBytes();
+        }
+    }
+
+    /** Two groups of three with mixed rewards, sampled by some earlier policy. */
+    private static List<Group> batch(PolicyLearner learner, int salt) {
+        List<Group> groups = new ArrayList<>();
+        for (int prompt : new int[] {salt % POOL.size(), (salt + 3) % POOL.size()}) {
+            List<Trajectory> trajectories = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                int[] response = CharTokenizer.ASCII.encodeResponse(Integer.toString(prompt * 7 + i + salt));
+                float[] behaviour = new float[response.length];
+                Arrays.fill(behaviour, -2.5f + 0.1f * i);
+                trajectories.add(new Trajectory(prompt + "/" + i, prompt, learner.promptTokens(prompt), response, behaviour,
+                        i == 0 ? 1.0 : 0.0, i == 0));
+            }
+            groups.add(new Group(prompt, trajectories));
+        }
+        return groups;
+    }
+
+    private static PolicyLearner.UpdateResult step(PolicyLearner learner, int step) {
+        Engine.getInstance().setRandomSeed(1000 + step);
+        List<Group> groups = batch(learner, step);
+        List<Trajectory> fresh = groups.stream().flatMap(g -> g.trajectories().stream()).toList();
+        List<Trajectory> replayed = learner.config().method().replay() ? List.of(fresh.get(0)) : List.of();
+        return learner.update(step, groups, fresh, replayed, false);
+    }
+
+    @Test
+    void onlyTrajectoryBalanceLearnsFromReplay() {
+        TrainingConfig config = TrainingConfig.defaults().with(Map.of("method", "grpo"));
+        try (PolicyLearner learner = new PolicyLearner(config, reference, POOL)) {
+            List<Group> groups = batch(learner, 1);
+            List<Trajectory> fresh = groups.stream().flatMap(g -> g.trajectories().stream()).toList();
+            assertEquals("grpo does not learn from replayed trajectories", assertThrows(IllegalArgumentException.class,
+                    () -> learner.update(1, groups, fresh, List.of(fresh.get(0)), false)).getMessage());
+        }
+    }
+
+    @Test
+    void aRestoredLearnerUpdatesExactlyAsTheOriginal() {
+        for (Method method : List.of(Method.PACED, Method.GRPO, Method.FLOWRL)) {
+            TrainingConfig config = TrainingConfig.defaults().with(Map.of("method", method.key(), "partition-hidden", 16,
+                    "partition-fit-steps", 2));
+            try (PolicyLearner original = new PolicyLearner(config, reference, POOL);
+                    PolicyLearner resumed = new PolicyLearner(config, reference, POOL)) {
+                step(original, 1);
+                step(original, 2);
+                resumed.restore(original.state());
+                assertEquals(original.policy().checksum(), resumed.policy().checksum(), method.key());
+                PolicyLearner.UpdateResult a = step(original, 3);
+                PolicyLearner.UpdateResult b = step(resumed, 3);
+                assertEquals(a, b, method.key() + ": the same loss, gradient norm and β·KL");
+                assertEquals(original.policy().checksum(), resumed.policy().checksum(), method.key() + ": the same weights after");
+                assertArrayEquals(original.accuracyEstimates(), resumed.accuracyEstimates(), method.key() + ": the same p̂");
+                if (method.learnsPartition()) {
+                    assertArrayEquals(original.logZ(), resumed.logZ(), method.key() + ": the same Z_φ");
+                }
+                assertNotEquals(Weights.sha256(reference), original.policy().checksum(), "the updates moved the policy");
+            }
+        }
+    }
+}
