@@ -146,8 +146,8 @@ public final class LearnerService implements AutoCloseable {
      * Z_φ's fit, β·KL, the p̂ refresh), taking the state to publish, waiting for the previous version
      * to be sent, evaluating. On the publishing thread: serialising and sending, and checkpoints.
      */
-    public record Timings(double waiting, double assembling, double compute, double snapshot, double handOff,
-            double evaluating, double publishing, double checkpointing, int updates) {
+    private record Timings(double waiting, double assembling, double compute, double snapshot, double handOff,
+            double evaluating, double publishing, double checkpointing) {
 
         /** The share of the learner thread's step time spent outside model compute. */
         public double pipelineShare() {
@@ -170,7 +170,6 @@ public final class LearnerService implements AutoCloseable {
     private final CompletableFuture<Long> finished = new CompletableFuture<>();
     private volatile boolean running = true;
     private volatile long version = -1;
-    private volatile Timings timings = new Timings(0, 0, 0, 0, 0, 0, 0, 0, 0);
     private final double[] publisherSeconds = new double[2];
 
     // Learner-thread state.
@@ -236,30 +235,17 @@ public final class LearnerService implements AutoCloseable {
         return Optional.ofNullable(failure.get());
     }
 
-    public Timings timings() {
-        return timings;
-    }
-
-    /** The learner thread, for measuring its CPU time. */
-    public Thread thread() {
-        return thread;
-    }
-
     private void run() {
         try {
             producer.initTransactions();
             loadPool();
             resumeOrBegin();
             while (running && version < config.steps()) {
-                long taking = System.nanoTime();
-                Optional<BatchAssembler.Batch> batch = assembler.take();
-                assembling += seconds(taking, System.nanoTime());
+                Optional<BatchAssembler.Batch> batch = takeBatch();
                 while (running && batch.isEmpty()) {
                     checkPublisher();
                     feed();
-                    taking = System.nanoTime();
-                    batch = assembler.take();
-                    assembling += seconds(taking, System.nanoTime());
+                    batch = takeBatch();
                 }
                 if (batch.isPresent()) {
                     step(batch.get());
@@ -381,7 +367,6 @@ public final class LearnerService implements AutoCloseable {
             }
             if (published == c.version() - 1) {
                 log.info("learner: version {} was checkpointed but never published; publishing it again", c.version());
-                version = c.version();
                 inFlight = CompletableFuture.runAsync(() -> send(c.publication()), publisher);
             } else if (published != c.version()) {
                 throw new IllegalStateException("the checkpoint in " + checkpoints.dir() + " is at version " + c.version()
@@ -480,6 +465,14 @@ public final class LearnerService implements AutoCloseable {
             }
         }
         assembling += seconds(start, System.nanoTime());
+    }
+
+    /** The next update's batch, if it is all here. */
+    private Optional<BatchAssembler.Batch> takeBatch() {
+        long start = System.nanoTime();
+        Optional<BatchAssembler.Batch> batch = assembler.take();
+        assembling += seconds(start, System.nanoTime());
+        return batch;
     }
 
     /** The scheduler's word on released groups, closed dynamic batches and replay draws. */
@@ -725,7 +718,6 @@ public final class LearnerService implements AutoCloseable {
                 publisherSeconds[1] += seconds(t0, t1);
             }
         }, publisher);
-        timings = currentTimings();
     }
 
     private void waitForPublisher() throws Exception {
@@ -813,8 +805,7 @@ public final class LearnerService implements AutoCloseable {
 
     private Timings currentTimings() {
         synchronized (publisherSeconds) {
-            return new Timings(waiting, assembling, compute, snapshot, handOff, evaluating, publisherSeconds[0], publisherSeconds[1],
-                    (int) Math.max(0, version));
+            return new Timings(waiting, assembling, compute, snapshot, handOff, evaluating, publisherSeconds[0], publisherSeconds[1]);
         }
     }
 

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.WarmStart;
+import io.pacedrl.tasks.JsonlDataset;
 import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.tasks.TaskSuite;
 import java.io.PrintWriter;
@@ -52,6 +53,10 @@ final class TrainCommand implements Callable<Integer> {
                     + "default: ${DEFAULT-VALUE}).")
     int poolSize;
 
+    @Option(names = "--dataset", paramLabel = "FILE", description = "Train and evaluate on a JSONL file of prompts (split "
+            + "train or held_out; see the README) instead of the generated suite.")
+    Path dataset;
+
     @Option(names = "--run-id", paramLabel = "ID", description = "The run's id; its topics are prefixed with it. Default: train-<time>.")
     String runId;
 
@@ -78,16 +83,34 @@ final class TrainCommand implements Callable<Integer> {
         }
         TaskSuite suite = TrainCommand.suite(poolSize, spec);
         List<TaskPrompt> pool = suite.train();
+        List<TaskPrompt> heldOut = suite.heldOut();
+        if (dataset != null) {
+            List<TaskPrompt> prompts;
+            try {
+                prompts = JsonlDataset.read(dataset);
+            } catch (JsonlDataset.FormatException | java.io.UncheckedIOException e) {
+                throw new ParameterException(spec.commandLine(), "--dataset: " + e.getMessage());
+            }
+            // A prompt without a split is one to train on.
+            pool = prompts.stream().filter(p -> p.split() != TaskPrompt.Split.HELD_OUT).map(p -> p.withSplit(TaskPrompt.Split.TRAIN))
+                    .toList();
+            heldOut = prompts.stream().filter(p -> p.split() == TaskPrompt.Split.HELD_OUT).toList();
+            if (pool.size() < config.promptsPerStep() || heldOut.isEmpty()) {
+                throw new ParameterException(spec.commandLine(), "--dataset " + dataset + " has " + pool.size() + " train and "
+                        + heldOut.size() + " held_out prompts; a run needs prompts-per-step = " + config.promptsPerStep()
+                        + " train prompts and one held_out");
+            }
+        }
         // One PyTorch thread per service: the generators and the learner each take a core.
         io.pacedrl.policy.Torch.configure(1);
         Path weights = training.referenceWeights(out, warmStart(suite));
         Path runDir = platform.runDir("train");
         TrainingRun.Settings settings = new TrainingRun.Settings(config, sync, generators, platform.topicPrefix + id, runDir, weights,
-                pool, suite.heldOut(), Duration.ofSeconds(stallSeconds));
+                pool, heldOut, Duration.ofSeconds(stallSeconds));
         TrainingConfig effective = settings.effectiveConfig();
         out.printf("run        %s: %s, %s (look-ahead %d), %d updates of %d prompts × %d rollouts, pool %,d, %d held-out%n", id,
                 config.method(), sync ? "lock-step" : "asynchronous", effective.lookAhead(), config.steps(), config.promptsPerStep(),
-                config.groupSize(), pool.size(), Math.min(config.evalPrompts(), suite.heldOut().size()));
+                config.groupSize(), pool.size(), Math.min(config.evalPrompts(), heldOut.size()));
         out.flush();
         TrainingRun.Result result;
         try (Platform cluster = platform.open("train")) {

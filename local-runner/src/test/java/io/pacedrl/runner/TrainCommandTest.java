@@ -113,6 +113,35 @@ class TrainCommandTest {
     }
 
     @Test
+    void aRunTrainsOnAJsonlDataset() throws Exception {
+        StringBuilder lines = new StringBuilder();
+        for (int i = 0; i < 12; i++) {
+            lines.append(String.format("{\"id\": \"t%d\", \"kind\": \"numeric\", \"text\": \"%d+%d=\", \"answer\": \"%d\"}%n",
+                    i, i, i + 1, 2 * i + 1));
+        }
+        for (int i = 0; i < 4; i++) {
+            lines.append(String.format("{\"id\": \"h%d\", \"kind\": \"numeric\", \"split\": \"held_out\", \"text\": \"%d*2=\", "
+                    + "\"answer\": \"%d\"}%n", i, i, 2 * i));
+        }
+        Path data = dir.resolve("data.jsonl");
+        Files.writeString(data, lines);
+        Path runDir = dir.resolve("dataset");
+        List<String> args = small("--method", "grpo", "--dataset", data.toString(), "--run-id", "e2e-data", "--run-dir",
+                runDir.toString());
+        CommandRun run = CommandRun.of(args.toArray(String[]::new));
+        assertEquals(0, run.exitCode(), run.out() + run.err());
+        assertTrue(run.out().contains("pool 12, 4 held-out"), run.out());
+        JsonNode result = new ObjectMapper().readTree(runDir.resolve("metrics.json").toFile());
+        assertEquals(5, result.get("metrics").size());
+        assertEquals(4, result.get("evaluations").get(0).get("prompts").asInt(), "evaluated on the dataset's held-out prompts");
+
+        Files.writeString(dir.resolve("bad.jsonl"), "{\"id\": \"q1\", \"kind\": \"numeric\", \"text\": \"1+1=\", \"answr\": \"2\"}\n");
+        CommandRun bad = CommandRun.of("train", "--weights", weights.toString(), "--dataset", dir.resolve("bad.jsonl").toString());
+        assertEquals(2, bad.exitCode());
+        assertTrue(bad.err().contains("--dataset: " + dir.resolve("bad.jsonl") + ":1: unknown field 'answr'"), bad.err());
+    }
+
+    @Test
     void badOptionsFailBeforeAnythingStarts() {
         CommandRun run = CommandRun.of("train", "--weights", weights.toString(), "--set", "max-staleness=-1");
         assertEquals(2, run.exitCode());
