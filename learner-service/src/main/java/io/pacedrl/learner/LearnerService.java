@@ -179,6 +179,11 @@ public final class LearnerService implements AutoCloseable {
     private List<TaskPrompt> pool;
     private Map<String, Integer> poolIndex;
     private double[] pHat;
+    /**
+     * p̂ of the last few versions: a group was scheduled with the estimates of the version that
+     * sampled it, which in an asynchronous run is older than the learner's.
+     */
+    private final TreeMap<Long, double[]> recentPHat = new TreeMap<>();
     private Map<String, Double> totals = new LinkedHashMap<>();
     private final List<Event> pendingEvents = new ArrayList<>();
     private final List<DeadLetter> deadLetters = new ArrayList<>();
@@ -376,6 +381,7 @@ public final class LearnerService implements AutoCloseable {
             log.info("learner: resumed at version {} from {}", version, checkpoints.dir());
         }
         pHat = learner.accuracyEstimates();
+        recentPHat.put(version, pHat);
         if (evaluationDue(version)) {
             evaluate();
         }
@@ -513,7 +519,7 @@ public final class LearnerService implements AutoCloseable {
             List<Trajectory> trajectories = group.rollouts().stream().map(r -> trajectory(r, prompt)).toList();
             groups.add(new PolicyLearner.Group(prompt, trajectories));
             fresh.addAll(trajectories);
-            estimates[g] = pHat[prompt];
+            estimates[g] = recentPHat.getOrDefault(group.policyVersion(), pHat)[prompt];
             observed[g] = group.correct() / (double) group.rollouts().size();
             informative += group.informative() ? 1 : 0;
             rewardSum += trajectories.stream().mapToDouble(Trajectory::reward).sum();
@@ -540,6 +546,8 @@ public final class LearnerService implements AutoCloseable {
         if (logZ != null) {
             pHat = Arrays.stream(logZ).map(z -> TrajectoryBalanceLoss.accuracyEstimate(z, config.beta())).toArray();
         }
+        recentPHat.put(version + 1, pHat);
+        recentPHat.headMap(version + 1 - config.maxStaleness()).clear();
         long computeEnd = System.nanoTime();
         compute += seconds(computeStart, computeEnd);
         PolicyLearner.Snapshot state = learner.snapshot();
