@@ -33,8 +33,8 @@ class PacedLearningTest {
                 1200, 64, 1e-3f, 100, 1, 64, 2);
         byte[] weights = Files.readAllBytes(WarmStart.obtain(warmStart, dir, progress -> {}).weights());
         TaskSuite suite = TaskSuite.generate(SUITE);
-        TrainingConfig config = TrainingConfig.defaults().with(Map.of("steps", 100, "eval-every", 20, "eval-prompts", 300,
-                "eval-samples", 16, "final-samples", 2, "probe-prompts", 256));
+        TrainingConfig config = TrainingConfig.defaults().with(Map.of("steps", 100, "eval-every", 10, "eval-prompts", 300,
+                "eval-samples", 16, "final-samples", 2, "probe-prompts", 512));
         SyncTrainer.Report report;
         try (SyncTrainer trainer = new SyncTrainer(config, weights, suite.train(), suite.heldOut(), Verifiers.load())) {
             report = trainer.run(progress -> {});
@@ -45,9 +45,12 @@ class PacedLearningTest {
         // 300 prompts × 16 samples, the same seed at every evaluation: a sampling standard error
         // of about 0.004 on the difference.
         double start = evaluations.get(0).passAt1();
-        double end = (evaluations.get(evaluations.size() - 2).passAt1() + evaluations.get(evaluations.size() - 1).passAt1()) / 2;
+        double end = evaluations.stream().filter(e -> e.step() == 80 || e.step() == 100).mapToDouble(SyncTrainer.EvalPoint::passAt1)
+                .average().orElseThrow();
         assertTrue(end > start + 0.008, "held-out pass@1 " + start + " → " + end + ": " + curve);
-        double spearman = evaluations.subList(2, evaluations.size()).stream()
+        // Every ten steps from step 40 on, 512 probe prompts each: a single evaluation of a few
+        // hundred prompts, most of them never solved, ranks them with much noise.
+        double spearman = evaluations.stream().filter(e -> e.step() >= 40)
                 .mapToDouble(SyncTrainer.EvalPoint::probeSpearman).average().orElseThrow();
         assertTrue(spearman > 0.3, "Spearman(p̂, probe accuracy) after warm-up " + spearman + ": " + curve);
         assertTrue(report.meanBetaKl() < 0.01, "β·KL stays small: " + report.meanBetaKl());
