@@ -60,7 +60,7 @@ public final class DifficultyStream implements AutoCloseable {
         /** One instance on a cluster: application id from the prefix, HTTP on a free loopback port. */
         public static Options of(String bootstrapServers, String schemaRegistryUrl, String topicPrefix, Path stateDir) {
             return new Options(bootstrapServers, schemaRegistryUrl, topicPrefix, topicPrefix + "difficulty-stream", stateDir,
-                    "127.0.0.1", 0, 1, new ServiceConfigOptions().runId(topicPrefix), Map.of());
+                    "127.0.0.1", 0, 1, ServiceConfigOptions.defaultRunId(topicPrefix), Map.of());
         }
     }
 

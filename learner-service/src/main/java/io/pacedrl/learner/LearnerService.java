@@ -6,8 +6,8 @@ import io.pacedrl.learner.LearnerCheckpoint.Event;
 import io.pacedrl.learner.LearnerCheckpoint.Publication;
 import io.pacedrl.learning.HeldOutEvaluation;
 import io.pacedrl.learning.Method;
-import io.pacedrl.learning.PolicyLearner;
 import io.pacedrl.learning.PolicyLearner.Trajectory;
+import io.pacedrl.learning.PolicyLearner;
 import io.pacedrl.learning.RunMetrics;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.learning.TrajectoryBalanceLoss;
@@ -35,6 +35,7 @@ import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.TopicSpec;
 import io.pacedrl.topics.Topics;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -73,12 +74,12 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /**
  * The learner service. It reads the pool once, then consumes scored rollouts, replay draws and the
@@ -135,7 +136,7 @@ public final class LearnerService implements AutoCloseable {
 
         public static Options of(String bootstrapServers, String schemaRegistryUrl, String topicPrefix, Path checkpointDir,
                 Path referenceWeights) {
-            return new Options(bootstrapServers, schemaRegistryUrl, topicPrefix, "policy", new ServiceConfigOptions().runId(topicPrefix),
+            return new Options(bootstrapServers, schemaRegistryUrl, topicPrefix, "policy", ServiceConfigOptions.defaultRunId(topicPrefix),
                     checkpointDir, referenceWeights, 1, Duration.ofMinutes(5));
         }
     }
@@ -717,7 +718,7 @@ public final class LearnerService implements AutoCloseable {
             try {
                 checkpoints.write(contents);
             } catch (IOException e) {
-                throw new java.io.UncheckedIOException("cannot write the checkpoint of version " + contents.version(), e);
+                throw new UncheckedIOException("cannot write the checkpoint of version " + contents.version(), e);
             }
             long t1 = System.nanoTime();
             send(contents.publication());

@@ -1,6 +1,7 @@
 package io.pacedrl.runner;
 
 import io.pacedrl.learning.TrainingConfig;
+import io.pacedrl.policy.Torch;
 import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.tasks.TaskSuite;
 import java.io.PrintWriter;
@@ -11,10 +12,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.Function;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -54,13 +57,13 @@ final class PipelineBenchmarkCommand implements Callable<Integer> {
         platformOptions.validate();
         // Evaluations only at the ends, outside the measured window, and small.
         if (updates < 3) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--updates must be ≥ 3, got " + updates);
+            throw new ParameterException(spec.commandLine(), "--updates must be ≥ 3, got " + updates);
         }
         TrainingConfig config = training.config().with(Map.of("steps", updates, "eval-every", updates, "eval-prompts", 64,
                 "eval-samples", 1, "final-samples", 1, "probe-prompts", 16));
         TaskSuite suite = TrainCommand.suite(poolSize, spec);
         List<TaskPrompt> pool = suite.train();
-        io.pacedrl.policy.Torch.configure(1);
+        Torch.configure(1);
         Path weights = training.referenceWeights(out, TrainCommand.warmStart(suite));
         Path runDir = platformOptions.runDir("bench-pipeline");
         List<Figures> results = new ArrayList<>();
@@ -125,7 +128,7 @@ final class PipelineBenchmarkCommand implements Callable<Integer> {
                 String.format("%.2f×", results.get(0).rolloutsPerSecond() / results.get(1).rolloutsPerSecond()));
     }
 
-    private static void row(PrintWriter out, String label, List<Figures> results, java.util.function.Function<Figures, String> cell) {
+    private static void row(PrintWriter out, String label, List<Figures> results, Function<Figures, String> cell) {
         out.printf("%-34s %14s %14s%n", label, cell.apply(results.get(0)), cell.apply(results.get(1)));
     }
 

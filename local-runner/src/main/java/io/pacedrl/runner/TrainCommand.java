@@ -4,11 +4,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.pacedrl.learning.TrainingConfig;
+import io.pacedrl.policy.Torch;
 import io.pacedrl.policy.WarmStart;
 import io.pacedrl.tasks.JsonlDataset;
 import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.tasks.TaskSuite;
+import io.pacedrl.topics.Topics;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.LocalDateTime;
@@ -77,7 +80,7 @@ final class TrainCommand implements Callable<Integer> {
         }
         String id = runId != null ? runId : "train-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
         try {
-            io.pacedrl.topics.Topics.checkPrefix(id);
+            Topics.checkPrefix(id);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), "--run-id: " + e.getMessage());
         }
@@ -88,7 +91,7 @@ final class TrainCommand implements Callable<Integer> {
             List<TaskPrompt> prompts;
             try {
                 prompts = JsonlDataset.read(dataset);
-            } catch (JsonlDataset.FormatException | java.io.UncheckedIOException e) {
+            } catch (JsonlDataset.FormatException | UncheckedIOException e) {
                 throw new ParameterException(spec.commandLine(), "--dataset: " + e.getMessage());
             }
             // A prompt without a split is one to train on.
@@ -102,7 +105,7 @@ final class TrainCommand implements Callable<Integer> {
             }
         }
         // One PyTorch thread per service: the generators and the learner each take a core.
-        io.pacedrl.policy.Torch.configure(1);
+        Torch.configure(1);
         Path weights = training.referenceWeights(out, warmStart(suite));
         Path runDir = platform.runDir("train");
         TrainingRun.Settings settings = new TrainingRun.Settings(config, sync, generators, platform.topicPrefix + id, runDir, weights,

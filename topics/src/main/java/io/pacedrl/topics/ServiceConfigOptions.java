@@ -16,8 +16,13 @@ public final class ServiceConfigOptions {
     @Option(names = "--run-id", paramLabel = "ID", description = "Run id on run events. Default: from the prefix.")
     public String runId;
 
-    /** The run id given, or one made from the topic prefix (its trailing separators dropped). */
+    /** The run id given, or the default for the topic prefix. */
     public String runId(String topicPrefix) {
-        return runId != null ? runId : topicPrefix.isEmpty() ? "run" : topicPrefix.replaceAll("[._-]+$", "");
+        return runId != null ? runId : defaultRunId(topicPrefix);
+    }
+
+    /** A run id made from the topic prefix (its trailing separators dropped), or "run" without one. */
+    public static String defaultRunId(String topicPrefix) {
+        return topicPrefix.isEmpty() ? "run" : topicPrefix.replaceAll("[._-]+$", "");
     }
 }
