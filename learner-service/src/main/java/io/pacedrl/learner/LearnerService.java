@@ -246,7 +246,7 @@ public final class LearnerService implements AutoCloseable {
             producer.initTransactions();
             loadPool();
             resumeOrBegin();
-            while (running && version < config.steps()) {
+            while (running && !config.finished(version, totals.getOrDefault("rollouts-consumed", 0.0))) {
                 Optional<BatchAssembler.Batch> batch = takeBatch();
                 while (running && batch.isEmpty()) {
                     checkPublisher();
@@ -617,7 +617,7 @@ public final class LearnerService implements AutoCloseable {
     }
 
     private boolean evaluationDue(long at) {
-        return at % config.evalEvery() == 0 || at == config.steps();
+        return at % config.evalEvery() == 0 || config.finished(at, totals.getOrDefault("rollouts-consumed", 0.0));
     }
 
     /** Held-out evaluation of the version just handed over; published with the next version. */
@@ -668,6 +668,7 @@ public final class LearnerService implements AutoCloseable {
             Map<String, Double> metrics = new LinkedHashMap<>(last.passAtK());
             metrics.put("avg@k", last.averageAtK());
             metrics.put("distinct-correct", last.distinctCorrect());
+            metrics.put("distinct-correct-countdown", last.distinctCorrectCountdown());
             metrics.put("samples", (double) config.finalSamples());
             metrics.putAll(totals);
             metrics.putAll(timeSplit());

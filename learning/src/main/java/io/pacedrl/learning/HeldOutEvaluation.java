@@ -2,12 +2,14 @@ package io.pacedrl.learning;
 
 import io.pacedrl.policy.Evaluation;
 import io.pacedrl.policy.Transformer;
+import io.pacedrl.tasks.CountdownVerifier;
 import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.tasks.Verifiers;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 
 /**
  * How a run measures its policy, the same way in every learner: held-out pass@1 from
@@ -33,8 +35,12 @@ public final class HeldOutEvaluation {
      * @param passAtK         unbiased pass@k for k = 1, 2, 4, … ≤ final samples
      * @param averageAtK      avg@k: the mean share correct of the final samples
      * @param distinctCorrect mean distinct correct answers per held-out prompt with at least one
+     * @param distinctCorrectCountdown mean distinct correct answers per held-out countdown prompt, solved
+     *                        or not (countdown has many correct expressions: how varied the solutions
+     *                        are); NaN without countdown prompts
      */
-    public record Final(double passAt1, Map<String, Double> passAtK, double averageAtK, double distinctCorrect) {}
+    public record Final(double passAt1, Map<String, Double> passAtK, double averageAtK, double distinctCorrect,
+            double distinctCorrectCountdown) {}
 
     private static final int BATCH_PROMPTS = 512;
 
@@ -80,7 +86,10 @@ public final class HeldOutEvaluation {
         Evaluation.Result last = Evaluation.run(policy, heldOut, config.finalSamples(), sampling, BATCH_PROMPTS,
                 config.seed() + 23, verifiers);
         double distinct = Arrays.stream(last.distinctCorrect()).filter(d -> d > 0).average().orElse(0);
-        return new Final(last.passAt1(), passAtK(last), RunMetrics.averageAtK(last.correct(), config.finalSamples()), distinct);
+        double countdown = IntStream.range(0, heldOut.size()).filter(i -> heldOut.get(i).kind().equals(CountdownVerifier.KIND))
+                .map(i -> last.distinctCorrect()[i]).average().orElse(Double.NaN);
+        return new Final(last.passAt1(), passAtK(last), RunMetrics.averageAtK(last.correct(), config.finalSamples()), distinct,
+                countdown);
     }
 
     private static Map<String, Double> passAtK(Evaluation.Result result) {

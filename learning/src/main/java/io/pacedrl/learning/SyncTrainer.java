@@ -115,11 +115,11 @@ public final class SyncTrainer implements AutoCloseable {
         List<double[]> estimatorPairs = new ArrayList<>();
         long rollouts = 0;
         evaluations.add(evaluate(0, 0, start));
-        for (int step = 1; step <= config.steps(); step++) {
+        for (int step = 1; !config.finished(step - 1, rollouts); step++) {
             StepRecord record = step(step, rollouts, estimatorPairs);
             rollouts = record.rollouts();
             history.add(record);
-            if (step % config.evalEvery() == 0 || step == config.steps()) {
+            if (step % config.evalEvery() == 0 || config.finished(step, rollouts)) {
                 evaluations.add(evaluate(step, rollouts, start));
             }
             progress.accept(new Progress(step, config.steps(), rollouts, record.meanReward(),

@@ -20,7 +20,10 @@ import java.util.stream.Collectors;
  * temperature 1, ε 0.2, β_F 15); the rest are chosen for the small policy on two cores.
  *
  * @param method                which method runs: {@link Method#keys()}
- * @param steps                 updates in the run
+ * @param steps                 updates in the run (at most, with a rollout budget)
+ * @param rolloutBudget         rollouts the run may consume, 0 for no budget: the run ends after the
+ *                              update that reaches it. Methods compare at equal budgets this way, since
+ *                              dynamic sampling spends more rollouts on an update than the others
  * @param promptsPerStep        B: prompts per update (groups in the batch)
  * @param groupSize             G: rollouts per prompt
  * @param temperature           sampling temperature (scoring uses the same)
@@ -65,7 +68,7 @@ import java.util.stream.Collectors;
  * @param seed                  seed of prompt sampling, rollouts, replay draws, Z_φ and dropout
  */
 public record TrainingConfig(
-        Method method, int steps, int promptsPerStep, int groupSize, double temperature, int maxNewTokens,
+        Method method, int steps, long rolloutBudget, int promptsPerStep, int groupSize, double temperature, int maxNewTokens,
         double policyLearningRate, int policyWarmupSteps, double partitionLearningRate, int partitionFitSteps, double beta,
         double tau, int replayCapacity,
         int replayAdd, int replaySize, double clipEpsilon, double klCoefficient, double flowrlBeta, double oversample,
@@ -84,6 +87,9 @@ public record TrainingConfig(
             throw new IllegalArgumentException("method must be one of " + Method.keys());
         }
         atLeast("steps", steps, 1);
+        if (rolloutBudget < 0) {
+            throw new IllegalArgumentException("rollout-budget must be ≥ 0 (0: no budget), got " + rolloutBudget);
+        }
         atLeast("prompts-per-step", promptsPerStep, 1);
         atLeast("group-size", groupSize, 2);
         atLeast("max-new-tokens", maxNewTokens, 1);
@@ -119,8 +125,13 @@ public record TrainingConfig(
 
     /** The defaults: PACED-RL on the small model. */
     public static TrainingConfig defaults() {
-        return new TrainingConfig(Method.PACED, 200, 32, 8, 1.0, 24, 2e-4, 10, 1e-2, 8, 0.05, 0.5, 128, 64, 64, 0.2, 0.0,
+        return new TrainingConfig(Method.PACED, 200, 0, 32, 8, 1.0, 24, 2e-4, 10, 1e-2, 8, 0.05, 0.5, 128, 64, 64, 0.2, 0.0,
                 15.0, 2.0, 4, 256, 0.1, 0.5, 20, 256, 4, 16, 20, 128, 2, 4, 300, 0.3, 1);
+    }
+
+    /** Whether a run that has made {@code updates} updates and consumed {@code rollouts} rollouts is done. */
+    public boolean finished(long updates, double rollouts) {
+        return updates >= steps || (rolloutBudget > 0 && rollouts >= rolloutBudget);
     }
 
     /**
@@ -129,7 +140,12 @@ public record TrainingConfig(
      * bad value is an error naming it.
      */
     public static TrainingConfig load(Path file, Map<String, ?> overrides) throws IOException {
-        Map<String, Object> keys = new LinkedHashMap<>();
+        return load(Map.of(), file, overrides);
+    }
+
+    /** As {@link #load(Path, Map)}, with a command's own defaults {@code base} applied before the file. */
+    public static TrainingConfig load(Map<String, ?> base, Path file, Map<String, ?> overrides) throws IOException {
+        Map<String, Object> keys = new LinkedHashMap<>(base);
         if (file != null) {
             if (!Files.isRegularFile(file)) {
                 throw new IllegalArgumentException("config file " + file + " does not exist");

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
@@ -39,8 +40,22 @@ final class Charts {
         return lines(file, title, xTitle, yTitle, List.of(new Series(yTitle, x, y)));
     }
 
-    /** One named line of a chart. */
-    record Series(String name, List<? extends Number> x, List<? extends Number> y) {}
+    /** One named line of a chart, with error bars of ± {@code errors} where given (null: none). */
+    record Series(String name, List<? extends Number> x, List<? extends Number> y, List<? extends Number> errors) {
+        Series(String name, List<? extends Number> x, List<? extends Number> y) {
+            this(name, x, y, null);
+        }
+    }
+
+    /** Bars of several series over the same labels, stacked. */
+    static Path stackedBars(Path file, String title, String xTitle, String yTitle, List<String> labels,
+            Map<String, List<? extends Number>> series) throws IOException {
+        CategoryChart chart = new CategoryChartBuilder().width(WIDTH).height(HEIGHT).title(title)
+                .xAxisTitle(xTitle).yAxisTitle(yTitle).build();
+        chart.getStyler().setStacked(true);
+        series.forEach((name, values) -> chart.addSeries(name, labels, values));
+        return save(chart, file);
+    }
 
     /** Several lines on one chart, with a legend when there is more than one. */
     static Path lines(Path file, String title, String xTitle, String yTitle, List<Series> series) throws IOException {
@@ -50,19 +65,24 @@ final class Charts {
             // Points without a value (an update with nothing to measure) are left out.
             List<Double> x = new ArrayList<>();
             List<Double> y = new ArrayList<>();
+            List<Double> errors = new ArrayList<>();
             for (int i = 0; i < s.x().size(); i++) {
                 double xi = s.x().get(i).doubleValue();
                 double yi = s.y().get(i).doubleValue();
                 if (Double.isFinite(xi) && Double.isFinite(yi)) {
                     x.add(xi);
                     y.add(yi);
+                    double error = s.errors() == null ? 0 : s.errors().get(i).doubleValue();
+                    errors.add(Double.isFinite(error) ? error : 0);
                 }
             }
             if (x.isEmpty()) {
                 x.add(0.0);
                 y.add(0.0);
+                errors.add(0.0);
             }
-            chart.addSeries(s.name(), x, y).setMarker(series.size() > 1 ? SeriesMarkers.CIRCLE : SeriesMarkers.NONE);
+            (s.errors() == null ? chart.addSeries(s.name(), x, y) : chart.addSeries(s.name(), x, y, errors))
+                    .setMarker(series.size() > 1 ? SeriesMarkers.CIRCLE : SeriesMarkers.NONE);
         }
         return save(chart, file);
     }

@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 
@@ -53,6 +54,13 @@ public final class Platform implements AutoCloseable {
     public List<TopicCreator.Outcome> ensureTopics(Collection<TopicSpec<?, ?>> topics) {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
             return new TopicCreator(admin, ADMIN_TIMEOUT).ensure(topics);
+        }
+    }
+
+    /** Deletes topics (a finished run's, whose records are kept elsewhere). */
+    public void deleteTopics(Collection<String> names) throws Exception {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
+            admin.deleteTopics(names).all().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
         }
     }
 

@@ -58,6 +58,15 @@ public final class PlatformOptions {
         return run.runDir(commandName);
     }
 
+    /** The run directory: --run-dir, or runs/&lt;command&gt;-&lt;id&gt;. */
+    Path runDir(String commandName, String id) throws IOException {
+        return run.runDir(commandName, id);
+    }
+
+    boolean embedded() {
+        return bootstrapServers == null;
+    }
+
     Path writeResults(String commandName, String fileName, Object results) throws IOException {
         return run.writeResults(commandName, fileName, results);
     }
@@ -65,7 +74,7 @@ public final class PlatformOptions {
     /** Opens the external platform named by the options, or starts the embedded one under the run directory. */
     Platform open(String commandName) throws Exception {
         validate();
-        if (bootstrapServers != null) {
+        if (!embedded()) {
             return Platform.external(bootstrapServers, schemaRegistryUrl);
         }
         return Platform.embedded(runDir(commandName).resolve("kafka"));

@@ -17,8 +17,13 @@ public final class RunOptions {
 
     /** The run directory (given, or runs/&lt;command&gt;-&lt;time&gt;), created if it does not exist. */
     Path runDir(String commandName) throws IOException {
+        return runDir(commandName, LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+    }
+
+    /** The run directory (given, or runs/&lt;command&gt;-&lt;id&gt;), created if it does not exist. */
+    Path runDir(String commandName, String id) throws IOException {
         if (runDir == null) {
-            runDir = Path.of("runs", commandName + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+            runDir = Path.of("runs", commandName + "-" + id);
         }
         return Files.createDirectories(runDir);
     }

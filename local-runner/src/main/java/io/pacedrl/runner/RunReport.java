@@ -85,8 +85,7 @@ final class RunReport {
                 .append("</td></tr>\n"));
         html.append("</table>\n");
         for (Path plot : plots) {
-            html.append("<p><img alt=\"").append(escape(plot.getFileName().toString())).append("\" src=\"data:image/png;base64,")
-                    .append(Base64.getEncoder().encodeToString(Files.readAllBytes(plot))).append("\"></p>\n");
+            image(html, plot);
         }
         html.append("<h2>Configuration</h2>\n<table>\n");
         new LinkedHashMap<>(result.config().asKeys()).forEach((key, value) -> html.append("<tr><td>").append(escape(key))
@@ -105,7 +104,13 @@ final class RunReport {
         return value instanceof Number n ? n.doubleValue() : Double.NaN;
     }
 
-    private static String escape(String text) {
+    /** A PNG embedded in the page, so the report is one file. */
+    static void image(StringBuilder html, Path plot) throws IOException {
+        html.append("<p><img alt=\"").append(escape(plot.getFileName().toString())).append("\" src=\"data:image/png;base64,")
+                .append(Base64.getEncoder().encodeToString(Files.readAllBytes(plot))).append("\"></p>\n");
+    }
+
+    static String escape(String text) {
         return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
     }
 }

@@ -10,6 +10,7 @@ import io.pacedrl.tasks.JsonlDataset;
 import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.tasks.TaskSuite;
 import io.pacedrl.topics.Topics;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -129,12 +130,19 @@ final class TrainCommand implements Callable<Integer> {
         }
         Map<String, String> summary = summary(result);
         summary.forEach((key, value) -> out.printf("%-10s %s%n", key, value));
-        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-        new ObjectMapper(new YAMLFactory()).writeValue(runDir.resolve("config.yaml").toFile(), effective.asKeys());
-        json.writeValue(runDir.resolve("metrics.json").toFile(), result);
-        Path report = RunReport.write(runDir, result, summary);
-        out.printf("files      %s, %s, %s%n", runDir.resolve("config.yaml"), runDir.resolve("metrics.json"), report);
+        Path report = write(runDir, result, summary);
+        out.printf("files      %s, %s, %s%n", runDir.resolve("config.yaml"), runDir.resolve(METRICS), report);
         return 0;
+    }
+
+    /** The file a finished run's whole record is in (a comparison resumes from it). */
+    static final String METRICS = "metrics.json";
+
+    /** A finished run's files: its effective configuration, every metric as JSON, and the report; returns the report. */
+    static Path write(Path runDir, TrainingRun.Result result, Map<String, String> summary) throws IOException {
+        new ObjectMapper(new YAMLFactory()).writeValue(runDir.resolve("config.yaml").toFile(), result.config().asKeys());
+        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(runDir.resolve(METRICS).toFile(), result);
+        return RunReport.write(runDir, result, summary);
     }
 
     /**
@@ -182,7 +190,7 @@ final class TrainCommand implements Callable<Integer> {
         lines.put("estimator", String.format("probe Spearman(p̂, accuracy) %.2f at the end; mean β·KL %.1e; groups with signal %.0f%%",
                 num(last, "probe-spearman"), mean(r.metrics(), "beta-kl"), 100 * mean(r.metrics(), "informative-share")));
         lines.put("pipeline", String.format("%.1f rollouts/s over updates 1–%d (%.0f s); mean staleness %.2f versions; "
-                        + "stale groups dropped %.0f; dead letters %d", r.windowRollouts() / r.windowSeconds(), r.config().steps(),
+                        + "stale groups dropped %.0f; dead letters %d", r.windowRollouts() / r.windowSeconds(), (long) num(end, "version"),
                 r.windowSeconds(), mean(r.metrics(), "mean-staleness"), num(end, "stale-groups"), r.deadLetters()));
         lines.put("learner", String.format("model compute %.0f s, waiting for batches %.0f s, outside model compute %.2f%% of its "
                         + "step time", num(end, "seconds-compute"), num(end, "seconds-waiting"), 100 * num(end, "pipeline-share")));

@@ -48,6 +48,11 @@ public final class TrainingOptions {
 
     /** The defaults, then the file, then --set, then the shortcut options; errors name the key. */
     TrainingConfig config() throws IOException {
+        return config(Map.of());
+    }
+
+    /** As {@link #config()}, with the command's own defaults {@code base} before the file. */
+    TrainingConfig config(Map<String, ?> base) throws IOException {
         Map<String, Object> keys = new LinkedHashMap<>(set);
         if (method != null) {
             keys.put("method", method);
@@ -59,7 +64,7 @@ public final class TrainingOptions {
             keys.put("seed", seed);
         }
         try {
-            return TrainingConfig.load(configFile, keys);
+            return TrainingConfig.load(base, configFile, keys);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(command.commandLine(), e.getMessage());
         }

@@ -69,7 +69,7 @@ final class TrainingRun {
     /**
      * The run's record. {@code seconds} runs from version 0's publication to the final evaluation.
      * The steady window runs from the first update's metrics to the last's (start-up and the final
-     * evaluation left out): its wall seconds, the rollouts the learner consumed in it, and the CPU
+     * evaluation left out; a run of one update has none): its wall seconds, the rollouts the learner consumed in it, and the CPU
      * seconds each service's threads used in it. {@code generatedRollouts} counts every rollout the
      * generators wrote.
      */
@@ -206,7 +206,8 @@ final class TrainingRun {
                                 windowStart = System.nanoTime();
                                 windowStartRollouts = consumed;
                             }
-                            if (event.getLearnerVersion() == settings.config().steps()) {
+                            // The window ends at the last update: steps, or the one that spends the rollout budget.
+                            if (event.getLearnerVersion() > 1) {
                                 names.putAll(threadNames());
                                 windowEndCpu = cpuByThread(threads);
                                 windowEnd = System.nanoTime();

@@ -1,0 +1,359 @@
+package io.pacedrl.runner;
+
+import io.pacedrl.learning.Method;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+import java.util.function.Function;
+
+/**
+ * What a comparison of methods at equal rollout budgets found, from its runs' records (no Kafka
+ * here): each method's held-out accuracy against rollouts consumed (mean and spread over seeds),
+ * its final pass@k and diversity, the headline (rollouts each method needed to reach the best
+ * baseline's final accuracy, as a ratio to that baseline), estimator health, cost per update, and
+ * in plain words where PACED-RL does not win.
+ */
+final class Comparison {
+    /** The methods PACED-RL is measured against; the PACED-RL ablations are not baselines. */
+    static final List<Method> BASELINES = List.of(Method.GRPO, Method.FLOWRL, Method.DYNAMIC_SAMPLING);
+
+    private Comparison() {}
+
+    /** One run of the comparison: its result, or the error that stopped it. */
+    record Run(Method method, long seed, String runId, String directory, String error, TrainingRun.Result result) {
+        boolean done() {
+            return result != null;
+        }
+    }
+
+    /** A mean over seeds and its spread (sample standard deviation; 0 for one seed), from n seeds. */
+    record Stat(double mean, double spread, int n) {
+        static Stat of(List<Double> values) {
+            List<Double> finite = values.stream().filter(Double::isFinite).toList();
+            if (finite.isEmpty()) {
+                return new Stat(Double.NaN, Double.NaN, 0);
+            }
+            double mean = finite.stream().mapToDouble(Double::doubleValue).average().orElseThrow();
+            double squares = finite.stream().mapToDouble(v -> (v - mean) * (v - mean)).sum();
+            return new Stat(mean, finite.size() > 1 ? Math.sqrt(squares / (finite.size() - 1)) : 0, finite.size());
+        }
+    }
+
+    /** A curve over rollouts consumed: at each grid point, the mean and spread over the seeds that reached it. */
+    record Curve(List<Double> rollouts, List<Stat> values) {
+        Stat last() {
+            for (int i = values.size() - 1; i >= 0; i--) {
+                if (values.get(i).n() > 0) {
+                    return values.get(i);
+                }
+            }
+            return new Stat(Double.NaN, Double.NaN, 0);
+        }
+    }
+
+    /**
+     * Where an update's time goes, per update and mean over seeds. CPU seconds by part of the
+     * pipeline over the steady window (generation: the generators; scoring: the reward service;
+     * update: the learner and its publisher; scheduling: the difficulty stream, which also keeps the
+     * replay buffer; other: the broker, registry and the rest), the wall seconds per update, the
+     * learner's own split of its step time, and scheduling + replay as a share of all CPU time.
+     */
+    record Cost(Stat wallSecondsPerUpdate, Map<String, Stat> cpuSecondsPerUpdate, Stat schedulingShare,
+            Map<String, Stat> learnerSecondsPerUpdate) {}
+
+    /**
+     * One method over its seeds.
+     *
+     * @param accuracy        held-out pass@1 against rollouts consumed
+     * @param finalAccuracy   the curve's last point: held-out pass@1 when the budget is spent
+     * @param finalEvaluation the final evaluation's pass@k, avg@k and distinct correct answers
+     * @param rolloutsToTarget rollouts the seed-mean curve needed to reach the target (linear between
+     *                        evaluations), NaN if it never did
+     * @param ratioToBest     rolloutsToTarget over the best baseline's
+     * @param spearman        probe Spearman(p̂, observed accuracy) against rollouts (methods with p̂)
+     * @param informative     share of groups with 0 &lt; correct &lt; G, per update, in the grid's intervals
+     * @param betaKl          β·KL(π_old ‖ π_θ) per update, in the grid's intervals
+     * @param health          means over training: probe Spearman (from estimator-warmup-steps on),
+     *                        β·KL and informative share per update
+     */
+    record MethodResult(String method, int seeds, int failed, Curve accuracy, Stat finalAccuracy,
+            Map<String, Stat> finalEvaluation, double rolloutsToTarget, double ratioToBest, Curve spearman,
+            Curve informative, Curve betaKl, Map<String, Stat> health, Cost cost) {}
+
+    /** The whole comparison: per method, the headline's target, and the plain statements. */
+    record Results(long rolloutBudget, String bestBaseline, double target, List<MethodResult> methods, List<String> verdicts) {}
+
+    /**
+     * @param runs         every run, done or failed
+     * @param methods      the methods in the order to report them
+     * @param rolloutBudget the budget every run had
+     * @param gridStep     rollouts between the grid points curves are put on
+     */
+    static Results summarize(List<Run> runs, List<Method> methods, long rolloutBudget, double gridStep) {
+        List<Double> grid = new ArrayList<>();
+        for (double x = 0; x < rolloutBudget; x += gridStep) {
+            grid.add(x);
+        }
+        grid.add((double) rolloutBudget);
+
+        List<MethodResult> results = new ArrayList<>();
+        for (Method method : methods) {
+            List<TrainingRun.Result> done = runs.stream().filter(r -> r.method() == method && r.done()).map(Run::result).toList();
+            int failed = (int) runs.stream().filter(r -> r.method() == method && !r.done()).count();
+            Curve accuracy = curve(grid, done, r -> r.evaluations(), "pass@1");
+            Curve spearman = method.estimatesAccuracy() ? curve(grid, done, r -> r.evaluations(), "probe-spearman")
+                    : new Curve(grid, grid.stream().map(x -> Stat.of(List.of())).toList());
+            Map<String, Stat> finals = new LinkedHashMap<>();
+            for (String key : finalKeys(done)) {
+                finals.put(key, Stat.of(done.stream().map(r -> number(r.finalEvaluation().get(key))).toList()));
+            }
+            Map<String, Stat> health = new LinkedHashMap<>();
+            health.put("probe-spearman", method.estimatesAccuracy() ? Stat.of(done.stream().map(r -> mean(r.evaluations().stream()
+                    .filter(e -> number(e.get("version")) >= r.config().estimatorWarmupSteps()).toList(), "probe-spearman")).toList())
+                    : Stat.of(List.of()));
+            health.put("beta-kl", Stat.of(done.stream().map(r -> mean(r.metrics(), "beta-kl")).toList()));
+            health.put("informative-share", Stat.of(done.stream().map(r -> mean(r.metrics(), "informative-share")).toList()));
+            results.add(new MethodResult(method.key(), done.size(), failed, accuracy, accuracy.last(), finals, Double.NaN, Double.NaN,
+                    spearman, binned(grid, done, "informative-share"), binned(grid, done, "beta-kl"), health, cost(done)));
+        }
+
+        // The headline: the best baseline by final accuracy sets the target.
+        MethodResult best = results.stream().filter(r -> BASELINES.contains(Method.of(r.method())) && r.finalAccuracy().n() > 0)
+                .max((a, b) -> Double.compare(a.finalAccuracy().mean(), b.finalAccuracy().mean())).orElse(null);
+        double target = best == null ? Double.NaN : best.finalAccuracy().mean();
+        double bestRollouts = best == null ? Double.NaN : firstReach(best.accuracy(), target);
+        List<MethodResult> headlined = results.stream().map(r -> {
+            double reach = firstReach(r.accuracy(), target);
+            return new MethodResult(r.method(), r.seeds(), r.failed(), r.accuracy(), r.finalAccuracy(), r.finalEvaluation(), reach,
+                    bestRollouts > 0 ? reach / bestRollouts : Double.NaN, r.spearman(), r.informative(), r.betaKl(), r.health(),
+                    r.cost());
+        }).toList();
+        return new Results(rolloutBudget, best == null ? null : best.method(), target, headlined,
+                verdicts(headlined, best == null ? null : best.method(), target));
+    }
+
+    /** Each run's values of {@code key} in {@code rows} put on the grid by linear interpolation, then mean and spread over runs. */
+    private static Curve curve(List<Double> grid, List<TrainingRun.Result> runs,
+            Function<TrainingRun.Result, List<Map<String, Object>>> rows, String key) {
+        List<List<Double>> perRun = new ArrayList<>();
+        for (TrainingRun.Result run : runs) {
+            TreeMap<Double, Double> points = new TreeMap<>();
+            for (Map<String, Object> row : rows.apply(run)) {
+                double x = number(row.get("rollouts-consumed"));
+                double y = number(row.get(key));
+                if (Double.isFinite(x) && Double.isFinite(y)) {
+                    points.put(x, y);
+                }
+            }
+            perRun.add(grid.stream().map(x -> interpolate(points, x)).toList());
+        }
+        return onGrid(grid, perRun);
+    }
+
+    /** Each run's per-update {@code key} averaged within each grid interval (up to and including its point), then over runs. */
+    private static Curve binned(List<Double> grid, List<TrainingRun.Result> runs, String key) {
+        List<List<Double>> perRun = new ArrayList<>();
+        for (TrainingRun.Result run : runs) {
+            List<Double> values = new ArrayList<>();
+            for (int i = 0; i < grid.size(); i++) {
+                double from = i == 0 ? Double.NEGATIVE_INFINITY : grid.get(i - 1);
+                double to = grid.get(i);
+                boolean last = i == grid.size() - 1;
+                values.add(mean(run.metrics().stream().filter(m -> {
+                    double x = number(m.get("rollouts-consumed"));
+                    return x > from && (x <= to || last);
+                }).toList(), key));
+            }
+            perRun.add(values);
+        }
+        return onGrid(grid, perRun);
+    }
+
+    private static Curve onGrid(List<Double> grid, List<List<Double>> perRun) {
+        List<Stat> values = new ArrayList<>();
+        for (int i = 0; i < grid.size(); i++) {
+            int at = i;
+            values.add(Stat.of(perRun.stream().map(run -> run.get(at)).toList()));
+        }
+        return new Curve(grid, values);
+    }
+
+    /** y at x between the nearest measured points; NaN outside them. */
+    static double interpolate(TreeMap<Double, Double> points, double x) {
+        Map.Entry<Double, Double> below = points.floorEntry(x);
+        Map.Entry<Double, Double> above = points.ceilingEntry(x);
+        if (below == null || above == null) {
+            return Double.NaN;
+        }
+        if (below.getKey().equals(above.getKey())) {
+            return below.getValue();
+        }
+        double t = (x - below.getKey()) / (above.getKey() - below.getKey());
+        return below.getValue() + t * (above.getValue() - below.getValue());
+    }
+
+    /** Rollouts at which the curve's mean first reaches {@code target}, linear between grid points; NaN if never. */
+    static double firstReach(Curve curve, double target) {
+        if (!Double.isFinite(target)) {
+            return Double.NaN;
+        }
+        double previousX = Double.NaN;
+        double previousY = Double.NaN;
+        for (int i = 0; i < curve.rollouts().size(); i++) {
+            Stat value = curve.values().get(i);
+            if (value.n() == 0) {
+                continue;
+            }
+            double x = curve.rollouts().get(i);
+            double y = value.mean();
+            if (y >= target) {
+                return Double.isNaN(previousX) ? x : previousX + (target - previousY) / (y - previousY) * (x - previousX);
+            }
+            previousX = x;
+            previousY = y;
+        }
+        return Double.NaN;
+    }
+
+    /** The final evaluation's keys, in the order pass@1, pass@2, …, then avg@k and the distinct-answer counts. */
+    private static List<String> finalKeys(List<TrainingRun.Result> runs) {
+        List<String> keys = new ArrayList<>();
+        runs.stream().flatMap(r -> r.finalEvaluation().keySet().stream()).filter(k -> k.startsWith("pass@")).distinct()
+                .sorted((a, b) -> Integer.compare(Integer.parseInt(a.substring(5)), Integer.parseInt(b.substring(5))))
+                .forEach(keys::add);
+        keys.addAll(List.of("avg@k", "distinct-correct-countdown", "distinct-correct"));
+        return keys;
+    }
+
+    private static Cost cost(List<TrainingRun.Result> runs) {
+        Map<String, List<String>> parts = new LinkedHashMap<>();
+        parts.put("generation", List.of("generator"));
+        parts.put("scoring", List.of("reward-service"));
+        parts.put("update", List.of("learner", "learner-publisher"));
+        parts.put("scheduling", List.of("difficulty-stream"));
+        parts.put("other", List.of("broker and other"));
+        Map<String, Stat> cpu = new LinkedHashMap<>();
+        parts.forEach((part, services) -> cpu.put(part, Stat.of(runs.stream().map(r -> services.stream()
+                .mapToDouble(s -> r.windowCpuSeconds().getOrDefault(s, Double.NaN)).sum() / windowUpdates(r)).toList())));
+        Stat share = Stat.of(runs.stream().map(r -> {
+            double total = r.windowCpuSeconds().values().stream().mapToDouble(Double::doubleValue).sum();
+            return total > 0 ? r.windowCpuSeconds().getOrDefault("difficulty-stream", Double.NaN) / total : Double.NaN;
+        }).toList());
+        Map<String, Stat> learner = new LinkedHashMap<>();
+        for (String key : List.of("compute", "waiting", "assembling", "evaluating", "snapshot", "hand-off")) {
+            learner.put(key, Stat.of(runs.stream().map(r -> {
+                Map<String, Object> end = r.metrics().isEmpty() ? Map.of() : r.metrics().get(r.metrics().size() - 1);
+                return number(end.get("seconds-" + key)) / r.metrics().size();
+            }).toList()));
+        }
+        return new Cost(Stat.of(runs.stream().map(r -> r.windowSeconds() / windowUpdates(r)).toList()), cpu, share, learner);
+    }
+
+    /** Updates in a run's steady window: from the first update's metrics to the last's. */
+    private static double windowUpdates(TrainingRun.Result r) {
+        return r.metrics().size() > 1 ? r.metrics().size() - 1 : Double.NaN;
+    }
+
+    /**
+     * Plain statements of where PACED-RL (the full method) stands against the best baseline on each
+     * measure: behind it, ahead by less than the seeds' spread (no demonstrated win), or ahead.
+     */
+    private static List<String> verdicts(List<MethodResult> results, String bestBaseline, double target) {
+        List<String> lines = new ArrayList<>();
+        MethodResult paced = results.stream().filter(r -> r.method().equals(Method.PACED.key())).findFirst().orElse(null);
+        if (paced == null || paced.seeds() == 0) {
+            lines.add("PACED-RL has no finished run in this comparison, so nothing is claimed for it.");
+            return lines;
+        }
+        List<MethodResult> baselines = results.stream().filter(r -> BASELINES.contains(Method.of(r.method())) && r.seeds() > 0).toList();
+        if (baselines.isEmpty()) {
+            lines.add("No baseline finished a run, so PACED-RL is compared with nothing.");
+            return lines;
+        }
+        if (Double.isFinite(paced.rolloutsToTarget())) {
+            lines.add(String.format("Headline: PACED-RL reached the best baseline's (%s) final held-out pass@1 of %.3f after %,.0f "
+                    + "rollouts, %.2f× the rollouts %s needed%s.", bestBaseline, target, paced.rolloutsToTarget(),
+                    paced.ratioToBest(), bestBaseline, paced.ratioToBest() < 1 ? "" : ": it was not more sample-efficient"));
+        } else {
+            lines.add(String.format("Headline: PACED-RL never reached the best baseline's (%s) final held-out pass@1 of %.3f within "
+                    + "the budget: it was not more sample-efficient.", bestBaseline, target));
+        }
+        record Measure(String name, Function<MethodResult, Stat> value, boolean higherIsBetter) {}
+        List<Measure> measures = new ArrayList<>();
+        measures.add(new Measure("final held-out pass@1", MethodResult::finalAccuracy, true));
+        paced.finalEvaluation().keySet().stream().filter(k -> k.startsWith("pass@") && !k.equals("pass@1"))
+                .reduce((a, b) -> b).ifPresent(k -> measures.add(new Measure(k + " at the end", r -> stat(r.finalEvaluation(), k), true)));
+        measures.add(new Measure("avg@k at the end", r -> stat(r.finalEvaluation(), "avg@k"), true));
+        measures.add(new Measure("distinct correct answers per countdown prompt",
+                r -> stat(r.finalEvaluation(), "distinct-correct-countdown"), true));
+        measures.add(new Measure("share of groups with signal", r -> r.health().get("informative-share"), true));
+        measures.add(new Measure("wall seconds per update", r -> r.cost().wallSecondsPerUpdate(), false));
+        for (Measure measure : measures) {
+            Stat ours = measure.value().apply(paced);
+            MethodResult rival = null;
+            for (MethodResult b : baselines) {
+                Stat theirs = measure.value().apply(b);
+                if (theirs.n() > 0 && (rival == null || better(theirs.mean(), measure.value().apply(rival).mean(), measure.higherIsBetter()))) {
+                    rival = b;
+                }
+            }
+            if (rival == null || ours.n() == 0) {
+                continue;
+            }
+            Stat theirs = measure.value().apply(rival);
+            String figures = String.format("PACED-RL %s vs %s %s", format(ours), rival.method(), format(theirs));
+            double margin = Math.abs(ours.mean() - theirs.mean());
+            double spread = Math.hypot(nanToZero(ours.spread()), nanToZero(theirs.spread()));
+            if (!better(ours.mean(), theirs.mean(), measure.higherIsBetter()) && ours.mean() != theirs.mean()) {
+                lines.add(String.format("Does not win on %s: %s.", measure.name(), figures));
+            } else if (margin <= spread || ours.n() < 2 || theirs.n() < 2) {
+                lines.add(String.format("Ahead on %s, but by no more than the spread over seeds (or with one seed): not a "
+                        + "demonstrated win. %s.", measure.name(), figures));
+            } else {
+                lines.add(String.format("Ahead on %s by more than the spread over seeds: %s.", measure.name(), figures));
+            }
+        }
+        for (MethodResult ablation : results) {
+            if ((ablation.method().equals(Method.PACED_SELECTION.key()) || ablation.method().equals(Method.PACED_REPLAY.key()))
+                    && ablation.seeds() > 0 && ablation.finalAccuracy().mean() > paced.finalAccuracy().mean()) {
+                lines.add(String.format("The ablation %s ended above the full method: held-out pass@1 %s vs %s.", ablation.method(),
+                        format(ablation.finalAccuracy()), format(paced.finalAccuracy())));
+            }
+        }
+        results.stream().filter(r -> r.failed() > 0).forEach(r -> lines.add(String.format("%s: %d run(s) failed and are left out of "
+                + "its figures.", r.method(), r.failed())));
+        return lines;
+    }
+
+    private static Stat stat(Map<String, Stat> stats, String key) {
+        return Objects.requireNonNullElse(stats.get(key), new Stat(Double.NaN, Double.NaN, 0));
+    }
+
+    private static boolean better(double a, double b, boolean higherIsBetter) {
+        return higherIsBetter ? a > b : a < b;
+    }
+
+    private static double nanToZero(double value) {
+        return Double.isFinite(value) ? value : 0;
+    }
+
+    static String format(Stat stat) {
+        if (stat.n() == 0) {
+            return "n/a";
+        }
+        int digits = Math.abs(stat.mean()) >= 10 ? 1 : Math.abs(stat.mean()) >= 0.01 || stat.mean() == 0 ? 3 : 5;
+        return stat.n() > 1 ? String.format("%." + digits + "f ± %." + digits + "f", stat.mean(), stat.spread())
+                : String.format("%." + digits + "f", stat.mean());
+    }
+
+    static double number(Object value) {
+        return value instanceof Number n ? n.doubleValue() : Double.NaN;
+    }
+
+    private static double mean(List<Map<String, Object>> rows, String key) {
+        return rows.stream().mapToDouble(row -> number(row.get(key))).filter(Double::isFinite).average().orElse(Double.NaN);
+    }
+}

@@ -1,0 +1,191 @@
+package io.pacedrl.runner;
+
+import io.pacedrl.runner.Comparison.MethodResult;
+import io.pacedrl.runner.Comparison.Stat;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * A comparison's report: one self-contained HTML page with the headline, the plain statements of
+ * where PACED-RL does not win, the plots (held-out accuracy against rollouts with the seeds'
+ * spread, pass@k against k, signal share, β·KL, p̂'s Spearman, CPU per update by part), the tables
+ * behind them, every run with its status, and the configuration and commit the runs ran on.
+ */
+final class ComparisonReport {
+    private ComparisonReport() {}
+
+    /** What the page says about the comparison besides its results. */
+    record Context(String id, String commandLine, String commit, Map<String, Object> sharedConfig, List<RunRow> runs) {}
+
+    /** One run's line in the report. */
+    record RunRow(String method, long seed, String status, String directory, double seconds, double updates, double rollouts,
+            Map<String, Object> config) {}
+
+    /** Writes the plots and report.html into {@code dir}; returns the HTML file. */
+    static Path write(Path dir, Comparison.Results results, Context context) throws IOException {
+        List<MethodResult> methods = results.methods().stream().filter(m -> m.seeds() > 0).toList();
+        List<Path> plots = methods.isEmpty() ? List.of() : plots(dir, methods);
+
+        StringBuilder html = new StringBuilder();
+        html.append("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>").append(RunReport.escape(context.id()))
+                .append("</title><style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}"
+                        + "td,th{padding:2px 10px 2px 0;vertical-align:top;text-align:left}img{max-width:100%}</style></head><body>\n");
+        html.append("<h1>Comparison ").append(RunReport.escape(context.id())).append("</h1>\n");
+        html.append("<p>").append(RunReport.escape(String.format("Every method had the same budget of %,d rollouts per run. "
+                + "Command: %s. Commit: %s.", results.rolloutBudget(), context.commandLine(), context.commit()))).append("</p>\n");
+        html.append("<h2>Where PACED-RL stands</h2>\n<ul>\n");
+        results.verdicts().forEach(v -> html.append("<li>").append(RunReport.escape(v)).append("</li>\n"));
+        html.append("</ul>\n");
+
+        html.append("<h2>Sample efficiency</h2>\n");
+        html.append("<p>").append(RunReport.escape(results.bestBaseline() == null ? "No baseline finished."
+                : String.format("Target: the best baseline's (%s) final held-out pass@1, %.3f. Rollouts to reach it are read off "
+                        + "each method's seed-mean curve, linear between evaluations; the ratio is to %s's.", results.bestBaseline(),
+                results.target(), results.bestBaseline()))).append("</p>\n");
+        List<List<String>> headline = new ArrayList<>();
+        for (MethodResult m : results.methods()) {
+            headline.add(List.of(m.method(), m.seeds() + (m.failed() > 0 ? " (" + m.failed() + " failed)" : ""),
+                    String.format("%.3f", m.accuracy().values().get(0).mean()), Comparison.format(m.finalAccuracy()),
+                    Double.isFinite(m.rolloutsToTarget()) ? String.format("%,.0f", m.rolloutsToTarget()) : "not reached",
+                    Double.isFinite(m.ratioToBest()) ? String.format("%.2f", m.ratioToBest()) : "–"));
+        }
+        table(html, List.of("method", "seeds", "pass@1 at start", "pass@1 at budget", "rollouts to target", "ratio to best baseline"),
+                headline);
+        if (!plots.isEmpty()) {
+            RunReport.image(html, plots.get(0));
+        }
+
+        html.append("<h2>Accuracy and diversity at the end</h2>\n");
+        List<String> finalKeys = methods.isEmpty() ? List.of() : new ArrayList<>(methods.get(0).finalEvaluation().keySet());
+        List<List<String>> finals = new ArrayList<>();
+        for (MethodResult m : methods) {
+            List<String> row = new ArrayList<>(List.of(m.method()));
+            finalKeys.forEach(k -> row.add(Comparison.format(m.finalEvaluation().getOrDefault(k, new Stat(Double.NaN, Double.NaN, 0)))));
+            finals.add(row);
+        }
+        List<String> finalHeader = new ArrayList<>(List.of("method"));
+        finalKeys.forEach(k -> finalHeader.add(switch (k) {
+            case "distinct-correct-countdown" -> "distinct correct per countdown prompt";
+            case "distinct-correct" -> "distinct correct per solved prompt";
+            default -> k;
+        }));
+        table(html, finalHeader, finals);
+        if (!plots.isEmpty()) {
+            RunReport.image(html, plots.get(1));
+        }
+
+        html.append("<h2>Estimator health</h2>\n<p>Means over training. Spearman of p̂ with the probe prompts' observed accuracy"
+                + " (methods whose log Z is an accuracy estimate, from estimator-warmup-steps on); β·KL and the share of groups"
+                + " with signal per update.</p>\n");
+        table(html, List.of("method", "probe Spearman", "β·KL", "groups with signal"), methods.stream().map(m -> List.of(m.method(),
+                Comparison.format(m.health().get("probe-spearman")), Comparison.format(m.health().get("beta-kl")),
+                Comparison.format(m.health().get("informative-share")))).toList());
+        for (int i = 2; i < plots.size() - 1; i++) {
+            RunReport.image(html, plots.get(i));
+        }
+
+        html.append("<h2>Cost per update</h2>\n<p>Over each run's steady window (first to last update). CPU seconds by the"
+                + " threads of each part: generation (generators), scoring (reward service), update (learner and its publisher),"
+                + " scheduling (the difficulty stream, which also keeps the replay buffer), other (broker, registry). PyTorch's own"
+                + " native worker threads are not seen by the JVM. The learner's columns split its wall time per update.</p>\n");
+        List<List<String>> cost = new ArrayList<>();
+        for (MethodResult m : methods) {
+            List<String> row = new ArrayList<>(List.of(m.method(), Comparison.format(m.cost().wallSecondsPerUpdate())));
+            m.cost().cpuSecondsPerUpdate().values().forEach(s -> row.add(Comparison.format(s)));
+            row.add(Comparison.format(m.cost().schedulingShare()));
+            m.cost().learnerSecondsPerUpdate().values().forEach(s -> row.add(Comparison.format(s)));
+            cost.add(row);
+        }
+        List<String> costHeader = new ArrayList<>(List.of("method", "wall s"));
+        methods.stream().findFirst().ifPresent(m -> m.cost().cpuSecondsPerUpdate().keySet().forEach(k -> costHeader.add(k + " CPU s")));
+        costHeader.add("scheduling + replay share of CPU");
+        methods.stream().findFirst().ifPresent(m -> m.cost().learnerSecondsPerUpdate().keySet().forEach(k -> costHeader.add("learner " + k + " s")));
+        table(html, costHeader, cost);
+        if (!plots.isEmpty()) {
+            RunReport.image(html, plots.get(plots.size() - 1));
+        }
+
+        html.append("<h2>Runs</h2>\n");
+        table(html, List.of("method", "seed", "status", "updates", "rollouts", "seconds", "directory"), context.runs().stream()
+                .map(r -> List.of(r.method(), String.valueOf(r.seed()), r.status(), String.format("%.0f", r.updates()),
+                        String.format("%,.0f", r.rollouts()), String.format("%.0f", r.seconds()), r.directory())).toList());
+        html.append("<h2>Configuration</h2>\n<p>Every run had these keys; each run's own (method, seed) and its whole effective "
+                + "configuration are in its directory's config.yaml and in results.json.</p>\n");
+        table(html, List.of("key", "value"), context.sharedConfig().entrySet().stream()
+                .map(e -> List.of(e.getKey(), String.valueOf(e.getValue()))).toList());
+        html.append("</body></html>\n");
+        Path file = dir.resolve("report.html");
+        Files.writeString(file, html);
+        return file;
+    }
+
+    /** The plots, in the order the page shows them: accuracy, pass@k, signal, β·KL, Spearman (if any method has p̂), cost. */
+    private static List<Path> plots(Path dir, List<MethodResult> methods) throws IOException {
+        List<Path> plots = new ArrayList<>();
+        plots.add(Charts.lines(dir.resolve("held-out.png"), "Held-out pass@1 against rollouts consumed (mean ± spread over seeds)",
+                "rollouts consumed", "pass@1", curves(methods, MethodResult::accuracy, true)));
+        List<Charts.Series> passAtK = new ArrayList<>();
+        for (MethodResult m : methods) {
+            List<Double> k = new ArrayList<>();
+            List<Double> value = new ArrayList<>();
+            List<Double> spread = new ArrayList<>();
+            m.finalEvaluation().forEach((key, stat) -> {
+                if (key.startsWith("pass@")) {
+                    k.add(Double.parseDouble(key.substring(5)));
+                    value.add(stat.mean());
+                    spread.add(stat.spread());
+                }
+            });
+            passAtK.add(new Charts.Series(m.method(), k, value, spread));
+        }
+        plots.add(Charts.lines(dir.resolve("pass-at-k.png"), "Final held-out pass@k (mean ± spread over seeds)", "k", "pass@k",
+                passAtK));
+        plots.add(Charts.lines(dir.resolve("signal.png"), "Share of groups with 0 < correct < G, per update", "rollouts consumed",
+                "share", curves(methods, MethodResult::informative, false)));
+        plots.add(Charts.lines(dir.resolve("beta-kl.png"), "β·KL(π_old ‖ π_θ) per update", "rollouts consumed", "β·KL",
+                curves(methods, MethodResult::betaKl, false)));
+        List<MethodResult> estimating = methods.stream().filter(m -> m.spearman().last().n() > 0).toList();
+        if (!estimating.isEmpty()) {
+            plots.add(Charts.lines(dir.resolve("spearman.png"), "Spearman of p̂ with observed accuracy on the probe prompts",
+                    "rollouts consumed", "Spearman", curves(estimating, MethodResult::spearman, true)));
+        }
+        Map<String, List<? extends Number>> parts = new LinkedHashMap<>();
+        for (String part : List.of("generation", "scoring", "update", "scheduling", "other")) {
+            parts.put(part, methods.stream().map(m -> zeroIfNaN(m.cost().cpuSecondsPerUpdate().get(part).mean())).toList());
+        }
+        plots.add(Charts.stackedBars(dir.resolve("cost.png"), "CPU seconds per update by part of the pipeline", "method",
+                "CPU seconds", methods.stream().map(MethodResult::method).toList(), parts));
+        return plots;
+    }
+
+    private static List<Charts.Series> curves(List<MethodResult> methods, Function<MethodResult, Comparison.Curve> curve,
+            boolean spread) {
+        return methods.stream().map(m -> {
+            Comparison.Curve c = curve.apply(m);
+            return new Charts.Series(m.method(), c.rollouts(), c.values().stream().map(Stat::mean).toList(),
+                    spread ? c.values().stream().map(Stat::spread).toList() : null);
+        }).toList();
+    }
+
+    private static double zeroIfNaN(double value) {
+        return Double.isFinite(value) ? value : 0;
+    }
+
+    private static void table(StringBuilder html, List<String> header, List<List<String>> rows) {
+        html.append("<table>\n<tr>");
+        header.forEach(h -> html.append("<th>").append(RunReport.escape(h)).append("</th>"));
+        html.append("</tr>\n");
+        for (List<String> row : rows) {
+            html.append("<tr>");
+            row.forEach(cell -> html.append("<td>").append(RunReport.escape(cell)).append("</td>"));
+            html.append("</tr>\n");
+        }
+        html.append("</table>\n");
+    }
+}

@@ -1,0 +1,105 @@
+package io.pacedrl.runner;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pacedrl.learning.Method;
+import io.pacedrl.learning.TrainingConfig;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+
+/** The comparison's arithmetic on made-up runs whose answers are known. */
+class ComparisonTest {
+
+    @Test
+    void statsAreTheMeanAndSampleSpreadOfTheFiniteValues() {
+        Comparison.Stat stat = Comparison.Stat.of(List.of(1.0, 3.0, Double.NaN));
+        assertEquals(2.0, stat.mean(), 1e-12);
+        assertEquals(Math.sqrt(2), stat.spread(), 1e-12);
+        assertEquals(2, stat.n());
+        assertEquals(0.0, Comparison.Stat.of(List.of(5.0)).spread());
+        assertEquals(0, Comparison.Stat.of(List.of(Double.NaN)).n());
+    }
+
+    @Test
+    void curvesInterpolateBetweenMeasuredPointsOnly() {
+        TreeMap<Double, Double> points = new TreeMap<>(Map.of(0.0, 0.1, 100.0, 0.3));
+        assertEquals(0.2, Comparison.interpolate(points, 50), 1e-12);
+        assertEquals(0.3, Comparison.interpolate(points, 100), 1e-12);
+        assertTrue(Double.isNaN(Comparison.interpolate(points, 101)));
+    }
+
+    @Test
+    void theHeadlineIsRolloutsToTheBestBaselinesFinalAccuracyAsARatio() {
+        List<Comparison.Run> runs = new ArrayList<>();
+        // GRPO climbs 0.1 → 0.2 over the budget of 100; dynamic sampling to 0.15; PACED-RL reaches 0.3 by 50 rollouts
+        // (so 0.2 at 25), but ends with a lower pass@4. Two seeds each, ±0.01 apart at the end.
+        for (long seed = 1; seed <= 2; seed++) {
+            double jitter = seed == 1 ? -0.01 : 0.01;
+            runs.add(run(Method.GRPO, seed, Map.of(0.0, 0.1, 100.0, 0.2 + jitter), 0.6));
+            runs.add(run(Method.DYNAMIC_SAMPLING, seed, Map.of(0.0, 0.1, 100.0, 0.15 + jitter), 0.5));
+            runs.add(run(Method.PACED, seed, Map.of(0.0, 0.1, 50.0, 0.3 + jitter, 100.0, 0.3 + jitter), 0.4));
+        }
+        runs.add(new Comparison.Run(Method.PACED, 3, "failed", "dir", "broker gone", null));
+
+        Comparison.Results results = Comparison.summarize(runs, List.of(Method.GRPO, Method.DYNAMIC_SAMPLING, Method.PACED), 100, 50);
+        assertEquals("grpo", results.bestBaseline());
+        assertEquals(0.2, results.target(), 1e-12);
+        Comparison.MethodResult grpo = results.methods().get(0);
+        Comparison.MethodResult ds = results.methods().get(1);
+        Comparison.MethodResult paced = results.methods().get(2);
+        assertEquals(List.of(0.0, 50.0, 100.0), grpo.accuracy().rollouts());
+        assertEquals(0.15, grpo.accuracy().values().get(1).mean(), 1e-12);
+        assertEquals(100, grpo.rolloutsToTarget(), 1e-9);
+        assertEquals(1.0, grpo.ratioToBest(), 1e-12);
+        assertTrue(Double.isNaN(ds.rolloutsToTarget()), "dynamic sampling never gets there");
+        assertEquals(25, paced.rolloutsToTarget(), 1e-9);
+        assertEquals(0.25, paced.ratioToBest(), 1e-12);
+        assertEquals(2, paced.seeds());
+        assertEquals(1, paced.failed());
+        assertEquals(0.4, paced.finalEvaluation().get("pass@4").mean(), 1e-12);
+
+        List<String> verdicts = results.verdicts();
+        assertTrue(verdicts.get(0).startsWith("Headline: PACED-RL reached the best baseline's (grpo) final held-out pass@1 of 0.200 "
+                + "after 25 rollouts, 0.25× the rollouts grpo needed."), verdicts.get(0));
+        assertTrue(verdicts.contains("Does not win on pass@4 at the end: PACED-RL 0.400 ± 0.000 vs grpo 0.600 ± 0.000."), verdicts.toString());
+        assertTrue(verdicts.stream().anyMatch(v -> v.startsWith("Ahead on final held-out pass@1 by more than the spread over seeds")),
+                verdicts.toString());
+        assertTrue(verdicts.contains("paced: 1 run(s) failed and are left out of its figures."), verdicts.toString());
+    }
+
+    @Test
+    void aLeadWithinTheSeedsSpreadIsNotCalledAWin() {
+        List<Comparison.Run> runs = new ArrayList<>();
+        for (long seed = 1; seed <= 2; seed++) {
+            double jitter = seed == 1 ? -0.05 : 0.05;
+            runs.add(run(Method.GRPO, seed, Map.of(0.0, 0.1, 100.0, 0.20 + jitter), 0.5));
+            runs.add(run(Method.PACED, seed, Map.of(0.0, 0.1, 100.0, 0.21 + jitter), 0.5));
+        }
+        List<String> verdicts = Comparison.summarize(runs, List.of(Method.GRPO, Method.PACED), 100, 50).verdicts();
+        assertTrue(verdicts.stream().anyMatch(v -> v.startsWith("Ahead on final held-out pass@1, but by no more than the spread")),
+                verdicts.toString());
+    }
+
+    /** A finished run with these held-out points (rollouts → pass@1), one update per 10 rollouts, and this final pass@4. */
+    private static Comparison.Run run(Method method, long seed, Map<Double, Double> heldOut, double passAt4) {
+        TrainingConfig config = TrainingConfig.defaults().with(Map.of("method", method.key(), "seed", seed));
+        List<Map<String, Object>> evaluations = new ArrayList<>();
+        new TreeMap<>(heldOut).forEach((x, y) -> evaluations.add(Map.of("rollouts-consumed", x, "pass@1", y, "version", x / 10)));
+        List<Map<String, Object>> metrics = new ArrayList<>();
+        for (int v = 1; v <= 10; v++) {
+            metrics.add(Map.of("version", (double) v, "rollouts-consumed", 10.0 * v, "beta-kl", 0.001, "informative-share", 0.5,
+                    "seconds-compute", 0.5 * v));
+        }
+        Map<String, Object> last = new LinkedHashMap<>(Map.of("pass@1", 0.2, "pass@2", 0.3, "pass@4", passAt4, "avg@k", 0.2,
+                "distinct-correct-countdown", 1.0, "distinct-correct", 1.2));
+        Map<String, Double> cpu = Map.of("generator", 9.0, "reward-service", 1.0, "learner", 9.0, "difficulty-stream", 0.9);
+        TrainingRun.Result result = new TrainingRun.Result(method.key() + seed, false, config, 10, metrics, evaluations, last, 9, 90,
+                cpu, 100, 0, 2);
+        return new Comparison.Run(method, seed, method.key() + seed, "dir", null, result);
+    }
+}
