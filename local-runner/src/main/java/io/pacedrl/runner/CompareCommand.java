@@ -6,11 +6,8 @@ import io.pacedrl.learning.Method;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.Torch;
 import io.pacedrl.tasks.TaskSuite;
-import io.pacedrl.registry.SchemaRegistryClient;
-import io.pacedrl.topics.TopicSpec;
 import io.pacedrl.topics.Topics;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -24,7 +21,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Properties;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import me.tongfei.progressbar.ProgressBar;
@@ -65,8 +61,8 @@ final class CompareCommand implements Callable<Integer> {
     @Mixin
     TrainingOptions training;
 
-    @Option(names = "--methods", split = ",", paramLabel = "NAME[,NAME...]",
-            description = "Methods to compare (default: grpo, flowrl, dynamic-sampling, paced, paced-selection, paced-replay).")
+    @Option(names = "--methods", split = ",", paramLabel = "NAMES",
+            description = "Methods to compare, comma-separated (default: grpo, flowrl, dynamic-sampling, paced, paced-selection, paced-replay).")
     List<String> methods;
 
     @Option(names = "--seeds", defaultValue = "3", paramLabel = "N",
@@ -83,9 +79,8 @@ final class CompareCommand implements Callable<Integer> {
             + "Default: the time.")
     String id;
 
-    @Option(names = "--pool-size", defaultValue = "4000", paramLabel = "N",
-            description = "Training prompts of the task suite, as for train (default: ${DEFAULT-VALUE}).")
-    int poolSize;
+    @Mixin
+    SuiteOptions suiteOptions;
 
     @Option(names = "--stall-seconds", defaultValue = "300", paramLabel = "S",
             description = "A run with no update for this long fails (default: ${DEFAULT-VALUE}).")
@@ -123,7 +118,7 @@ final class CompareCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), "--id: " + e.getMessage());
         }
-        TaskSuite suite = TrainCommand.suite(poolSize, spec);
+        TaskSuite suite = suiteOptions.suite();
         Torch.configure(1);
         Path weights = training.referenceWeights(out, TrainCommand.warmStart(suite));
         Path dir = platform.runDir("compare", comparisonId);
@@ -143,7 +138,7 @@ final class CompareCommand implements Callable<Integer> {
                 base.promptsPerStep(), base.groupSize(), suite.train().size(), Math.min(base.evalPrompts(), suite.heldOut().size()));
         out.flush();
 
-        String commit = commit();
+        String commit = TrainingRun.commit();
         String commandLine = "paced-rl " + String.join(" ", spec.commandLine().getParseResult().originalArgs());
         List<Comparison.Run> runs = new ArrayList<>();
         List<ComparisonReport.RunRow> rows = new ArrayList<>();
@@ -157,15 +152,16 @@ final class CompareCommand implements Callable<Integer> {
                 if (run != null) {
                     out.printf("%s: finished earlier, kept (%s)%n", label, plan.dir());
                 } else {
-                    int remaining = plans.size() - k;
-                    double elapsed = (System.nanoTime() - started) / 1e9;
-                    String eta = ran == 0 ? "" : String.format(", about %.0f min left", elapsed / ran * remaining / 60);
-                    run = execute(cluster, plan, weights, suite, comparisonId, label, String.format("overall %d/%d%s", k, plans.size(), eta));
+                    run = execute(cluster, plan, weights, suite, comparisonId, label);
                     ran++;
                 }
                 runs.add(run);
-                rows.add(row(run, plan));
-                out.println(describe(label, run));
+                rows.add(row(run, plan, commit));
+                // Overall progress: runs done, and the time left at the pace of the runs made so far.
+                double minutesPerRun = ran == 0 ? 0 : (System.nanoTime() - started) / 1e9 / 60 / ran;
+                out.printf("%s; overall %d/%d runs, %d failed%s%n", describe(label, run), k + 1, plans.size(),
+                        runs.stream().filter(r -> !r.done()).count(), k + 1 < plans.size() && ran > 0
+                                ? String.format(", about %.0f min left", minutesPerRun * (plans.size() - k - 1)) : "");
                 out.flush();
                 write(dir, comparisonId, commit, commandLine, base, compared, runs, rows);
             }
@@ -209,8 +205,8 @@ final class CompareCommand implements Callable<Integer> {
     }
 
     /** Runs one plan on the cluster with a progress bar; a failure is caught, written beside the run and returned. */
-    private Comparison.Run execute(Platform cluster, Plan plan, Path weights, TaskSuite suite, String comparisonId, String label,
-            String overall) throws IOException {
+    private Comparison.Run execute(Platform cluster, Plan plan, Path weights, TaskSuite suite, String comparisonId, String label)
+            throws IOException {
         deleteTree(plan.dir());
         Files.createDirectories(plan.dir());
         // A fresh run id each attempt: a failed attempt's topics must not be mistaken for this one's.
@@ -219,13 +215,12 @@ final class CompareCommand implements Callable<Integer> {
         TrainingRun.Settings settings = new TrainingRun.Settings(plan.config(), false, 1, runId, plan.dir(), weights, suite.train(),
                 suite.heldOut(), Duration.ofSeconds(stallSeconds));
         try (ProgressBar bar = ProgressBars.create(label, plan.config().rolloutBudget())) {
-            bar.setExtraMessage(overall);
             if (plan.method().key().equals(System.getProperty(FAIL_METHOD))) {
                 throw new IllegalStateException("fault injected by " + FAIL_METHOD);
             }
             TrainingRun.Result result = TrainingRun.run(cluster, settings, progress -> {
                 bar.stepTo(Math.min(plan.config().rolloutBudget(), (long) progress.rolloutsConsumed()));
-                bar.setExtraMessage(String.format("held-out %.3f, %s", progress.heldOutPassAt1(), overall));
+                bar.setExtraMessage(String.format("held-out pass@1 %.3f", progress.heldOutPassAt1()));
             });
             TrainCommand.write(plan.dir(), result, TrainCommand.summary(result));
             return new Comparison.Run(plan.method(), plan.seed(), runId, plan.dir().toString(), null, result);
@@ -238,8 +233,7 @@ final class CompareCommand implements Callable<Integer> {
         } finally {
             if (cluster.isEmbedded() && !keepTopics) {
                 try {
-                    Topics topics = new Topics(runId + ".", new SchemaRegistryClient(cluster.schemaRegistryUrl()));
-                    cluster.deleteTopics(topics.all().stream().map(TopicSpec::name).toList());
+                    cluster.deleteTopicsWithPrefix(runId + ".");
                 } catch (Exception e) {
                     spec.commandLine().getErr().printf("could not delete the topics of %s: %s%n", runId, e);
                 }
@@ -247,15 +241,16 @@ final class CompareCommand implements Callable<Integer> {
         }
     }
 
-    private static ComparisonReport.RunRow row(Comparison.Run run, Plan plan) {
+    private static ComparisonReport.RunRow row(Comparison.Run run, Plan plan, String commit) {
         TrainingRun.Result r = run.result();
         if (r == null) {
             return new ComparisonReport.RunRow(plan.method().key(), plan.seed(), "failed: " + run.error(), run.directory(), Double.NaN,
-                    Double.NaN, Double.NaN, plan.config().asKeys());
+                    Double.NaN, Double.NaN, commit, plan.config().asKeys());
         }
         Map<String, Object> last = r.metrics().isEmpty() ? Map.of() : r.metrics().get(r.metrics().size() - 1);
         return new ComparisonReport.RunRow(plan.method().key(), plan.seed(), "done", run.directory(), r.seconds(),
-                Comparison.number(last.get("version")), Comparison.number(last.get("rollouts-consumed")), r.config().asKeys());
+                Comparison.number(last.get("version")), Comparison.number(last.get("rollouts-consumed")),
+                Objects.requireNonNullElse(r.commit(), "not recorded"), r.config().asKeys());
     }
 
     private static String describe(String label, Comparison.Run run) {
@@ -293,21 +288,6 @@ final class CompareCommand implements Callable<Integer> {
     /** Curves go on a grid with one point per held-out evaluation of a uniform method. */
     private static double gridStep(TrainingConfig config) {
         return (double) config.evalEvery() * config.promptsPerStep() * config.groupSize();
-    }
-
-    /** The commit this build was made from, "-dirty" if its tree had changes; "unknown" outside a git checkout. */
-    static String commit() throws IOException {
-        Properties git = new Properties();
-        try (InputStream in = CompareCommand.class.getResourceAsStream("git.properties")) {
-            if (in != null) {
-                git.load(in);
-            }
-        }
-        String id = git.getProperty("git.commit.id.full", "");
-        if (id.isBlank()) {
-            return "unknown";
-        }
-        return id + ("true".equals(git.getProperty("git.dirty")) ? "-dirty" : "");
     }
 
     private static void deleteTree(Path path) throws IOException {

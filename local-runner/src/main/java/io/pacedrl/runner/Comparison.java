@@ -59,10 +59,12 @@ final class Comparison {
      * pipeline over the steady window (generation: the generators; scoring: the reward service;
      * update: the learner and its publisher; scheduling: the difficulty stream, which also keeps the
      * replay buffer; other: the broker, registry and the rest), the wall seconds per update, the
-     * learner's own split of its step time, and scheduling + replay as a share of all CPU time.
+     * learner's own split of its step time, and scheduling + replay as a share of all CPU time. Wall
+     * seconds per 1,000 rollouts compare methods at equal budgets (a dynamic-sampling update
+     * consumes many more rollouts than the others').
      */
-    record Cost(Stat wallSecondsPerUpdate, Map<String, Stat> cpuSecondsPerUpdate, Stat schedulingShare,
-            Map<String, Stat> learnerSecondsPerUpdate) {}
+    record Cost(Stat wallSecondsPerUpdate, Stat wallSecondsPerThousandRollouts, Map<String, Stat> cpuSecondsPerUpdate,
+            Stat schedulingShare, Map<String, Stat> learnerSecondsPerUpdate) {}
 
     /**
      * One method over its seeds.
@@ -249,7 +251,8 @@ final class Comparison {
                 return number(end.get("seconds-" + key)) / r.metrics().size();
             }).toList()));
         }
-        return new Cost(Stat.of(runs.stream().map(r -> r.windowSeconds() / windowUpdates(r)).toList()), cpu, share, learner);
+        return new Cost(Stat.of(runs.stream().map(r -> r.windowSeconds() / windowUpdates(r)).toList()),
+                Stat.of(runs.stream().map(r -> 1000 * r.windowSeconds() / r.windowRollouts()).toList()), cpu, share, learner);
     }
 
     /** Updates in a run's steady window: from the first update's metrics to the last's. */
@@ -290,7 +293,7 @@ final class Comparison {
         measures.add(new Measure("distinct correct answers per countdown prompt",
                 r -> stat(r.finalEvaluation(), "distinct-correct-countdown"), true));
         measures.add(new Measure("share of groups with signal", r -> r.health().get("informative-share"), true));
-        measures.add(new Measure("wall seconds per update", r -> r.cost().wallSecondsPerUpdate(), false));
+        measures.add(new Measure("wall seconds per 1,000 rollouts", r -> r.cost().wallSecondsPerThousandRollouts(), false));
         for (Measure measure : measures) {
             Stat ours = measure.value().apply(paced);
             MethodResult rival = null;

@@ -25,7 +25,7 @@ final class ComparisonReport {
 
     /** One run's line in the report. */
     record RunRow(String method, long seed, String status, String directory, double seconds, double updates, double rollouts,
-            Map<String, Object> config) {}
+            String commit, Map<String, Object> config) {}
 
     /** Writes the plots and report.html into {@code dir}; returns the HTML file. */
     static Path write(Path dir, Comparison.Results results, Context context) throws IOException {
@@ -38,7 +38,7 @@ final class ComparisonReport {
                         + "td,th{padding:2px 10px 2px 0;vertical-align:top;text-align:left}img{max-width:100%}</style></head><body>\n");
         html.append("<h1>Comparison ").append(RunReport.escape(context.id())).append("</h1>\n");
         html.append("<p>").append(RunReport.escape(String.format("Every method had the same budget of %,d rollouts per run. "
-                + "Command: %s. Commit: %s.", results.rolloutBudget(), context.commandLine(), context.commit()))).append("</p>\n");
+                + "Command: %s. Report made by commit %s; each run's commit is in the table of runs.", results.rolloutBudget(), context.commandLine(), context.commit()))).append("</p>\n");
         html.append("<h2>Where PACED-RL stands</h2>\n<ul>\n");
         results.verdicts().forEach(v -> html.append("<li>").append(RunReport.escape(v)).append("</li>\n"));
         html.append("</ul>\n");
@@ -93,16 +93,19 @@ final class ComparisonReport {
         html.append("<h2>Cost per update</h2>\n<p>Over each run's steady window (first to last update). CPU seconds by the"
                 + " threads of each part: generation (generators), scoring (reward service), update (learner and its publisher),"
                 + " scheduling (the difficulty stream, which also keeps the replay buffer), other (broker, registry). PyTorch's own"
-                + " native worker threads are not seen by the JVM. The learner's columns split its wall time per update.</p>\n");
+                + " native worker threads are not seen by the JVM. Wall seconds per 1,000 rollouts compare methods at equal budgets"
+                + " (a dynamic-sampling update consumes several times the rollouts of the others). The learner's columns split"
+                + " its wall time per update.</p>\n");
         List<List<String>> cost = new ArrayList<>();
         for (MethodResult m : methods) {
-            List<String> row = new ArrayList<>(List.of(m.method(), Comparison.format(m.cost().wallSecondsPerUpdate())));
+            List<String> row = new ArrayList<>(List.of(m.method(), Comparison.format(m.cost().wallSecondsPerUpdate()),
+                    Comparison.format(m.cost().wallSecondsPerThousandRollouts())));
             m.cost().cpuSecondsPerUpdate().values().forEach(s -> row.add(Comparison.format(s)));
             row.add(Comparison.format(m.cost().schedulingShare()));
             m.cost().learnerSecondsPerUpdate().values().forEach(s -> row.add(Comparison.format(s)));
             cost.add(row);
         }
-        List<String> costHeader = new ArrayList<>(List.of("method", "wall s"));
+        List<String> costHeader = new ArrayList<>(List.of("method", "wall s", "wall s per 1,000 rollouts"));
         methods.stream().findFirst().ifPresent(m -> m.cost().cpuSecondsPerUpdate().keySet().forEach(k -> costHeader.add(k + " CPU s")));
         costHeader.add("scheduling + replay share of CPU");
         methods.stream().findFirst().ifPresent(m -> m.cost().learnerSecondsPerUpdate().keySet().forEach(k -> costHeader.add("learner " + k + " s")));
@@ -112,9 +115,9 @@ final class ComparisonReport {
         }
 
         html.append("<h2>Runs</h2>\n");
-        table(html, List.of("method", "seed", "status", "updates", "rollouts", "seconds", "directory"), context.runs().stream()
+        table(html, List.of("method", "seed", "status", "updates", "rollouts", "seconds", "commit", "directory"), context.runs().stream()
                 .map(r -> List.of(r.method(), String.valueOf(r.seed()), r.status(), String.format("%.0f", r.updates()),
-                        String.format("%,.0f", r.rollouts()), String.format("%.0f", r.seconds()), r.directory())).toList());
+                        String.format("%,.0f", r.rollouts()), String.format("%.0f", r.seconds()), r.commit(), r.directory())).toList());
         html.append("<h2>Configuration</h2>\n<p>Every run had these keys; each run's own (method, seed) and its whole effective "
                 + "configuration are in its directory's config.yaml and in results.json.</p>\n");
         table(html, List.of("key", "value"), context.sharedConfig().entrySet().stream()

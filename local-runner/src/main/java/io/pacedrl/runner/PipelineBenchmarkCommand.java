@@ -36,8 +36,8 @@ final class PipelineBenchmarkCommand implements Callable<Integer> {
     @Mixin
     TrainingOptions training;
 
-    @Option(names = "--pool-size", defaultValue = "4000", paramLabel = "N", description = "Default: ${DEFAULT-VALUE}.")
-    int poolSize;
+    @Mixin
+    SuiteOptions suiteOptions;
 
     @Option(names = "--updates", defaultValue = "40", paramLabel = "N",
             description = "Updates per mode; the window measured is updates 1 to N (default: ${DEFAULT-VALUE}).")
@@ -61,7 +61,7 @@ final class PipelineBenchmarkCommand implements Callable<Integer> {
         }
         TrainingConfig config = training.config().with(Map.of("steps", updates, "eval-every", updates, "eval-prompts", 64,
                 "eval-samples", 1, "final-samples", 1, "probe-prompts", 16));
-        TaskSuite suite = TrainCommand.suite(poolSize, spec);
+        TaskSuite suite = suiteOptions.suite();
         List<TaskPrompt> pool = suite.train();
         Torch.configure(1);
         Path weights = training.referenceWeights(out, TrainCommand.warmStart(suite));

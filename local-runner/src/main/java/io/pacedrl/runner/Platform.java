@@ -57,9 +57,11 @@ public final class Platform implements AutoCloseable {
         }
     }
 
-    /** Deletes topics (a finished run's, whose records are kept elsewhere). */
-    public void deleteTopics(Collection<String> names) throws Exception {
+    /** Deletes every topic whose name starts with {@code prefix}: a finished run's, its Streams app's internal ones included. */
+    public void deleteTopicsWithPrefix(String prefix) throws Exception {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
+            List<String> names = admin.listTopics().names().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS).stream()
+                    .filter(name -> name.startsWith(prefix)).toList();
             admin.deleteTopics(names).all().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
         }
     }

@@ -52,10 +52,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--generators", defaultValue = "1", paramLabel = "N", description = "Generator instances (default: ${DEFAULT-VALUE}).")
     int generators;
 
-    @Option(names = "--pool-size", defaultValue = "4000", paramLabel = "N",
-            description = "Training prompts of the run's task suite (the default suite's seed and mix, 1,000 held out; "
-                    + "default: ${DEFAULT-VALUE}).")
-    int poolSize;
+    @Mixin
+    SuiteOptions suiteOptions;
 
     @Option(names = "--dataset", paramLabel = "FILE", description = "Train and evaluate on a JSONL file of prompts (split "
             + "train or held_out; see the README) instead of the generated suite.")
@@ -85,7 +83,7 @@ final class TrainCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), "--run-id: " + e.getMessage());
         }
-        TaskSuite suite = TrainCommand.suite(poolSize, spec);
+        TaskSuite suite = suiteOptions.suite();
         List<TaskPrompt> pool = suite.train();
         List<TaskPrompt> heldOut = suite.heldOut();
         if (dataset != null) {
@@ -143,19 +141,6 @@ final class TrainCommand implements Callable<Integer> {
         new ObjectMapper(new YAMLFactory()).writeValue(runDir.resolve("config.yaml").toFile(), result.config().asKeys());
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(runDir.resolve(METRICS).toFile(), result);
         return RunReport.write(runDir, result, summary);
-    }
-
-    /**
-     * The run's task suite: the default suite's seed, mix and held-out size, with {@code poolSize}
-     * training prompts. A smaller suite is richer in first-level prompts (they have few distinct
-     * texts and come early in the stream), held-out and pool alike.
-     */
-    static TaskSuite suite(int poolSize, CommandSpec spec) {
-        if (poolSize < 1) {
-            throw new ParameterException(spec.commandLine(), "--pool-size must be ≥ 1, got " + poolSize);
-        }
-        TaskSuite.Config defaults = TaskSuite.Config.DEFAULT;
-        return TaskSuite.generate(new TaskSuite.Config(defaults.seed(), poolSize, defaults.heldOutSize(), defaults.countdownShare()));
     }
 
     /**

@@ -14,6 +14,8 @@ import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.topics.PromptRecords;
 import io.pacedrl.topics.RunEvents;
 import io.pacedrl.topics.Topics;
+import java.io.IOException;
+import java.io.InputStream;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.nio.file.Path;
@@ -23,6 +25,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.Future;
@@ -71,13 +74,29 @@ final class TrainingRun {
      * The steady window runs from the first update's metrics to the last's (start-up and the final
      * evaluation left out; a run of one update has none): its wall seconds, the rollouts the learner consumed in it, and the CPU
      * seconds each service's threads used in it. {@code generatedRollouts} counts every rollout the
-     * generators wrote.
+     * generators wrote; {@code commit} is the code's (null in records written before it was kept).
      */
     record Result(String runId, boolean lockStep, TrainingConfig config, double seconds, List<Map<String, Object>> metrics,
             List<Map<String, Object>> evaluations, Map<String, Object> finalEvaluation, double windowSeconds,
-            double windowRollouts, Map<String, Double> windowCpuSeconds, long generatedRollouts, long deadLetters, int cores) {}
+            double windowRollouts, Map<String, Double> windowCpuSeconds, long generatedRollouts, long deadLetters, int cores,
+            String commit) {}
 
     private TrainingRun() {}
+
+    /** The commit this build was made from, "-dirty" if its tree had changes; "unknown" outside a git checkout. */
+    static String commit() throws IOException {
+        Properties git = new Properties();
+        try (InputStream in = TrainingRun.class.getResourceAsStream("git.properties")) {
+            if (in != null) {
+                git.load(in);
+            }
+        }
+        String id = git.getProperty("git.commit.id.full", "");
+        if (id.isBlank()) {
+            return "unknown";
+        }
+        return id + ("true".equals(git.getProperty("git.dirty")) ? "-dirty" : "");
+    }
 
     static Result run(Platform platform, Settings settings, Consumer<Progress> progress) throws Exception {
         TrainingConfig config = settings.effectiveConfig();
@@ -112,7 +131,7 @@ final class TrainingRun {
                     topics.deadLetters.valueSerde().deserializer(), read -> false, Duration.ofSeconds(1)).size();
             return new Result(settings.runId(), settings.lockStep(), config, watch.seconds(), watch.metrics(), watch.evaluations(),
                     watch.finalEvaluation(), watch.windowSeconds(), watch.windowRollouts(), watch.windowCpu(), generated, dead,
-                    Runtime.getRuntime().availableProcessors());
+                    Runtime.getRuntime().availableProcessors(), commit());
         } finally {
             for (int i = services.size() - 1; i >= 0; i--) {
                 services.get(i).close();

@@ -71,6 +71,7 @@ class CompareCommandTest {
             assertEquals("done", runRow.get("status").asText());
             assertEquals(name, runRow.get("config").get("method").asText(), "each run's own configuration");
             assertEquals(80, runRow.get("config").get("rollout-budget").asLong());
+            assertEquals(json.get("commit").asText(), runRow.get("commit").asText(), "the commit each run ran on");
             assertEquals(1, method.get("seeds").asInt());
 
             // The comparison's figures are the run's own.
@@ -156,6 +157,21 @@ class CompareCommandTest {
         assertEquals(1, json.get("results").get("methods").get(1).get("seeds").asInt());
         assertTrue(Files.readString(dir.resolve("failing").resolve("grpo-seed1").resolve("error.txt")).contains("fault injected"));
         assertTrue(Files.readString(dir.resolve("failing").resolve("report.html")).contains("failed: fault injected"));
+    }
+
+    @Test
+    void badOptionsStopItBeforeAnythingRunsNamingTheOption() throws Exception {
+        List<List<String>> cases = List.of(List.of("--methods", "grpo,sarsa", "--methods: unknown method 'sarsa'"),
+                List.of("--seeds", "0", "--seeds must be ≥ 1"), List.of("--rollout-budget", "0", "--rollout-budget must be ≥ 1"),
+                List.of("--method", "paced", "--method: a comparison runs the methods of --methods"),
+                List.of("--id", "a b", "--id: topic prefix 'a b' is not allowed"),
+                List.of("--set", "tau=2", "tau must be in [0.0, 1.0], got 2.0"));
+        for (List<String> c : cases) {
+            CommandRun run = CommandRun.of("compare", c.get(0), c.get(1), "--run-dir", dir.resolve("bad").toString());
+            assertEquals(2, run.exitCode(), c + ": " + run.out() + run.err());
+            assertTrue(run.err().contains(c.get(2)), c + ": " + run.err());
+        }
+        assertFalse(Files.exists(dir.resolve("bad")), "nothing was started");
     }
 
     private static List<Double> doubles(JsonNode array) {
