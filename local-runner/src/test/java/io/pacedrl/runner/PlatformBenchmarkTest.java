@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -18,14 +16,11 @@ class PlatformBenchmarkTest {
 
     @Test
     void measuresEveryStageAndWritesTheFigures() throws Exception {
-        StringWriter out = new StringWriter();
-        var commandLine = PacedRl.commandLine();
-        commandLine.setOut(new PrintWriter(out));
-        int exitCode = commandLine.execute("bench", "platform", "--records", "3000", "--run-dir", runDir.toString());
+        CommandRun run = CommandRun.of("bench", "platform", "--records", "3000", "--run-dir", runDir.toString());
 
-        assertEquals(0, exitCode, out.toString());
+        assertEquals(0, run.exitCode(), run.out() + run.err());
         for (String stage : new String[] {"encode", "produce", "consume"}) {
-            assertTrue(out.toString().lines().anyMatch(l -> l.startsWith(stage) && l.contains("records/s")), out.toString());
+            assertTrue(run.out().lines().anyMatch(l -> l.startsWith(stage) && l.contains("records/s")), run.out());
         }
         JsonNode figures = new ObjectMapper().readTree(runDir.resolve("bench-platform.json").toFile());
         assertEquals(3000, figures.get("records").asInt());

@@ -40,7 +40,9 @@ public final class SchemaRegistryClient {
     private final Map<Integer, Schema> schemasById = new ConcurrentHashMap<>();
 
     public SchemaRegistryClient(String url) {
-        this(url, Duration.ofSeconds(10));
+        // As long as the embedded registry itself waits on its store topic, so a slow but successful
+        // registration on a loaded machine is not cut off by the client first.
+        this(url, Duration.ofSeconds(30));
     }
 
     public SchemaRegistryClient(String url, Duration requestTimeout) {
