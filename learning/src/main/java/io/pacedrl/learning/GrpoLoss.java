@@ -1,6 +1,7 @@
 package io.pacedrl.learning;
 
 import ai.djl.ndarray.NDArray;
+import io.pacedrl.policy.Scalars;
 import io.pacedrl.policy.TokenLogProbs;
 
 /**
@@ -42,7 +43,7 @@ public final class GrpoLoss {
         NDArray perToken = surrogate;
         if (usesReference()) {
             NDArray logRatio = refTokens.sub(theta.values());
-            perToken = perToken.add(logRatio.exp().sub(logRatio).sub(1).mul(klCoefficient));
+            perToken = perToken.add(logRatio.exp().sub(logRatio).sub(1).mul(Scalars.constant(logRatio, klCoefficient)));
         }
         return perToken.mul(mask).sum().div(mask.sum());
     }

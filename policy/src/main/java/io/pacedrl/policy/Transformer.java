@@ -183,7 +183,7 @@ public final class Transformer implements AutoCloseable {
             k = cache.append(layer, k, v);
             v = cache.values(layer);
         }
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(headSize)).add(mask);
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(Scalars.constant(q, 1.0 / Math.sqrt(headSize))).add(mask);
         NDArray weights = dropout(scores.softmax(-1), training);
         NDArray y = weights.matMul(v).transpose(0, 2, 1, 3).reshape(batch, time, config.dModel());
         return Linear.linear(y, block.projWeight(), block.projBias()).singletonOrThrow();
@@ -511,19 +511,20 @@ public final class Transformer implements AutoCloseable {
                 mask[b * time + t] = next >= prompt.length ? 1f : 0f;
             }
         }
-        NDManager scratch = out.newSubManager();
-        try {
-            NDArray hidden = forward(scratch.create(inputs, new Shape(batch, time)), rightPaddedPositions(scratch, batch, time),
-                    causalMask(scratch, time), null, training);
-            NDArray maskArray = scratch.create(mask, new Shape(batch, time));
-            NDArray values = logits(hidden).div(temperature).logSoftmax(-1)
-                    .gather(scratch.create(targets, new Shape(batch, time, 1)), 2)
+        // The token ids go in `out`, not the scratch: embedding's and gather's backward read them,
+        // and an array made from Java data borrows that memory, which a collection frees once the
+        // array is closed, long before the caller's backward.
+        NDArray inputIds = out.create(inputs, new Shape(batch, time));
+        NDArray targetIds = out.create(targets, new Shape(batch, time, 1));
+        NDArray maskArray = out.create(mask, new Shape(batch, time));
+        try (NDManager scratch = out.newSubManager()) {
+            NDArray hidden = forward(inputIds, rightPaddedPositions(scratch, batch, time), causalMask(scratch, time), null,
+                    training);
+            NDArray logits = logits(hidden);
+            NDArray values = logits.div(Scalars.constant(logits, temperature)).logSoftmax(-1).gather(targetIds, 2)
                     .reshape(batch, time).mul(maskArray);
             values.attach(out);
-            maskArray.attach(out);
             return new TokenLogProbs(values, maskArray);
-        } finally {
-            scratch.close();
         }
     }
 

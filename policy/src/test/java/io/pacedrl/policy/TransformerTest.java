@@ -9,7 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.training.GradientCollector;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -122,6 +124,57 @@ class TransformerTest {
                     gradient.close();
                 }
                 assertEquals(config.parameterCount(), model.parameters().values().stream().mapToLong(p -> p.size()).sum());
+            }
+        }
+    }
+
+    /**
+     * Embedding's and gather's backward read the token ids saved in the forward pass. DJL arrays made
+     * from Java data borrow its memory, so if logProbs let them go when it returned, a collection
+     * before the caller's backward would free that memory and the next allocation would overwrite the
+     * ids (a run failed so: "index 140014962720384 is out of bounds for dimension 2").
+     */
+    @Test
+    void backwardAfterACollectionGivesTheSameGradients() throws Exception {
+        try (Transformer model = new Transformer(manager, SMALL, TOKENIZER, 5)) {
+            List<int[]> prompts = prompts("12+34=", "3 4 -> 7", "5*6=");
+            List<int[]> responses = List.of(TOKENIZER.encodeResponse("46"), TOKENIZER.encodeResponse("3+4"),
+                    TOKENIZER.encodeResponse("30"));
+            float[] undisturbed = tokenEmbeddingGradient(model, prompts, responses, false);
+            float[] afterCollection = tokenEmbeddingGradient(model, prompts, responses, true);
+            assertArrayEquals(undisturbed, afterCollection);
+        }
+    }
+
+    private static float[] tokenEmbeddingGradient(Transformer model, List<int[]> prompts, List<int[]> responses,
+            boolean collectAndOverwriteFreedMemory) throws InterruptedException {
+        NDArray table = model.parameters().get("token_embedding");
+        try (NDManager scope = manager.newSubManager()) {
+            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                TokenLogProbs logProbs = model.logProbs(scope, prompts, responses, 1f, true);
+                List<ByteBuffer> reuse = new ArrayList<>();
+                if (collectAndOverwriteFreedMemory) {
+                    int time = prompts.get(0).length + responses.get(0).length;
+                    for (int round = 0; round < 5; round++) {
+                        System.gc();
+                        Thread.sleep(50);
+                        for (int size : new int[] {8 * prompts.size() * time, 8 * prompts.size() * 2 * time}) {
+                            for (int i = 0; i < 200; i++) {
+                                ByteBuffer buffer = ByteBuffer.allocateDirect(size);
+                                while (buffer.hasRemaining()) {
+                                    buffer.put((byte) 0x7f);
+                                }
+                                reuse.add(buffer);
+                            }
+                        }
+                    }
+                }
+                collector.backward(logProbs.sequenceSum().sum().neg());
+            }
+            try (NDArray gradient = table.getGradient()) {
+                float[] values = gradient.toFloatArray();
+                gradient.set(new NDIndex("..."), 0f); // gradients accumulate across backward passes
+                return values;
             }
         }
     }
