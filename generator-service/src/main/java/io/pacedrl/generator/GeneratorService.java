@@ -101,6 +101,8 @@ public final class GeneratorService implements AutoCloseable {
     private final ModelUpdateChunks.Assembler assembler;
     private final Thread thread;
     private final CountDownLatch stopped = new CountDownLatch(1);
+    /** Why sampling stopped on its own, or null. */
+    private volatile RuntimeException failure;
     private volatile boolean running = true;
     private volatile long policyVersion = -1;
     private final AtomicLong rollouts = new AtomicLong();
@@ -156,6 +158,11 @@ public final class GeneratorService implements AutoCloseable {
         return tokens.get();
     }
 
+    /** Why sampling stopped on its own, if it did: no more rollouts come from this generator. */
+    public Optional<Throwable> failure() {
+        return Optional.ofNullable(failure);
+    }
+
     public long rejectedUpdates() {
         return rejectedUpdates.get();
     }
@@ -190,6 +197,7 @@ public final class GeneratorService implements AutoCloseable {
         } catch (WakeupException e) {
             // closing
         } catch (RuntimeException e) {
+            failure = e;
             log.error("{} stopped", options.generatorId(), e);
         } finally {
             prompts.close();
@@ -416,8 +424,8 @@ public final class GeneratorService implements AutoCloseable {
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
-            ServiceLifecycle.runUntilShutdown(start(options), options.generatorId() + " running");
-            return 0;
+            GeneratorService generator = start(options);
+            return ServiceLifecycle.runUntilShutdown(generator, options.generatorId() + " running", generator::failure);
         }
     }
 

@@ -912,8 +912,7 @@ public final class LearnerService implements AutoCloseable {
                     System.err.println("learner-service: " + error.getMessage());
                 }
             });
-            ServiceLifecycle.runUntilShutdown(learner, "learner-service running");
-            return 0;
+            return ServiceLifecycle.runUntilShutdown(learner, "learner-service running", learner::failure);
         }
     }
 

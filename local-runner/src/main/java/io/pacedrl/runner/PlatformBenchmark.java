@@ -7,15 +7,18 @@ import io.pacedrl.topics.Topics;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.Future;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.serialization.Serializer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -73,10 +76,14 @@ final class PlatformBenchmark implements Callable<Integer> {
                     ProducerConfig.LINGER_MS_CONFIG, 5,
                     ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024),
                     topic.keySerde().serializer(), serializer)) {
+                List<Future<RecordMetadata>> sent = new ArrayList<>(records);
                 for (int i = 0; i < records; i++) {
-                    producer.send(new ProducerRecord<>(topic.name(), "prompt-" + (i % 1000), record));
+                    sent.add(producer.send(new ProducerRecord<>(topic.name(), "prompt-" + (i % 1000), record)));
                 }
                 producer.flush();
+                for (Future<RecordMetadata> f : sent) {
+                    f.get(); // a failed write would otherwise show up only as a consumer waiting for ever
+                }
             }
             report(out, figures, "produce", start, bytes);
 
@@ -95,8 +102,8 @@ final class PlatformBenchmark implements Callable<Integer> {
                 }
             }
             if (consumed < records) {
-                out.printf("consume    only %,d of %,d records arrived within 5 minutes%n", consumed, records);
-                return 1;
+                throw new IllegalStateException(String.format("only %,d of the %,d records written arrived within 5 minutes",
+                        consumed, records));
             }
             report(out, figures, "consume", start, bytes);
 

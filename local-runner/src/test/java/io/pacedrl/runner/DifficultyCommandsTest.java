@@ -18,7 +18,7 @@ class DifficultyCommandsTest {
     void theBenchmarkFeedsTheAppOnTheEmbeddedBrokerAndReportsBothFigures() throws Exception {
         CommandRun run = CommandRun.of("bench", "difficulty", "--pool-size", "300", "--groups", "400", "--selection-pool",
                 "5000", "--repeats", "3", "--run-dir", dir.toString());
-        assertEquals(0, run.exitCode(), run.err());
+        assertEquals(0, run.exitCode(), run.out() + run.err());
         assertTrue(run.out().contains("scored rollouts"), run.out());
         JsonNode figures = new ObjectMapper().readTree(dir.resolve("bench-difficulty.json").toFile());
         assertTrue(figures.path("scoredRolloutsPerSecond").asLong() > 0, figures.toString());

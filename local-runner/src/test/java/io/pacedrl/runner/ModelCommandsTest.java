@@ -41,7 +41,7 @@ class ModelCommandsTest {
         assertEquals(3, results.at("/report/poolHistogram").size());
 
         CommandRun second = CommandRun.of(args);
-        assertEquals(0, second.exitCode(), second.err());
+        assertEquals(0, second.exitCode(), second.out() + second.err());
         assertTrue(second.out().contains("(loaded from the cache)"), second.out());
         assertEquals(results.at("/report/checksum"), new ObjectMapper().readTree(dir.resolve("run/warmstart.json").toFile())
                 .at("/report/checksum"));

@@ -27,7 +27,7 @@ class ServiceCommandsTest {
         }
         CommandRun run = CommandRun.of("bench", "generator", "--weights", weights.toString(), "--prompts", "12",
                 "--group-size", "2", "--max-new-tokens", "6", "--run-dir", dir.resolve("gen").toString());
-        assertEquals(0, run.exitCode(), run.err());
+        assertEquals(0, run.exitCode(), run.out() + run.err());
         JsonNode figures = new ObjectMapper().readTree(dir.resolve("gen/bench-generator.json").toFile());
         assertTrue(figures.path("rolloutsPerSecond").asDouble() > 0, figures.toString());
         assertTrue(figures.path("meanResponseTokens").asDouble() > 0 && figures.path("meanResponseTokens").asDouble() <= 6);
@@ -37,10 +37,11 @@ class ServiceCommandsTest {
     void theRewardBenchmarkTimesEachVerifier() throws Exception {
         CommandRun run = CommandRun.of("bench", "rewards", "--rollouts", "300", "--code-rollouts", "4",
                 "--run-dir", dir.resolve("rewards").toString());
-        assertEquals(0, run.exitCode(), run.err());
+        assertEquals(0, run.exitCode(), run.out() + run.err());
         JsonNode figures = new ObjectMapper().readTree(dir.resolve("rewards/bench-rewards.json").toFile());
         for (String verifier : new String[] {"numeric", "countdown", "code"}) {
             assertTrue(figures.path(verifier + "PerSecond").asDouble() > 0, figures.toString());
+            assertEquals(0, figures.path(verifier + "DeadLettered").asLong(-1), "every benchmark rollout is well-formed: " + figures);
         }
     }
 

@@ -33,6 +33,8 @@ abstract class ConsumeProduceLoop implements Runnable {
     /** Records written: results (scored rollouts) and dead letters, counted once committed. */
     final AtomicLong written = new AtomicLong();
     final AtomicLong deadLettered = new AtomicLong();
+    /** Why the member stopped on its own, or null while it runs (or was stopped). */
+    volatile RuntimeException failure;
     private volatile boolean running = true;
 
     ConsumeProduceLoop(Topics topics, String service, KafkaConsumer<String, byte[]> consumer,
@@ -60,6 +62,7 @@ abstract class ConsumeProduceLoop implements Runnable {
         } catch (WakeupException e) {
             // closing
         } catch (RuntimeException e) {
+            failure = e;
             log.error("{} stopped", service, e);
         } finally {
             consumer.close();

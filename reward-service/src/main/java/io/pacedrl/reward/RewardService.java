@@ -12,6 +12,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.UUID;
@@ -136,9 +137,19 @@ public final class RewardService implements AutoCloseable {
                 m -> ((VerifierWorker) m).verifier().name(), m -> m.written.get(), (a, b) -> a, LinkedHashMap::new));
     }
 
-    /** Dead letters written so far by this process's members (committed). */
-    public long deadLettered() {
-        return members.stream().mapToLong(m -> m.deadLettered.get()).sum();
+    /** Dead letters written so far by each verifier this process runs (committed). */
+    public Map<String, Long> deadLettered() {
+        return members.stream().filter(m -> m instanceof VerifierWorker).collect(Collectors.toMap(
+                m -> ((VerifierWorker) m).verifier().name(), m -> m.deadLettered.get(), (a, b) -> a, LinkedHashMap::new));
+    }
+
+    /**
+     * Why a member (a verifier's or the audit group's) stopped on its own, if one did: its rollouts
+     * go unscored until the service is restarted, so whoever runs it should stop and say so.
+     */
+    public Optional<Throwable> failure() {
+        return members.stream().filter(m -> m.failure != null).findFirst()
+                .map(m -> new IllegalStateException(m.service + " stopped: " + m.failure, m.failure));
     }
 
     private static KafkaConsumer<String, byte[]> consumer(Options options, String group) {
@@ -215,9 +226,9 @@ public final class RewardService implements AutoCloseable {
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
-            ServiceLifecycle.runUntilShutdown(start(options, chosen),
-                    "reward-service running: " + chosen.stream().map(RewardVerifier::name).toList());
-            return 0;
+            RewardService service = start(options, chosen);
+            return ServiceLifecycle.runUntilShutdown(service,
+                    "reward-service running: " + chosen.stream().map(RewardVerifier::name).toList(), service::failure);
         }
     }
 

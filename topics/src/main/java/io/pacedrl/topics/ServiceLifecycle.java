@@ -3,7 +3,11 @@ package io.pacedrl.topics;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -15,17 +19,42 @@ public final class ServiceLifecycle {
 
     /** Prints {@code banner} and blocks until the JVM is asked to stop, closing {@code service} (cleanly) first. */
     public static void runUntilShutdown(AutoCloseable service, String banner) throws InterruptedException {
+        runUntilShutdown(service, banner, Optional::empty);
+    }
+
+    /**
+     * As above, but also returns (closing {@code service}) once {@code failure} reports that the
+     * service's work stopped on its own: a process that no longer does its work should exit, non-zero,
+     * so that whoever runs it sees it and restarts it. Returns the exit code: 0 after Ctrl-C, 1 after a failure.
+     */
+    public static int runUntilShutdown(AutoCloseable service, String banner, Supplier<Optional<? extends Throwable>> failure)
+            throws InterruptedException {
         CountDownLatch closed = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            try {
-                service.close();
-            } catch (Exception e) {
-                System.err.println("closing: " + e);
+        AtomicBoolean closing = new AtomicBoolean();
+        Runnable close = () -> {
+            if (closing.compareAndSet(false, true)) {
+                try {
+                    service.close();
+                } catch (Exception e) {
+                    System.err.println("closing: " + e);
+                }
+                closed.countDown();
             }
-            closed.countDown();
-        }));
+        };
+        Thread hook = new Thread(close);
+        Runtime.getRuntime().addShutdownHook(hook);
         System.out.println(banner + " (Ctrl-C stops)");
-        closed.await();
+        while (!closed.await(1, TimeUnit.SECONDS)) {
+            Optional<? extends Throwable> failed = failure.get();
+            if (failed.isPresent()) {
+                Throwable e = failed.get();
+                System.err.println("stopping after a failure: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
+                Runtime.getRuntime().removeShutdownHook(hook);
+                close.run();
+                return 1;
+            }
+        }
+        return 0;
     }
 
     /** The offsets just past each partition's last record of {@code batch}: what a transaction commits with it. */
