@@ -49,7 +49,12 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             Map.entry("group.initial.rebalance.delay.ms", "0"),
             Map.entry("auto.create.topics.enable", "false"),
             // a small log cleaner: compacted topics here are small
-            Map.entry("log.cleaner.dedupe.buffer.size", "2097152"));
+            Map.entry("log.cleaner.dedupe.buffer.size", "2097152"),
+            // A deleted topic's files are closed and removed only by a task that first runs 30 s after
+            // start-up, then after a minute's delay; a broker closed sooner never closes them, so a
+            // process that runs many brokers (the tests, compare) would leak a file handle per partition.
+            Map.entry("log.initial.task.delay.ms", "500"),
+            Map.entry("log.segment.delete.delay.ms", "500"));
 
     private final KafkaRaftServer server;
     private final String bootstrapServers;
