@@ -15,12 +15,19 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -90,7 +97,8 @@ final class RewardBenchmarkCommand implements Callable<Integer> {
                     long now = System.nanoTime();
                     if (now > deadline) {
                         throw new IllegalStateException("not every verifier finished within 10 minutes: expected " + expected
-                                + ", scored " + scored + ", dead-lettered " + deadLettered);
+                                + ", scored " + scored + ", dead-lettered " + deadLettered + "; "
+                                + groupStates(platform.bootstrapServers(), prefix, expected.keySet()));
                     }
                     if (firstScore[0] == 0 && scored.values().stream().anyMatch(count -> count > 0)) {
                         firstScore[0] = now;
@@ -117,6 +125,27 @@ final class RewardBenchmarkCommand implements Callable<Integer> {
         figures.put("threads", threads);
         out.printf("figures %s%n", platformOptions.writeResults("bench-rewards", "bench-rewards.json", figures));
         return 0;
+    }
+
+    /** Each verifier group's state, members and committed offsets: what a stalled run needs to say. */
+    private static String groupStates(String bootstrapServers, String prefix, Collection<String> verifiers) {
+        List<String> states = new ArrayList<>();
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
+            for (String verifier : verifiers) {
+                String group = prefix + "reward-" + verifier;
+                try {
+                    ConsumerGroupDescription description = admin.describeConsumerGroups(List.of(group)).all()
+                            .get(30, TimeUnit.SECONDS).get(group);
+                    long committed = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS)
+                            .values().stream().filter(Objects::nonNull).mapToLong(OffsetAndMetadata::offset).sum();
+                    states.add(group + " " + description.groupState() + " with " + description.members().size()
+                            + " members, offsets committed " + committed);
+                } catch (Exception e) {
+                    states.add(group + ": " + (e.getCause() != null ? e.getCause() : e));
+                }
+            }
+        }
+        return String.join(", ", states);
     }
 
     /** Produces the rollouts: suite prompts answered right or wrong, and code answers to a small task. */
