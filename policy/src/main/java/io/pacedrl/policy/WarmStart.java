@@ -29,7 +29,7 @@ import java.util.function.Consumer;
  */
 public final class WarmStart {
     /** Bumped when training or evaluation changes in a way that changes its result. */
-    private static final int RECIPE_VERSION = 2;
+    private static final int RECIPE_VERSION = 3;
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     /**
