@@ -132,7 +132,7 @@ final class RewardBenchmarkCommand implements Callable<Integer> {
         List<String> states = new ArrayList<>();
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
             for (String verifier : verifiers) {
-                String group = prefix + "reward-" + verifier;
+                String group = RewardService.groupId(prefix, verifier);
                 try {
                     ConsumerGroupDescription description = admin.describeConsumerGroups(List.of(group)).all()
                             .get(30, TimeUnit.SECONDS).get(group);

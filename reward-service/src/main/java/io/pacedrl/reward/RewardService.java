@@ -113,13 +113,13 @@ public final class RewardService implements AutoCloseable {
                 return t;
             });
             executors.add(executor);
-            members.add(new VerifierWorker(topics, verifier, consumer(options, "reward-" + verifier.name()),
-                    producer(options, topics, "reward-" + verifier.name()), executor, options.verifyTimeout()));
+            members.add(new VerifierWorker(topics, verifier, consumer(options, verifier.name()),
+                    producer(options, topics, verifier.name()), executor, options.verifyTimeout()));
         }
         Set<String> known = new HashSet<>();
         available().values().forEach(v -> known.addAll(v.kinds()));
         verifiers.forEach(v -> known.addAll(v.kinds()));
-        members.add(new AuditWorker(topics, known, consumer(options, "reward-audit"), producer(options, topics, "reward-audit")));
+        members.add(new AuditWorker(topics, known, consumer(options, "audit"), producer(options, topics, "audit")));
         List<Thread> threads = new ArrayList<>();
         for (ConsumeProduceLoop member : members) {
             Thread thread = new Thread(member, member.service);
@@ -129,6 +129,11 @@ public final class RewardService implements AutoCloseable {
         log.info("reward-service {} started: verifiers {}, audit knows kinds {}", options.instanceId(),
                 verifiers.stream().map(RewardVerifier::name).toList(), known.stream().sorted().toList());
         return new RewardService(members, threads, executors);
+    }
+
+    /** The consumer group of the verifier (or "audit") under {@code topicPrefix}: the name Kafka's group tools show. */
+    public static String groupId(String topicPrefix, String verifier) {
+        return topicPrefix + "reward-" + verifier;
     }
 
     /** Rollouts scored so far by each verifier this process runs (committed). */
@@ -152,9 +157,9 @@ public final class RewardService implements AutoCloseable {
                 .map(m -> new IllegalStateException(m.service + " stopped: " + m.failure, m.failure));
     }
 
-    private static KafkaConsumer<String, byte[]> consumer(Options options, String group) {
+    private static KafkaConsumer<String, byte[]> consumer(Options options, String member) {
         return new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
-                ConsumerConfig.GROUP_ID_CONFIG, options.topicPrefix() + group,
+                ConsumerConfig.GROUP_ID_CONFIG, groupId(options.topicPrefix(), member),
                 ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
                 ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
@@ -164,7 +169,7 @@ public final class RewardService implements AutoCloseable {
 
     private static KafkaProducer<String, Object> producer(Options options, Topics topics, String member) {
         return new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
-                ProducerConfig.TRANSACTIONAL_ID_CONFIG, options.topicPrefix() + member + "-" + options.instanceId(),
+                ProducerConfig.TRANSACTIONAL_ID_CONFIG, groupId(options.topicPrefix(), member) + "-" + options.instanceId(),
                 ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
                 ProducerConfig.LINGER_MS_CONFIG, 5,
                 ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.deadLetters.maxMessageBytes()),
