@@ -7,18 +7,16 @@ import io.pacedrl.topics.Topics;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.Future;
+import java.util.stream.IntStream;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.serialization.Serializer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -76,14 +74,8 @@ final class PlatformBenchmark implements Callable<Integer> {
                     ProducerConfig.LINGER_MS_CONFIG, 5,
                     ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024),
                     topic.keySerde().serializer(), serializer)) {
-                List<Future<RecordMetadata>> sent = new ArrayList<>(records);
-                for (int i = 0; i < records; i++) {
-                    sent.add(producer.send(new ProducerRecord<>(topic.name(), "prompt-" + (i % 1000), record)));
-                }
-                producer.flush();
-                for (Future<RecordMetadata> f : sent) {
-                    f.get(); // a failed write would otherwise show up only as a consumer waiting for ever
-                }
+                Sends.sendAll(producer, IntStream.range(0, records)
+                        .mapToObj(i -> new ProducerRecord<>(topic.name(), "prompt-" + (i % 1000), record)));
             }
             report(out, figures, "produce", start, bytes);
 

@@ -22,7 +22,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -31,7 +30,6 @@ import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.serialization.StringSerializer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -78,7 +76,7 @@ final class RewardBenchmarkCommand implements Callable<Integer> {
             Map<String, RewardVerifier> available = RewardService.available();
             RewardService.Options defaults = RewardService.Options.of(platform.bootstrapServers(), platform.schemaRegistryUrl(), prefix);
             Map<String, Double> seconds = new LinkedHashMap<>();
-            Map<String, Long> letters = new LinkedHashMap<>();
+            Map<String, Long> letters;
             // Timed from the first committed score of any verifier: joining the groups is not scoring.
             long[] firstScore = {0};
             try (RewardService service = RewardService.start(new RewardService.Options(defaults.bootstrapServers(),
@@ -106,10 +104,10 @@ final class RewardBenchmarkCommand implements Callable<Integer> {
                     expected.forEach((name, n) -> {
                         if (!seconds.containsKey(name) && scored.get(name) + deadLettered.get(name) >= n) {
                             seconds.put(name, Math.max(0.05, (now - firstScore[0]) / 1e9));
-                            letters.put(name, deadLettered.get(name));
                         }
                     });
                 }
+                letters = service.deadLettered(); // final: each verifier has handled all its rollouts
             }
             for (Map.Entry<String, Integer> entry : expected.entrySet()) {
                 String name = entry.getKey();
@@ -169,14 +167,7 @@ final class RewardBenchmarkCommand implements Callable<Integer> {
             for (int i = 0; i < codeRollouts; i++) {
                 all.add(rollout(code, i, i % 2 == 0 ? "def add(a, b):\n    return a + b\n" : "def add(a, b):\n    return a - b\n"));
             }
-            List<Future<RecordMetadata>> sent = new ArrayList<>();
-            for (Rollout r : all) {
-                sent.add(producer.send(new ProducerRecord<>(topics.rollouts.name(), r.getPrompt().getId(), r)));
-            }
-            producer.flush();
-            for (Future<RecordMetadata> f : sent) {
-                f.get(); // a rollout that was not written would leave its verifier waiting
-            }
+            Sends.sendAll(producer, all.stream().map(r -> new ProducerRecord<>(topics.rollouts.name(), r.getPrompt().getId(), r)));
         }
         expected.put("numeric", rollouts);
         expected.put("countdown", rollouts);

@@ -28,7 +28,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -37,7 +36,6 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -151,13 +149,8 @@ final class TrainingRun {
                 topics.prompts.valueSerde().serializer())) {
             List<TaskPrompt> all = new ArrayList<>(settings.pool());
             all.addAll(settings.heldOut());
-            List<Future<RecordMetadata>> sent = new ArrayList<>();
-            for (TaskPrompt prompt : all) {
-                sent.add(producer.send(new ProducerRecord<>(topics.prompts.name(), prompt.id(), PromptRecords.toRecord(prompt))));
-            }
-            for (Future<RecordMetadata> ack : sent) {
-                ack.get();
-            }
+            Sends.sendAll(producer, all.stream().map(prompt -> new ProducerRecord<>(topics.prompts.name(), prompt.id(),
+                    PromptRecords.toRecord(prompt))));
         }
     }
 

@@ -30,7 +30,7 @@ abstract class ConsumeProduceLoop implements Runnable {
     final String service;
     private final KafkaConsumer<String, byte[]> consumer;
     private final KafkaProducer<String, Object> producer;
-    /** Records written: results (scored rollouts) and dead letters, counted once committed. */
+    /** Results written (scored rollouts; dead letters are counted apart), counted once committed. */
     final AtomicLong written = new AtomicLong();
     final AtomicLong deadLettered = new AtomicLong();
     /** Why the member stopped on its own, or null while it runs (or was stopped). */

@@ -19,6 +19,7 @@ import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.ToLongFunction;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -138,14 +139,17 @@ public final class RewardService implements AutoCloseable {
 
     /** Rollouts scored so far by each verifier this process runs (committed). */
     public Map<String, Long> scored() {
-        return members.stream().filter(m -> m instanceof VerifierWorker).collect(Collectors.toMap(
-                m -> ((VerifierWorker) m).verifier().name(), m -> m.written.get(), (a, b) -> a, LinkedHashMap::new));
+        return perVerifier(m -> m.written.get());
     }
 
     /** Dead letters written so far by each verifier this process runs (committed). */
     public Map<String, Long> deadLettered() {
+        return perVerifier(m -> m.deadLettered.get());
+    }
+
+    private Map<String, Long> perVerifier(ToLongFunction<ConsumeProduceLoop> count) {
         return members.stream().filter(m -> m instanceof VerifierWorker).collect(Collectors.toMap(
-                m -> ((VerifierWorker) m).verifier().name(), m -> m.deadLettered.get(), (a, b) -> a, LinkedHashMap::new));
+                m -> ((VerifierWorker) m).verifier().name(), count::applyAsLong, (a, b) -> a, LinkedHashMap::new));
     }
 
     /**

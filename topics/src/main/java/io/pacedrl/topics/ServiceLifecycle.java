@@ -41,15 +41,14 @@ public final class ServiceLifecycle {
                 closed.countDown();
             }
         };
-        Thread hook = new Thread(close);
-        Runtime.getRuntime().addShutdownHook(hook);
+        // The hook stays: after a failure it finds the service closed already.
+        Runtime.getRuntime().addShutdownHook(new Thread(close));
         System.out.println(banner + " (Ctrl-C stops)");
         while (!closed.await(1, TimeUnit.SECONDS)) {
             Optional<? extends Throwable> failed = failure.get();
             if (failed.isPresent()) {
                 Throwable e = failed.get();
                 System.err.println("stopping after a failure: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
-                Runtime.getRuntime().removeShutdownHook(hook);
                 close.run();
                 return 1;
             }
