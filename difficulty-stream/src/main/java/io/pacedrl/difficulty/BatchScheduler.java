@@ -3,7 +3,6 @@ package io.pacedrl.difficulty;
 import io.pacedrl.difficulty.state.DynamicBatch;
 import io.pacedrl.difficulty.state.GroupResult;
 import io.pacedrl.difficulty.state.InFlight;
-import io.pacedrl.difficulty.state.PHatChange;
 import io.pacedrl.difficulty.state.PoolChange;
 import io.pacedrl.difficulty.state.RoundGroup;
 import io.pacedrl.difficulty.state.ScheduleEntry;
@@ -12,7 +11,6 @@ import io.pacedrl.learning.DifficultyScheduler;
 import io.pacedrl.learning.DynamicSampling;
 import io.pacedrl.learning.Method;
 import io.pacedrl.learning.TrainingConfig;
-import io.pacedrl.learning.UniformSampler;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -35,15 +33,17 @@ import java.util.Set;
  *
  * <p>Batch b feeds the learner's update b (version b → b + 1). Nothing is scheduled before the
  * learner publishes its first version (0, the warm start). A PACED batch is chosen only once the
- * learner's p̂ refresh for its current version has arrived whole (see {@code LogZRefresh}). A batch
- * goes out only while
+ * pool's embeddings have all arrived (see {@code PoolEmbeddings}) and the {@link Estimator} (Z_φ) of
+ * the learner's current version is here; its candidates ({@link DifficultyScheduler#candidates})
+ * are scored then, and the B nearest τ go out. A batch goes out only while
  * b < learner version + look-ahead, so the generators can never run more than look-ahead versions
  * ahead of the learner, and only once B prompts are free: a prompt in flight is never scheduled
  * again until its group comes back or its time runs out (stream time, never the wall clock).
  *
  * <p>Decisions depend only on the events given and the seed: ties in the difficulty order go to
- * the smaller id, uniform draws are seeded from (seed, batch, round) and made over the pool in id
- * order, so the order in which prompts joined the pool does not matter.
+ * the smaller id, candidate and uniform draws are seeded from (seed, batch, round) and made over the
+ * pool in id order, so the order in which prompts joined the pool does not matter. The synchronous
+ * reference ({@code ReferenceSchedule}) decides by the same rules.
  */
 public final class BatchScheduler {
 
@@ -69,20 +69,40 @@ public final class BatchScheduler {
         }
     }
 
-    /** What the scheduler needs from a run's configuration, and how many partitions logz has. */
-    public record Settings(Strategy strategy, int batchSize, int groupSize, int lookAhead, double tau,
-            double initialPHat, long groupTimeoutMs, double oversample, int maxRounds, long seed, int refreshPartitions) {
+    /**
+     * What the scheduler needs from a run's configuration, and how many partitions prompt-embeddings
+     * has. {@code estimates}: the method's Z_φ estimates accuracy, so chosen prompts carry a p̂.
+     */
+    public record Settings(Strategy strategy, boolean estimates, int batchSize, int groupSize, int lookAhead, double tau,
+            double beta, int candidates, double initialPHat, long groupTimeoutMs, double oversample, int maxRounds, long seed,
+            int embeddingPartitions) {
 
-        public static Settings of(TrainingConfig config, int refreshPartitions) {
-            return new Settings(Strategy.of(config.method()), config.promptsPerStep(), config.groupSize(),
-                    config.lookAhead(), config.tau(), config.initialPHat(), config.groupTimeoutSeconds() * 1000L,
-                    config.oversample(), config.maxSamplingRounds(), config.seed(), refreshPartitions);
+        public static Settings of(TrainingConfig config, int embeddingPartitions) {
+            return new Settings(Strategy.of(config.method()), config.method().estimatesAccuracy(), config.promptsPerStep(),
+                    config.groupSize(), config.lookAhead(), config.tau(), config.beta(), config.selectionCandidates(),
+                    config.initialPHat(),
+                    config.groupTimeoutSeconds() * 1000L, config.oversample(), config.maxSamplingRounds(), config.seed(),
+                    embeddingPartitions);
         }
     }
 
-    /** A prompt sent out to be rolled out G times; {@code prompt} is its Prompt record as it arrived. */
+    /**
+     * p̂ from a version of Z_φ: {@code pHat(rows, count)} scores {@code count} embeddings held row
+     * after row.
+     */
+    public interface Estimator {
+        long version();
+
+        double[] pHat(float[] rows, int count);
+    }
+
+    /**
+     * A prompt sent out to be rolled out G times; {@code prompt} is its Prompt record as it arrived.
+     * {@code candidates} prompts were scored for its batch, by the Z_φ of {@code estimatorVersion}
+     * (-1: none).
+     */
     public record Scheduled(String promptId, String scheduleId, long batchId, int round, Double pHat,
-            ByteBuffer prompt) {}
+            ByteBuffer prompt, int candidates, long estimatorVersion) {}
 
     /** A scheduling whose group did not come back in time; its prompt is free again. */
     public record Released(String promptId, InFlight inFlight) {}
@@ -98,7 +118,8 @@ public final class BatchScheduler {
     public static final String COMPLETED = "completed-groups";
     public static final String LATE = "late-groups";
     public static final String RELEASED = "released-groups";
-    public static final String STALE_ESTIMATES = "stale-estimates";
+    public static final String SCORED = "scored-candidates";
+    public static final String EMBEDDED = "embedded-prompts";
 
     private final Settings settings;
     private final SchedulerState state;
@@ -110,10 +131,15 @@ public final class BatchScheduler {
     private final LinkedHashMap<String, Integer> inFlight = new LinkedHashMap<>();
     private final Set<String> changed = new LinkedHashSet<>();
     private final List<Closed> closed = new ArrayList<>();
-    private double[] pHat = new double[0];
+    /** e(x) by pool index; null until it arrives. */
+    private float[][] embeddings = new float[0][];
+    /** Embeddings of prompts not (yet) in the pool, by id. */
+    private final Map<String, float[]> unplaced = new HashMap<>();
+    private int embedded;
+    private Estimator estimator;
+    /** The pool's id order, rebuilt when the pool has grown. */
     private DifficultyScheduler ranking;
-    /** Pool indices in prompt-id order: uniform draws are made over these. */
-    private int[] byId = new int[0];
+    private int rankedSize;
 
     /** A scheduler resuming from its stored state ({@code entries} in any order). */
     public BatchScheduler(Settings settings, SchedulerState state, Collection<ScheduleEntry> entries) {
@@ -128,7 +154,7 @@ public final class BatchScheduler {
         }
         state.setDynamic(dynamic);
         state.setCounters(new HashMap<>(state.getCounters()));
-        state.setRefreshed(new HashMap<>(state.getRefreshed()));
+        state.setEmbeddedPartitions(new ArrayList<>(state.getEmbeddedPartitions()));
         List<ScheduleEntry> inFlightOrder = new ArrayList<>();
         for (ScheduleEntry entry : entries) {
             int index = add(entry);
@@ -146,7 +172,7 @@ public final class BatchScheduler {
     /** The state of a scheduler that has seen nothing yet. */
     public static SchedulerState initialState() {
         return SchedulerState.newBuilder().setLearnerVersion(-1).setNextBatch(0).setReplayAdditions(0)
-                .setRefreshed(new HashMap<>()).setCounters(new HashMap<>()).setDynamic(new ArrayList<>()).build();
+                .setEmbeddedPartitions(new ArrayList<>()).setCounters(new HashMap<>()).setDynamic(new ArrayList<>()).build();
     }
 
     public SchedulerState state() {
@@ -181,22 +207,38 @@ public final class BatchScheduler {
         changed.add(promptId);
     }
 
-    /** A new estimate; one older than the estimate held is ignored (and counted). */
-    public boolean pHatChange(String promptId, PHatChange change) {
+    /** A prompt's embedding e(x) arrived; it may come before the prompt itself. */
+    public void embedding(String promptId, float[] values) {
         Integer index = indexOf.get(promptId);
         if (index == null) {
-            return false;
+            unplaced.put(promptId, values);
+            return;
         }
-        ScheduleEntry entry = entries.get(index);
-        if (change.getVersion() < entry.getPHatVersion()) {
-            count(STALE_ESTIMATES);
-            return false;
+        embedded += embeddings[index] == null ? 1 : 0;
+        embeddings[index] = values;
+        state.getCounters().put(EMBEDDED, (long) embedded);
+    }
+
+    /** Partition {@code partition} of prompt-embeddings has all of its pool's embeddings. */
+    public void embeddingsDone(int partition) {
+        if (!state.getEmbeddedPartitions().contains(partition)) {
+            state.getEmbeddedPartitions().add(partition);
         }
-        entry.setPHat(change.getPHat());
-        entry.setPHatVersion(change.getVersion());
-        pHat[index] = change.getPHat();
-        changed.add(promptId);
-        return true;
+    }
+
+    /** The newest Z_φ: p̂ is computed with it from now on. */
+    public void estimator(Estimator estimator) {
+        this.estimator = estimator;
+    }
+
+    /** The version of the Z_φ p̂ is computed with; -1 before one arrives. */
+    public long estimatorVersion() {
+        return estimator == null ? -1 : estimator.version();
+    }
+
+    /** Prompts of the pool whose embedding has arrived. */
+    public int embedded() {
+        return embedded;
     }
 
     /**
@@ -266,7 +308,7 @@ public final class BatchScheduler {
                 continue;
             }
             int[] chosen = uniform(Math.min(sampling.promptsToDraw(), freePrompts()), batch.getBatchId(), batch.getRounds());
-            out.addAll(send(chosen, batch, streamTimeMs));
+            out.addAll(send(chosen, estimate(chosen), 0, batch, streamTimeMs));
         }
         while (state.getNextBatch() < state.getLearnerVersion() + settings.lookAhead()) {
             long batchId = state.getNextBatch();
@@ -275,10 +317,25 @@ public final class BatchScheduler {
             if (freePrompts() < wanted || settings.strategy() == Strategy.PACED && !estimatesCurrent()) {
                 break;
             }
-            int[] chosen = switch (settings.strategy()) {
-                case PACED -> ranking().select(pHat, wanted, unavailable::get);
-                case UNIFORM, DYNAMIC -> uniform(wanted, batchId, 0);
-            };
+            int[] chosen;
+            double[] pHat;
+            int scored = 0;
+            if (settings.strategy() == Strategy.PACED) {
+                int[] candidates = ranking().candidates(settings.candidates(), i -> unavailable.get(i) || embeddings[i] == null,
+                        DifficultyScheduler.candidateSeed(settings.seed(), batchId));
+                double[] scores = score(candidates);
+                chosen = ranking().selectAmong(candidates, scores, wanted);
+                Map<Integer, Double> byIndex = new HashMap<>();
+                for (int k = 0; k < candidates.length; k++) {
+                    byIndex.put(candidates[k], scores[k]);
+                }
+                pHat = Arrays.stream(chosen).mapToDouble(byIndex::get).toArray();
+                scored = candidates.length;
+                state.getCounters().merge(SCORED, (long) scored, Long::sum);
+            } else {
+                chosen = uniform(wanted, batchId, 0);
+                pHat = estimate(chosen);
+            }
             DynamicBatch dynamic = null;
             if (settings.strategy() == Strategy.DYNAMIC) {
                 dynamic = DynamicBatch.newBuilder().setBatchId(batchId).setRounds(0).setOffered(0)
@@ -286,7 +343,7 @@ public final class BatchScheduler {
                 state.getDynamic().add(dynamic);
             }
             state.setNextBatch(batchId + 1);
-            out.addAll(send(chosen, dynamic, streamTimeMs));
+            out.addAll(send(chosen, pHat, scored, dynamic, streamTimeMs));
         }
         return out;
     }
@@ -318,21 +375,56 @@ public final class BatchScheduler {
         return entries.size();
     }
 
-    /** p̂ the scheduler ranks a prompt by: its latest estimate, or the initial p̂ before one arrives. */
-    public double rankingPHat(String promptId) {
-        Integer index = indexOf.get(promptId);
-        return index == null ? settings.initialPHat() : pHat[index];
+    /** p̂ of these pool prompts from the current Z_φ, in order. */
+    private double[] score(int[] prompts) {
+        if (prompts.length == 0) {
+            return new double[0];
+        }
+        int width = embeddings[prompts[0]].length;
+        float[] rows = new float[prompts.length * width];
+        for (int k = 0; k < prompts.length; k++) {
+            float[] row = embeddings[prompts[k]];
+            if (row.length != width) {
+                throw new IllegalStateException("prompt " + entries.get(prompts[k]).getPromptId() + " has an embedding of "
+                        + row.length + " values, others " + width);
+            }
+            System.arraycopy(row, 0, rows, k * width, width);
+        }
+        return estimator.pHat(rows, prompts.length);
     }
 
-    private List<Scheduled> send(int[] chosen, DynamicBatch dynamic, long streamTimeMs) {
+    /**
+     * p̂ of prompts chosen without it (uniform methods that estimate accuracy, for the replay
+     * priorities and the learner's figures): null where there is no Z_φ yet or an embedding is missing.
+     */
+    private double[] estimate(int[] chosen) {
+        if (!settings.estimates() || estimator == null || Arrays.stream(chosen).anyMatch(i -> embeddings[i] == null)) {
+            return null;
+        }
+        return score(chosen);
+    }
+
+    /** The p̂ a prompt was last chosen with, or the initial p̂ before it was. */
+    public double lastPHat(String promptId) {
+        Integer index = indexOf.get(promptId);
+        Double pHat = index == null ? null : entries.get(index).getPHat();
+        return pHat == null ? settings.initialPHat() : pHat;
+    }
+
+    private List<Scheduled> send(int[] chosen, double[] pHat, int scored, DynamicBatch dynamic, long streamTimeMs) {
         long batchId = dynamic == null ? state.getNextBatch() - 1 : dynamic.getBatchId();
         int round = dynamic == null ? 0 : dynamic.getRounds();
         List<Scheduled> out = new ArrayList<>(chosen.length);
-        for (int index : chosen) {
+        for (int k = 0; k < chosen.length; k++) {
+            int index = chosen[k];
             ScheduleEntry entry = entries.get(index);
+            if (pHat != null) {
+                entry.setPHat(pHat[k]);
+                entry.setPHatVersion(estimator.version());
+            }
             String scheduleId = entry.getPromptId() + "@" + batchId + "." + round;
             entry.setInFlight(InFlight.newBuilder().setScheduleId(scheduleId).setBatchId(batchId).setRound(round)
-                    .setScheduledAtMs(streamTimeMs).setPHat(entry.getPHat()).build());
+                    .setScheduledAtMs(streamTimeMs).setPHat(pHat == null ? null : pHat[k]).build());
             entry.setLastScheduledMs(streamTimeMs);
             entry.setTimesScheduled(entry.getTimesScheduled() + 1);
             unavailable.set(index);
@@ -343,7 +435,8 @@ public final class BatchScheduler {
                         .setRewards(new ArrayList<>()).build());
             }
             count(SCHEDULED);
-            out.add(new Scheduled(entry.getPromptId(), scheduleId, batchId, round, entry.getPHat(), entry.getPrompt()));
+            out.add(new Scheduled(entry.getPromptId(), scheduleId, batchId, round, pHat == null ? null : pHat[k], entry.getPrompt(),
+                    scored, pHat == null ? -1 : estimator.version()));
         }
         return out;
     }
@@ -385,24 +478,14 @@ public final class BatchScheduler {
     }
 
     private int[] uniform(int count, long batchId, int round) {
-        ranking();
-        long seed = (settings.seed() * 1_000_003L + batchId) * 1_000_003L + round;
-        int[] ranks = new UniformSampler(seed).select(pHat, count, rank -> unavailable.get(byId[rank]));
-        return Arrays.stream(ranks).map(rank -> byId[rank]).toArray();
+        return ranking().drawUniform(count, unavailable::get, DifficultyScheduler.uniformSeed(settings.seed(), batchId, round));
     }
 
-    /** The difficulty order and the id order, rebuilt when the pool has grown since they were made. */
+    /** The difficulty and id orders of the pool, rebuilt when the pool has grown since they were made. */
     private DifficultyScheduler ranking() {
-        if (ranking == null || byId.length != entries.size()) {
-            pHat = Arrays.copyOf(pHat, entries.size());
-            List<String> ids = entries.stream().map(ScheduleEntry::getPromptId).toList();
-            ranking = new DifficultyScheduler(ids, settings.tau());
-            Integer[] order = new Integer[ids.size()];
-            for (int i = 0; i < order.length; i++) {
-                order[i] = i;
-            }
-            Arrays.sort(order, Comparator.comparing(ids::get));
-            byId = Arrays.stream(order).mapToInt(Integer::intValue).toArray();
+        if (ranking == null || rankedSize != entries.size()) {
+            ranking = new DifficultyScheduler(entries.stream().map(ScheduleEntry::getPromptId).toList(), settings.tau());
+            rankedSize = entries.size();
         }
         return ranking;
     }
@@ -411,32 +494,28 @@ public final class BatchScheduler {
         int index = entries.size();
         entries.add(entry);
         indexOf.put(entry.getPromptId(), index);
-        if (pHat.length <= index) {
-            pHat = Arrays.copyOf(pHat, Math.max(1024, pHat.length * 2));
+        if (embeddings.length <= index) {
+            embeddings = Arrays.copyOf(embeddings, Math.max(1024, embeddings.length * 2));
         }
-        pHat[index] = entry.getPHat() == null ? settings.initialPHat() : entry.getPHat();
+        float[] early = unplaced.remove(entry.getPromptId());
+        if (early != null) {
+            embeddings[index] = early;
+            embedded++;
+            state.getCounters().put(EMBEDDED, (long) embedded);
+        }
         updateAvailability(index);
         changed.add(entry.getPromptId());
         return index;
     }
 
-    /** Partition {@code partition} of logz has the whole refresh for {@code version}. */
-    public void refreshDone(int partition, long version) {
-        state.getRefreshed().merge(Integer.toString(partition), version, Math::max);
-    }
-
     /**
-     * Whether the learner's p̂ refresh for its current version has fully arrived, on every logz
-     * partition: selecting before it has would rank prompts by the previous policy's estimates, and
-     * by whichever of the new ones happened to arrive first.
+     * Whether PACED can choose now: every partition of prompt-embeddings has its end marker, and the
+     * Z_φ of the learner's current version has arrived. Choosing before would rank prompts with the
+     * previous policy's Z_φ, or leave out prompts whose embedding is still on its way.
      */
     public boolean estimatesCurrent() {
-        for (int partition = 0; partition < settings.refreshPartitions(); partition++) {
-            if (state.getRefreshed().getOrDefault(Integer.toString(partition), -1L) < state.getLearnerVersion()) {
-                return false;
-            }
-        }
-        return true;
+        return estimator != null && estimator.version() >= state.getLearnerVersion()
+                && state.getEmbeddedPartitions().size() >= settings.embeddingPartitions();
     }
 
     private void updateAvailability(int index) {

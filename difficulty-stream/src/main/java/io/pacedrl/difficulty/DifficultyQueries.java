@@ -6,10 +6,13 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.pacedrl.difficulty.state.EmbeddingChange;
+import io.pacedrl.difficulty.state.EstimatorParameters;
 import io.pacedrl.difficulty.state.PromptState;
 import io.pacedrl.difficulty.state.ReplayEntry;
 import io.pacedrl.difficulty.state.ScheduleEntry;
 import io.pacedrl.difficulty.state.SchedulerState;
+import io.pacedrl.topics.PoolEmbeddings;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -51,7 +54,11 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * <pre>
  * GET /prompts/{id}            one prompt: its state (estimates, accuracy, counts) and its scheduling
  * GET /prompts?sort=p-hat|distance&order=asc|desc&family=F&min-p-hat=X&max-p-hat=Y&limit=N
- * GET /p-hat/histogram?bins=N  trainable prompts by p̂ (those without an estimate counted apart)
+ *                              by the p̂ each was last chosen with (never chosen: last)
+ * GET /p-hat/histogram?bins=N&sample=M  prompts by p̂, computed now with the newest Z_φ over the
+ *                              embeddings of every k-th prompt in id order (k chosen so at most M are
+ *                              scored, 10,000 by default; the answer says k)
+ * GET /p-hat/{id}              one prompt's p̂, computed now with the newest Z_φ
  * GET /replay                  the replay buffer, highest priority first
  * GET /scheduler               learner version, next batch, look-ahead lag, in flight, counters
  * </pre>
@@ -126,7 +133,7 @@ public final class DifficultyQueries implements AutoCloseable {
             } else {
                 promptState(exchange, id);
             }
-        } else if (path.equals("/prompts") || path.equals("/p-hat/histogram") || path.equals("/replay")
+        } else if (path.equals("/prompts") || path.startsWith("/p-hat/") || path.equals("/replay")
                 || path.equals("/scheduler")) {
             HostInfo owner = owner(SchedulerProcessor.STATE_STORE, SchedulerProcessor.STATE_KEY);
             if (!owner.equals(self)) {
@@ -136,7 +143,8 @@ public final class DifficultyQueries implements AutoCloseable {
                     case "/prompts" -> prompts(query);
                     case "/p-hat/histogram" -> histogram(query);
                     case "/replay" -> replay();
-                    default -> scheduler();
+                    case "/scheduler" -> scheduler();
+                    default -> estimate(URLDecoder.decode(path.substring("/p-hat/".length()), StandardCharsets.UTF_8));
                 });
             }
         } else {
@@ -203,13 +211,18 @@ public final class DifficultyQueries implements AutoCloseable {
         int limit = intParam(query, "limit", 50);
         double min = doubleParam(query, "min-p-hat", Double.NEGATIVE_INFINITY);
         double max = doubleParam(query, "max-p-hat", Double.POSITIVE_INFINITY);
+        // By the p̂ each prompt was last chosen with; prompts never chosen (no p̂ yet) come last.
+        Comparator<Double> byValue = descending ? Comparator.reverseOrder() : Comparator.naturalOrder();
         Comparator<ScheduleEntry> order = switch (sort) {
-            case "p-hat" -> Comparator.comparingDouble(this::pHat);
-            case "distance" -> Comparator.comparingDouble(e -> Math.abs(pHat(e) - settings.tau()));
+            case "p-hat" -> Comparator.comparing(ScheduleEntry::getPHat, Comparator.nullsLast(byValue));
+            case "distance" -> Comparator.comparing(e -> e.getPHat() == null ? null : Math.abs(e.getPHat() - settings.tau()),
+                    Comparator.nullsLast(byValue));
             default -> throw new IllegalArgumentException("sort must be p-hat or distance, got '" + sort + "'");
         };
-        order = (descending ? order.reversed() : order).thenComparing(ScheduleEntry::getPromptId);
-        Predicate<ScheduleEntry> wanted = e -> e.getPresent() && pHat(e) >= min && pHat(e) <= max
+        order = order.thenComparing(ScheduleEntry::getPromptId);
+        boolean bounded = query.containsKey("min-p-hat") || query.containsKey("max-p-hat");
+        Predicate<ScheduleEntry> wanted = e -> e.getPresent()
+                && (!bounded || e.getPHat() != null && e.getPHat() >= min && e.getPHat() <= max)
                 && (!query.containsKey("family") || query.get("family").equals(e.getFamily()))
                 && (!query.containsKey("id") || query.get("id").equals(e.getPromptId()));
         List<ScheduleEntry> matches = new ArrayList<>();
@@ -225,29 +238,89 @@ public final class DifficultyQueries implements AutoCloseable {
         return body;
     }
 
+    /**
+     * The pool by p̂ now: the newest Z_φ over the stored embeddings of every k-th prompt in id order,
+     * k the smallest stride that scores at most {@code sample} of them.
+     */
     private JsonNode histogram(Map<String, String> query) {
         int bins = intParam(query, "bins", 10);
         if (bins < 1 || bins > 1000) {
             throw new IllegalArgumentException("bins must be in [1, 1000], got " + bins);
         }
+        int sample = intParam(query, "sample", 10_000);
+        if (sample < 1) {
+            throw new IllegalArgumentException("sample must be ≥ 1, got " + sample);
+        }
+        ReadOnlyKeyValueStore<String, EmbeddingChange> embeddings = store(SchedulerProcessor.EMBEDDINGS_STORE);
+        SchedulerState state = this.<SchedulerState>store(SchedulerProcessor.STATE_STORE).get(SchedulerProcessor.STATE_KEY);
+        long stored = state == null ? 0 : state.getCounters().getOrDefault(BatchScheduler.EMBEDDED, 0L);
+        long stride = Math.max(1, (stored + sample - 1) / sample);
         long[] counts = new long[bins];
-        long[] unknown = {0};
-        forEachEntry(e -> {
-            if (!e.getPresent() || !e.getTrainable()) {
-                return;
+        long scored = 0;
+        long seen = 0;
+        EstimatorParameters parameters = this.<EstimatorParameters>store(SchedulerProcessor.ESTIMATOR_STORE)
+                .get(SchedulerProcessor.STATE_KEY);
+        if (parameters != null) {
+            try (PartitionEstimator estimator = new PartitionEstimator(parameters.getVersion(), bytes(parameters.getParameters()),
+                    settings.beta()); KeyValueIterator<String, EmbeddingChange> all = embeddings.all()) {
+                List<float[]> rows = new ArrayList<>();
+                while (all.hasNext()) {
+                    EmbeddingChange next = all.next().value;
+                    if (seen++ % stride == 0) {
+                        rows.add(PoolEmbeddings.decode(next.getDimension(), next.getValues()));
+                    }
+                    if (rows.size() == 8192 || !all.hasNext()) {
+                        for (double p : score(estimator, rows)) {
+                            counts[Math.min(bins - 1, (int) (p * bins))]++;
+                        }
+                        scored += rows.size();
+                        rows.clear();
+                    }
+                }
             }
-            if (e.getPHat() == null) {
-                unknown[0]++;
-            } else {
-                counts[Math.min(bins - 1, (int) (e.getPHat() * bins))]++;
-            }
-        });
-        ObjectNode body = JSON.createObjectNode().put("bins", bins).put("withoutEstimate", unknown[0]);
+        }
+        ObjectNode body = JSON.createObjectNode().put("bins", bins)
+                .put("estimatorVersion", parameters == null ? -1 : parameters.getVersion())
+                .put("scored", scored).put("stride", stride).put("sampled", stride > 1);
         ArrayNode list = body.putArray("counts");
         for (long count : counts) {
             list.add(count);
         }
         return body;
+    }
+
+    /** One prompt's p̂ now, from the newest Z_φ and its stored embedding. */
+    private JsonNode estimate(String id) {
+        EmbeddingChange embedding = this.<EmbeddingChange>store(SchedulerProcessor.EMBEDDINGS_STORE).get(id);
+        EstimatorParameters parameters = this.<EstimatorParameters>store(SchedulerProcessor.ESTIMATOR_STORE)
+                .get(SchedulerProcessor.STATE_KEY);
+        if (embedding == null || parameters == null) {
+            throw new IllegalArgumentException(embedding == null ? "prompt '" + id + "' has no embedding"
+                    : "no Z_φ has arrived yet");
+        }
+        try (PartitionEstimator estimator = new PartitionEstimator(parameters.getVersion(), bytes(parameters.getParameters()),
+                settings.beta())) {
+            double pHat = score(estimator, List.of(PoolEmbeddings.decode(embedding.getDimension(), embedding.getValues())))[0];
+            return JSON.createObjectNode().put("promptId", id).put("pHat", pHat).put("estimatorVersion", parameters.getVersion());
+        }
+    }
+
+    private static double[] score(PartitionEstimator estimator, List<float[]> rows) {
+        if (rows.isEmpty()) {
+            return new double[0];
+        }
+        int width = rows.get(0).length;
+        float[] flat = new float[rows.size() * width];
+        for (int k = 0; k < rows.size(); k++) {
+            System.arraycopy(rows.get(k), 0, flat, k * width, width);
+        }
+        return estimator.pHat(flat, rows.size());
+    }
+
+    private static byte[] bytes(ByteBuffer buffer) {
+        byte[] bytes = new byte[buffer.remaining()];
+        buffer.duplicate().get(bytes);
+        return bytes;
     }
 
     private JsonNode replay() {
@@ -286,10 +359,6 @@ public final class DifficultyQueries implements AutoCloseable {
         try (KeyValueIterator<String, ScheduleEntry> all = this.<ScheduleEntry>store(SchedulerProcessor.INDEX_STORE).all()) {
             all.forEachRemaining(kv -> action.accept(kv.value));
         }
-    }
-
-    private double pHat(ScheduleEntry entry) {
-        return entry.getPHat() == null ? settings.initialPHat() : entry.getPHat();
     }
 
     private <V> ReadOnlyKeyValueStore<String, V> store(String name) {

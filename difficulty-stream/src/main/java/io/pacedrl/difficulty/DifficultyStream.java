@@ -1,6 +1,7 @@
 package io.pacedrl.difficulty;
 
 import io.pacedrl.learning.TrainingConfig;
+import io.pacedrl.policy.Torch;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.topics.ClusterOptions;
 import io.pacedrl.topics.ServiceConfigOptions;
@@ -79,11 +80,15 @@ public final class DifficultyStream implements AutoCloseable {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers()))) {
             new TopicCreator(admin, Duration.ofSeconds(60)).ensure(topics.all());
         }
-        BatchScheduler.Settings settings = BatchScheduler.Settings.of(config, topics.logZ.partitions());
+        if (config.method().estimatesAccuracy()) {
+            // p̂ is computed here with Z_φ: one PyTorch thread, as every service that shares the cores.
+            Torch.configure(1);
+        }
+        BatchScheduler.Settings settings = BatchScheduler.Settings.of(config, topics.promptEmbeddings.partitions());
         DifficultyQueries queries = new DifficultyQueries(options.httpHost(), options.httpPort(), settings);
         try {
             KafkaStreams streams = new KafkaStreams(DifficultyTopology.build(topics, registry, config, options.runId(),
-                    topics.logZ.partitions()),
+                    topics.promptEmbeddings.partitions()),
                     streamsConfig(options, queries.hostInfo().host() + ":" + queries.hostInfo().port()));
             // A thread that dies (the registry unreachable, say) is replaced and resumes from the last commit.
             streams.setUncaughtExceptionHandler(e -> {

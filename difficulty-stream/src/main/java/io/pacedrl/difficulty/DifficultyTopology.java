@@ -1,6 +1,8 @@
 package io.pacedrl.difficulty;
 
 import io.pacedrl.difficulty.state.DifficultyEvent;
+import io.pacedrl.difficulty.state.EmbeddingChange;
+import io.pacedrl.difficulty.state.EstimatorParameters;
 import io.pacedrl.difficulty.state.OpenGroup;
 import io.pacedrl.difficulty.state.PromptState;
 import io.pacedrl.difficulty.state.ReplayCandidate;
@@ -14,6 +16,7 @@ import io.pacedrl.schemas.DeadLetter;
 import io.pacedrl.schemas.ReplayRecord;
 import io.pacedrl.schemas.RunEvent;
 import io.pacedrl.schemas.ScheduledPrompt;
+import io.pacedrl.schemas.SchedulerDecision;
 import io.pacedrl.topics.TopicSpec;
 import io.pacedrl.topics.Topics;
 import java.util.List;
@@ -30,12 +33,13 @@ import org.apache.kafka.streams.state.Stores;
 /**
  * The app's topology. Two sub-topologies:
  * <ol>
- *   <li>per prompt, partitioned like the pool: prompts, log Z and scored rollouts (one task per
- *       partition, spread over instances) → {@code prompt-state}, {@code open-groups};
+ *   <li>per prompt, partitioned like the pool: prompts, prompt embeddings and scored rollouts (one
+ *       task per partition, spread over instances) → {@code prompt-state}, {@code open-groups};
  *   <li>the scheduler, one task: the per-prompt changes funnelled through the one-partition
- *       {@code difficulty-events} repartition topic, plus model-updates → {@code schedule-index},
- *       {@code scheduler-state}, {@code replay-buffer}, {@code replay-candidates}; out go scheduled
- *       prompts, replay draws and run events.
+ *       {@code difficulty-events} repartition topic, plus model-updates (versions, and Z_φ) →
+ *       {@code schedule-index}, {@code scheduler-state}, {@code replay-buffer},
+ *       {@code replay-candidates}, {@code prompt-embeddings}, {@code partition-function}; out go
+ *       scheduled prompts, replay draws, the scheduler's decisions and run events.
  * </ol>
  * Inputs are read as bytes and decoded in the processors, so bad records reach the dead letters whole.
  */
@@ -46,12 +50,12 @@ public final class DifficultyTopology {
     private DifficultyTopology() {}
 
     /**
-     * @param logZPartitions the partitions of the logz topic as it exists (the catalogue's count on a
-     *                       cluster; 1 in a TopologyTestDriver): a refresh is whole once its end marker
-     *                       has arrived from each
+     * @param embeddingPartitions the partitions of the prompt-embeddings topic as it exists (the
+     *                            catalogue's count on a cluster; 1 in a TopologyTestDriver): the pool's
+     *                            embeddings are whole once the end marker has arrived from each
      */
     public static Topology build(Topics topics, SchemaRegistryClient registry, TrainingConfig config, String runId,
-            int logZPartitions) {
+            int embeddingPartitions) {
         StreamsBuilder builder = new StreamsBuilder();
         store(builder, PromptStateProcessor.STATE_STORE, registry, PromptState.class);
         store(builder, PromptStateProcessor.GROUPS_STORE, registry, OpenGroup.class);
@@ -59,11 +63,13 @@ public final class DifficultyTopology {
         store(builder, SchedulerProcessor.STATE_STORE, registry, SchedulerState.class);
         store(builder, SchedulerProcessor.REPLAY_STORE, registry, ReplayEntry.class);
         store(builder, SchedulerProcessor.CANDIDATES_STORE, registry, ReplayCandidate.class);
+        store(builder, SchedulerProcessor.EMBEDDINGS_STORE, registry, EmbeddingChange.class);
+        store(builder, SchedulerProcessor.ESTIMATOR_STORE, registry, EstimatorParameters.class);
 
         Consumed<String, byte[]> raw = Consumed.with(Serdes.String(), Serdes.ByteArray());
         long timeoutMs = config.groupTimeoutSeconds() * 1000L;
         KStream<String, SpecificRecord> perPrompt = builder
-                .stream(List.of(topics.prompts.name(), topics.logZ.name(), topics.scoredRollouts.name()), raw)
+                .stream(List.of(topics.prompts.name(), topics.promptEmbeddings.name(), topics.scoredRollouts.name()), raw)
                 .process(() -> new PromptStateProcessor(topics, config.accuracyEma(), timeoutMs),
                         PromptStateProcessor.STATE_STORE, PromptStateProcessor.GROUPS_STORE);
         to(perPrompt, topics.deadLetters, DeadLetter.class);
@@ -76,12 +82,14 @@ public final class DifficultyTopology {
         KStream<String, Object> versions = builder.stream(topics.modelUpdates.name(), raw).mapValues(value -> (Object) value);
         SchedulerProcessor.Replay replay = new SchedulerProcessor.Replay(config.method().replay(),
                 config.replayCapacity(), config.replayAdd(), config.replaySize());
-        BatchScheduler.Settings settings = BatchScheduler.Settings.of(config, logZPartitions);
+        BatchScheduler.Settings settings = BatchScheduler.Settings.of(config, embeddingPartitions);
         KStream<String, SpecificRecord> scheduler = events.merge(versions)
                 .process(() -> new SchedulerProcessor(topics, settings, replay, runId), SchedulerProcessor.INDEX_STORE,
-                        SchedulerProcessor.STATE_STORE, SchedulerProcessor.REPLAY_STORE, SchedulerProcessor.CANDIDATES_STORE);
+                        SchedulerProcessor.STATE_STORE, SchedulerProcessor.REPLAY_STORE, SchedulerProcessor.CANDIDATES_STORE,
+                        SchedulerProcessor.EMBEDDINGS_STORE, SchedulerProcessor.ESTIMATOR_STORE);
         to(scheduler, topics.scheduledPrompts, ScheduledPrompt.class);
         to(scheduler, topics.replay, ReplayRecord.class);
+        to(scheduler, topics.schedulerDecisions, SchedulerDecision.class);
         to(scheduler, topics.runEvents, RunEvent.class);
         to(scheduler, topics.deadLetters, DeadLetter.class);
         return builder.build();

@@ -3,16 +3,16 @@ package io.pacedrl.difficulty;
 import io.pacedrl.difficulty.state.DifficultyEvent;
 import io.pacedrl.difficulty.state.GroupResult;
 import io.pacedrl.difficulty.state.OpenGroup;
-import io.pacedrl.difficulty.state.PHatChange;
+import io.pacedrl.difficulty.state.EmbeddingChange;
+import io.pacedrl.difficulty.state.EmbeddingsDone;
 import io.pacedrl.difficulty.state.PoolChange;
 import io.pacedrl.difficulty.state.PromptState;
-import io.pacedrl.difficulty.state.RefreshDone;
-import io.pacedrl.schemas.LogZEstimate;
 import io.pacedrl.schemas.Prompt;
+import io.pacedrl.schemas.PromptEmbedding;
 import io.pacedrl.schemas.PromptSplit;
 import io.pacedrl.schemas.Rollout;
 import io.pacedrl.schemas.ScoredRollout;
-import io.pacedrl.topics.LogZRefresh;
+import io.pacedrl.topics.PoolEmbeddings;
 import io.pacedrl.topics.Topics;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -32,10 +32,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The partitioned half of the app: one task per partition of the prompts, log Z and scored-rollout
- * topics (all keyed by prompt id, so a prompt's records meet in one task). It keeps each prompt's
- * state, assembles groups from their scored rollouts, sends the impossible to the dead letters and
- * tells the scheduler task what changed: pool membership, new estimates, complete groups.
+ * The partitioned half of the app: one task per partition of the prompts, prompt-embeddings and
+ * scored-rollout topics (all keyed by prompt id, so a prompt's records meet in one task). It keeps
+ * each prompt's state, assembles groups from their scored rollouts, sends the impossible to the dead
+ * letters and tells the scheduler task what changed: pool membership, embeddings (once per pool),
+ * complete groups.
  */
 final class PromptStateProcessor implements Processor<String, byte[], String, SpecificRecord> {
     static final String STATE_STORE = "prompt-state";
@@ -74,8 +75,8 @@ final class PromptStateProcessor implements Processor<String, byte[], String, Sp
         String topic = context.recordMetadata().map(RecordMetadata::topic).orElse("");
         if (topic.equals(topics.prompts.name())) {
             onPrompt(record);
-        } else if (topic.equals(topics.logZ.name())) {
-            onLogZ(record);
+        } else if (topic.equals(topics.promptEmbeddings.name())) {
+            onEmbedding(record);
         } else {
             onScoredRollout(record);
         }
@@ -109,7 +110,7 @@ final class PromptStateProcessor implements Processor<String, byte[], String, Sp
         if (state == null) {
             state = PromptState.newBuilder().setPromptId(prompt.getId()).setKind(prompt.getKind())
                     .setFamily(prompt.getFamily()).setDifficulty(prompt.getDifficulty())
-                    .setSplit(prompt.getSplit().name()).setInPool(true).setPHatVersion(-1).setGroups(0)
+                    .setSplit(prompt.getSplit().name()).setInPool(true).setGroups(0)
                     .setRollouts(0).setCorrectRollouts(0).setLastGroupVersion(-1).build();
         } else {
             state.setKind(prompt.getKind());
@@ -124,46 +125,37 @@ final class PromptStateProcessor implements Processor<String, byte[], String, Sp
                 .setPrompt(ByteBuffer.wrap(record.value())).build());
     }
 
-    private void onLogZ(Record<String, byte[]> record) {
+    /**
+     * An embedding goes on to the scheduler, which keeps it (it may arrive before its prompt); an
+     * end marker says this partition's are all there.
+     */
+    private void onEmbedding(Record<String, byte[]> record) {
         if (record.value() == null) {
             return; // compaction tombstone: nothing to learn
         }
-        LogZEstimate estimate = rejections.decode(topics.logZ.valueSerde().deserializer(), record);
-        if (estimate == null) {
+        PromptEmbedding embedding = rejections.decode(topics.promptEmbeddings.valueSerde().deserializer(), record);
+        if (embedding == null) {
             return;
         }
-        if (LogZRefresh.isEndMarker(estimate)) {
-            if (estimate.getPolicyVersion() < 0) {
-                rejections.reject(record, Rejections.IMPOSSIBLE_VALUE, "end marker of negative version " + estimate.getPolicyVersion());
-                return;
-            }
-            // Everything this partition had for the version is already on its way to the scheduler, ahead of this.
+        if (PoolEmbeddings.isEndMarker(embedding)) {
+            // Everything this partition had is already on its way to the scheduler, ahead of this.
             int partition = context.recordMetadata().map(RecordMetadata::partition).orElseThrow();
-            context.forward(new Record<>(LogZRefresh.MARKER_KEY, new DifficultyEvent(LogZRefresh.MARKER_KEY,
-                    new RefreshDone(estimate.getPolicyVersion(), partition)), record.timestamp()));
+            context.forward(new Record<>(PoolEmbeddings.MARKER_KEY, new DifficultyEvent(PoolEmbeddings.MARKER_KEY,
+                    new EmbeddingsDone(partition)), record.timestamp()));
             return;
         }
-        PromptState state = known(record, estimate.getPromptId());
-        if (state == null) {
+        if (!embedding.getPromptId().equals(record.key())) {
+            rejections.reject(record, Rejections.KEY_MISMATCH, "embedding of prompt '" + embedding.getPromptId() + "' under key '"
+                    + record.key() + "': records are partitioned by prompt id, so the key must be the id");
             return;
         }
-        String impossible = !Double.isFinite(estimate.getLogZ()) ? "log Z is " + estimate.getLogZ()
-                : !(estimate.getPHat() >= 0 && estimate.getPHat() <= 1) ? "p̂ " + estimate.getPHat() + " is outside [0, 1]"
-                : !(estimate.getBeta() > 0) || Double.isInfinite(estimate.getBeta()) ? "β " + estimate.getBeta() + " is not positive"
-                : estimate.getPolicyVersion() < 0 ? "negative policy version " + estimate.getPolicyVersion() : null;
-        if (impossible != null) {
-            rejections.reject(record, Rejections.IMPOSSIBLE_VALUE, impossible);
+        try {
+            PoolEmbeddings.decode(embedding);
+        } catch (IllegalArgumentException e) {
+            rejections.reject(record, Rejections.IMPOSSIBLE_VALUE, e.getMessage());
             return;
         }
-        if (estimate.getPolicyVersion() < state.getPHatVersion()) {
-            return; // an older estimate arriving late never replaces a newer one
-        }
-        state.setLogZ(estimate.getLogZ());
-        state.setPHat(estimate.getPHat());
-        state.setPHatVersion(estimate.getPolicyVersion());
-        prompts.put(state.getPromptId(), state);
-        emit(record, PHatChange.newBuilder().setLogZ(estimate.getLogZ()).setPHat(estimate.getPHat())
-                .setVersion(estimate.getPolicyVersion()).build());
+        emit(record, new EmbeddingChange(embedding.getDimension(), embedding.getValues()));
     }
 
     private void onScoredRollout(Record<String, byte[]> record) {

@@ -3,20 +3,30 @@ package io.pacedrl.difficulty;
 import io.pacedrl.difficulty.BatchScheduler.Released;
 import io.pacedrl.difficulty.BatchScheduler.Scheduled;
 import io.pacedrl.difficulty.state.DifficultyEvent;
+import io.pacedrl.difficulty.state.EmbeddingChange;
+import io.pacedrl.difficulty.state.EmbeddingsDone;
+import io.pacedrl.difficulty.state.EstimatorParameters;
 import io.pacedrl.difficulty.state.GroupResult;
 import io.pacedrl.difficulty.state.InFlight;
-import io.pacedrl.difficulty.state.PHatChange;
 import io.pacedrl.difficulty.state.PoolChange;
-import io.pacedrl.difficulty.state.RefreshDone;
 import io.pacedrl.difficulty.state.ReplayCandidate;
 import io.pacedrl.difficulty.state.ReplayEntry;
 import io.pacedrl.difficulty.state.ScheduleEntry;
 import io.pacedrl.difficulty.state.SchedulerState;
+import io.pacedrl.learning.PartitionFunction;
 import io.pacedrl.learning.ReplayBuffer;
+import io.pacedrl.schemas.BatchScheduled;
+import io.pacedrl.schemas.DynamicBatchClosed;
+import io.pacedrl.schemas.GroupsReleased;
 import io.pacedrl.schemas.ModelUpdate;
+import io.pacedrl.schemas.ReplayDrawn;
 import io.pacedrl.schemas.ReplayRecord;
 import io.pacedrl.schemas.RunEvent;
+import io.pacedrl.schemas.ScheduledGroup;
 import io.pacedrl.schemas.ScheduledPrompt;
+import io.pacedrl.schemas.SchedulerDecision;
+import io.pacedrl.topics.ModelUpdateChunks;
+import io.pacedrl.topics.PoolEmbeddings;
 import io.pacedrl.topics.RunEvents;
 import io.pacedrl.topics.Topics;
 import java.nio.ByteBuffer;
@@ -25,8 +35,8 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
-import java.util.SplittableRandom;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -37,16 +47,19 @@ import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
  * The single scheduler task: the global view selection needs. It is fed the per-prompt changes
- * from every partition (through a one-partition repartition topic) and the learner's versions
- * (model-updates, one partition), and emits the scheduled prompts, the replay draws for each
- * learner update, and a run event per batch and per draw. Its state lives in stores; the
- * {@link BatchScheduler} in memory is rebuilt from them whenever the task starts.
+ * from every partition (through a one-partition repartition topic: pool changes, embeddings once
+ * per pool, complete groups) and the learner's versions (model-updates, one partition, whose Z_φ it
+ * loads to compute p̂), and emits the scheduled prompts, the replay draws for each learner update,
+ * its decisions (the learner's contract) and run events (for people). Its state lives in stores;
+ * the {@link BatchScheduler} in memory is rebuilt from them whenever the task starts.
  */
 final class SchedulerProcessor implements Processor<String, Object, String, SpecificRecord> {
     static final String INDEX_STORE = "schedule-index";
     static final String STATE_STORE = "scheduler-state";
     static final String REPLAY_STORE = "replay-buffer";
     static final String CANDIDATES_STORE = "replay-candidates";
+    static final String EMBEDDINGS_STORE = "prompt-embeddings";
+    static final String ESTIMATOR_STORE = "partition-function";
     static final String STATE_KEY = "state";
 
     private final Topics topics;
@@ -59,8 +72,13 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
     private KeyValueStore<String, SchedulerState> stateStore;
     private KeyValueStore<String, ReplayEntry> replayStore;
     private KeyValueStore<String, ReplayCandidate> candidates;
+    private KeyValueStore<String, EmbeddingChange> embeddings;
+    private KeyValueStore<String, EstimatorParameters> estimatorStore;
     private BatchScheduler scheduler;
     private ReplayBuffer<ReplayEntry> buffer;
+    private PartitionEstimator estimator;
+    /** Z_φ's chunks by model id, until a version is whole. */
+    private final Map<String, ModelUpdateChunks.Assembler> partitionChunks = new HashMap<>();
 
     /** Replay's sizes; {@code enabled} is false for methods that do not replay. */
     record Replay(boolean enabled, int capacity, int addMax, int draws) {}
@@ -80,12 +98,21 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         stateStore = context.getStateStore(STATE_STORE);
         replayStore = context.getStateStore(REPLAY_STORE);
         candidates = context.getStateStore(CANDIDATES_STORE);
+        embeddings = context.getStateStore(EMBEDDINGS_STORE);
+        estimatorStore = context.getStateStore(ESTIMATOR_STORE);
         SchedulerState state = stateStore.get(STATE_KEY);
         List<ScheduleEntry> entries = new ArrayList<>();
         try (KeyValueIterator<String, ScheduleEntry> all = index.all()) {
             all.forEachRemaining(kv -> entries.add(kv.value));
         }
         scheduler = new BatchScheduler(settings, state == null ? BatchScheduler.initialState() : state, entries);
+        try (KeyValueIterator<String, EmbeddingChange> all = embeddings.all()) {
+            all.forEachRemaining(kv -> scheduler.embedding(kv.key, PoolEmbeddings.decode(kv.value.getDimension(), kv.value.getValues())));
+        }
+        EstimatorParameters stored = estimatorStore.get(STATE_KEY);
+        if (stored != null) {
+            useEstimator(stored.getVersion(), bytes(stored.getParameters()));
+        }
         List<ReplayBuffer.Entry<ReplayEntry>> buffered = new ArrayList<>();
         try (KeyValueIterator<String, ReplayEntry> all = replayStore.all()) {
             all.forEachRemaining(kv -> buffered.add(new ReplayBuffer.Entry<>(kv.key, kv.value.getPriority(),
@@ -104,25 +131,35 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         long now = context.currentStreamTimeMs();
         List<Released> released = scheduler.releaseExpired(now);
         List<Scheduled> scheduled = scheduler.schedule(now);
-        for (Scheduled s : scheduled) {
+        List<ScheduledGroup> batch = new ArrayList<>();
+        for (int i = 0; i < scheduled.size(); i++) {
+            Scheduled s = scheduled.get(i);
             context.forward(new Record<>(s.promptId(), ScheduledPrompt.newBuilder()
                     .setPrompt(topics.prompts.valueSerde().deserializer().deserialize(topics.prompts.name(), bytes(s.prompt())))
                     .setScheduleId(s.scheduleId()).setBatchId(s.batchId()).setGroupSize(settings.groupSize())
                     .setLearnerVersion(scheduler.state().getLearnerVersion()).setStrategy(settings.strategy().key())
                     .setPHat(s.pHat()).setScheduledAtMs(now).build(), now));
+            batch.add(new ScheduledGroup(s.scheduleId(), s.promptId(), s.pHat()));
+            boolean last = i + 1 == scheduled.size() || scheduled.get(i + 1).batchId() != s.batchId()
+                    || scheduled.get(i + 1).round() != s.round();
+            if (last) {
+                decide(now, new BatchScheduled(s.batchId(), s.round(), settings.strategy().key(), s.candidates(),
+                        s.estimatorVersion(), List.copyOf(batch)));
+                batch.clear();
+            }
+        }
+        if (!released.isEmpty()) {
+            decide(now, new GroupsReleased(released.stream().map(r -> r.inFlight().getScheduleId()).toList()));
         }
         if (!scheduled.isEmpty() || !released.isEmpty()) {
-            // The released schedule ids tell the learner which groups of a batch will never come.
             runEvent(RunEvents.SCHEDULE, now, Map.of("scheduled", (double) scheduled.size(), "released", (double) released.size(),
                     "in-flight", (double) scheduler.inFlightCount(), "free", (double) scheduler.freePrompts(),
-                    "next-batch", (double) scheduler.state().getNextBatch()),
-                    released.isEmpty() ? Map.of() : Map.of(RunEvents.RELEASED_IDS, String.join(" ",
-                            released.stream().map(r -> r.inFlight().getScheduleId()).toList())));
+                    "next-batch", (double) scheduler.state().getNextBatch()));
         }
-        for (BatchScheduler.Closed batch : scheduler.drainClosed()) {
-            runEvent(RunEvents.BATCH_CLOSED, now, Map.of(RunEvents.BATCH, (double) batch.batchId(), "kept", (double) batch.kept().size(),
-                    "rounds", (double) batch.rounds(), "offered", (double) batch.offered()),
-                    Map.of(RunEvents.KEPT_IDS, String.join(" ", batch.kept())));
+        for (BatchScheduler.Closed closed : scheduler.drainClosed()) {
+            decide(now, new DynamicBatchClosed(closed.batchId(), closed.kept(), closed.rounds(), closed.offered()));
+            runEvent(RunEvents.BATCH_CLOSED, now, Map.of("batch", (double) closed.batchId(), "kept", (double) closed.kept().size(),
+                    "rounds", (double) closed.rounds(), "offered", (double) closed.offered()));
         }
         for (ScheduleEntry entry : scheduler.drainChanged()) {
             index.put(entry.getPromptId(), entry);
@@ -134,13 +171,14 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         String promptId = event.getPromptId();
         if (event.getEvent() instanceof PoolChange change) {
             scheduler.poolChange(promptId, change);
-        } else if (event.getEvent() instanceof PHatChange change) {
-            scheduler.pHatChange(promptId, change);
-        } else if (event.getEvent() instanceof RefreshDone done) {
-            scheduler.refreshDone(done.getPartition(), done.getVersion());
+        } else if (event.getEvent() instanceof EmbeddingChange change) {
+            embeddings.put(promptId, change);
+            scheduler.embedding(promptId, PoolEmbeddings.decode(change.getDimension(), change.getValues()));
+        } else if (event.getEvent() instanceof EmbeddingsDone done) {
+            scheduler.embeddingsDone(done.getPartition());
         } else if (event.getEvent() instanceof GroupResult group) {
             // The priority uses the p̂ the group was scheduled with: the estimate from before the update.
-            double pHat = scheduler.rankingPHat(promptId);
+            double pHat = scheduler.lastPHat(promptId);
             InFlight answered = scheduler.groupResult(promptId, group);
             if (answered != null && answered.getPHat() != null) {
                 pHat = answered.getPHat();
@@ -163,12 +201,49 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
             rejections.reject(record, Rejections.IMPOSSIBLE_VALUE, "negative model version " + update.getVersion());
             return;
         }
+        if (update.getFormat().equals(PartitionFunction.FORMAT)) {
+            onPartitionChunk(record, update);
+            return; // the learner's version is the policy's; its Z_φ comes just before it
+        }
         long previous = scheduler.state().getLearnerVersion();
         if (scheduler.learnerVersion(update.getVersion()) && replay.enabled()) {
             for (long version = previous + 1; version <= update.getVersion(); version++) {
                 replayStep(version, record.timestamp());
             }
         }
+    }
+
+    /** A chunk of Z_φ: once its version is whole and newer than the one held, p̂ is computed with it. */
+    private void onPartitionChunk(Record<String, byte[]> record, ModelUpdate chunk) {
+        if (!settings.estimates()) {
+            return;
+        }
+        Optional<ModelUpdateChunks.Version> whole;
+        try {
+            whole = partitionChunks.computeIfAbsent(chunk.getModelId(), ModelUpdateChunks.Assembler::new).add(chunk);
+        } catch (ModelUpdateChunks.CorruptUpdateException e) {
+            rejections.reject(record, Rejections.IMPOSSIBLE_VALUE, e.getMessage());
+            return;
+        }
+        if (whole.isEmpty() || whole.get().version() <= scheduler.estimatorVersion()) {
+            return;
+        }
+        try {
+            useEstimator(whole.get().version(), whole.get().weights());
+        } catch (IllegalArgumentException e) {
+            rejections.reject(record, Rejections.IMPOSSIBLE_VALUE, e.getMessage());
+            return;
+        }
+        estimatorStore.put(STATE_KEY, new EstimatorParameters(whole.get().version(), ByteBuffer.wrap(whole.get().weights())));
+    }
+
+    private void useEstimator(long version, byte[] parameters) {
+        PartitionEstimator loaded = new PartitionEstimator(version, parameters, settings.beta());
+        if (estimator != null) {
+            estimator.close();
+        }
+        estimator = loaded;
+        scheduler.estimator(loaded);
     }
 
     /**
@@ -202,8 +277,7 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         before.stream().filter(id -> !after.contains(id)).forEach(replayStore::delete);
         scheduler.state().setReplayAdditions(buffer.additions());
 
-        List<ReplayBuffer.Entry<ReplayEntry>> drawn = buffer.sample(replay.draws(),
-                new SplittableRandom(settings.seed() * 1_000_003L + version));
+        List<ReplayBuffer.Entry<ReplayEntry>> drawn = buffer.sample(replay.draws(), ReplayBuffer.drawRandom(settings.seed(), version));
         for (int i = 0; i < drawn.size(); i++) {
             ReplayBuffer.Entry<ReplayEntry> entry = drawn.get(i);
             context.forward(new Record<>(entry.id(), ReplayRecord.newBuilder()
@@ -212,12 +286,9 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
                     .setPriority(entry.priority()).setAddedAtVersion(entry.item().getAddedAtVersion())
                     .setForLearnerVersion(version).setSampleIndex(i).build(), timestamp));
         }
-        Map<String, Double> metrics = new HashMap<>();
-        metrics.put(RunEvents.DRAWN, (double) drawn.size());
-        metrics.put(RunEvents.FOR_VERSION, (double) version);
-        metrics.put("buffered", (double) buffer.entries().size());
-        metrics.put("groups-offered", (double) groups.size());
-        runEvent(RunEvents.REPLAY, timestamp, metrics, Map.of());
+        decide(timestamp, new ReplayDrawn(version, drawn.stream().map(ReplayBuffer.Entry::id).toList(), buffer.entries().size()));
+        runEvent(RunEvents.REPLAY, timestamp, Map.of("drawn", (double) drawn.size(), "for-version", (double) version,
+                "buffered", (double) buffer.entries().size(), "groups-offered", (double) groups.size()));
     }
 
     /** A completed group as the replay buffer sees it: its correct trajectories, and how many it had. */
@@ -235,12 +306,24 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         return new ReplayBuffer.Group<>(candidate.getPromptId(), candidate.getPHat(), trajectories);
     }
 
-    private void runEvent(String type, long timestamp, Map<String, Double> metrics, Map<String, String> attributes) {
-        Map<String, String> all = new HashMap<>(attributes);
-        all.put("strategy", settings.strategy().key());
+    /** A decision for the learner, on scheduler-decisions. */
+    private void decide(long timestamp, Object decision) {
+        context.forward(new Record<>(runId, SchedulerDecision.newBuilder().setRunId(runId)
+                .setLearnerVersion(scheduler.state().getLearnerVersion()).setDecidedAtMs(timestamp).setDecision(decision).build(),
+                timestamp));
+    }
+
+    private void runEvent(String type, long timestamp, Map<String, Double> metrics) {
         context.forward(new Record<>(runId, RunEvent.newBuilder().setRunId(runId).setSource(Rejections.SERVICE)
                 .setType(type).setLearnerVersion(scheduler.state().getLearnerVersion()).setTimestampMs(timestamp)
-                .setMetrics(metrics).setAttributes(all).build(), timestamp));
+                .setMetrics(metrics).setAttributes(Map.of("strategy", settings.strategy().key())).build(), timestamp));
+    }
+
+    @Override
+    public void close() {
+        if (estimator != null) {
+            estimator.close();
+        }
     }
 
     private static byte[] bytes(ByteBuffer buffer) {

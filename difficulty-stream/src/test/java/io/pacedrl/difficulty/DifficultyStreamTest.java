@@ -10,7 +10,9 @@ import io.pacedrl.embedded.LocalKafka;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.schemas.ScheduledPrompt;
-import io.pacedrl.topics.LogZRefresh;
+import io.pacedrl.learning.PartitionFunction;
+import io.pacedrl.topics.ModelUpdateChunks;
+import io.pacedrl.topics.PoolEmbeddings;
 import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.TopicSpec;
 import io.pacedrl.topics.Topics;
@@ -131,7 +133,7 @@ class DifficultyStreamTest {
             List<ScheduledPrompt> all = scheduled(two, 6, Duration.ofSeconds(60));
             assertEquals(List.of(0L, 0L, 0L, 1L, 1L, 1L), batches(all));
             assertEquals(Set.of("p4", "p8", "p3"), all.stream().filter(s -> s.getBatchId() == 1)
-                    .map(s -> s.getPrompt().getId()).collect(Collectors.toSet()), "the next nearest (p3 and p9 tie; p3 is the smaller id): p6, p5, p7 are in flight");
+                    .map(s -> s.getPrompt().getId()).collect(Collectors.toSet()), "the next nearest: p6, p5, p7 are in flight");
         }
     }
 
@@ -167,13 +169,16 @@ class DifficultyStreamTest {
         try (DifficultyStream app = DifficultyStream.start(options, config)) {
             app.awaitRunning(Duration.ofSeconds(60));
             first = scheduled(3, Duration.ofSeconds(60));
-            // p̂ = i/12: nearest 0.5 are p6 (0.5), then p5 and p7 (1/12 away). The topic is keyed by
+            // Nearest 0.5 are p6 (0.525), then p5 (0.442) and p7 (0.608). The topic is keyed by
             // prompt id over several partitions, so it is read in no particular order.
             assertEquals(Set.of("p6", "p5", "p7"), first.stream().map(s -> s.getPrompt().getId()).collect(Collectors.toSet()));
             for (ScheduledPrompt s : first) {
                 send(topics.scoredRollouts, s.getPrompt().getId(), Records.scored(s.getPrompt().getId(), s.getScheduleId(), 0, 2, 1));
                 send(topics.scoredRollouts, s.getPrompt().getId(), Records.scored(s.getPrompt().getId(), s.getScheduleId(), 1, 2, 0));
             }
+            // Groups reach the scheduler through the repartition topic, Z_φ directly: a version published
+            // before the groups are through would find their prompts still in flight, and skip them.
+            awaitJson(app.queryUrl(), "/scheduler", node -> node.path("inFlight").asLong() == 0);
             refresh(1);
             send(topics.modelUpdates, "policy/0", Records.version(1));
             List<ScheduledPrompt> two = scheduled(6, Duration.ofSeconds(60));
@@ -185,14 +190,24 @@ class DifficultyStreamTest {
             assertEquals(3, scheduler.path("inFlight").asLong(), scheduler.toString());
             JsonNode p6 = awaitJson(base, "/prompts/p6", node -> node.path("state").path("groups").asLong() == 1);
             assertEquals(0.5, p6.path("state").path("lastAccuracy").asDouble());
-            assertEquals(0.5, p6.path("scheduling").path("pHat").asDouble());
+            assertEquals(0.525, p6.path("scheduling").path("pHat").asDouble(), 1e-4);
             assertEquals(2, p6.path("scheduling").path("timesScheduled").asInt(), "back, and again the nearest to τ");
             assertEquals("p6@1.0", p6.path("scheduling").path("inFlight").path("scheduleId").asText());
             JsonNode nearest = get(base, "/prompts?sort=distance&limit=2");
             assertEquals(12, nearest.path("matches").asInt());
             assertEquals("p6", nearest.path("prompts").path(0).path("promptId").asText());
-            JsonNode histogram = get(base, "/p-hat/histogram?bins=4");
-            assertEquals("[3,3,3,3]", histogram.path("counts").toString());
+            // Computed on demand with version 1's Z_φ over every stored embedding.
+            JsonNode histogram = get(base, "/p-hat/histogram?bins=5");
+            assertEquals("[3,2,2,3,2]", histogram.path("counts").toString(), histogram.toString());
+            assertEquals(12, histogram.path("scored").asInt());
+            assertEquals(1, histogram.path("estimatorVersion").asLong());
+            JsonNode sampled = get(base, "/p-hat/histogram?bins=5&sample=4");
+            assertTrue(sampled.path("sampled").asBoolean(), sampled.toString());
+            assertEquals(3, sampled.path("stride").asInt(), "every third of 12 embeddings");
+            assertEquals(4, sampled.path("scored").asInt());
+            JsonNode p9 = get(base, "/p-hat/p9");
+            assertEquals(0.775, p9.path("pHat").asDouble(), 1e-4);
+            assertEquals(1, p9.path("estimatorVersion").asLong());
             JsonNode replay = get(base, "/replay");
             assertEquals(3, replay.path("size").asInt(), "one correct trajectory of each group");
             assertEquals(404, http.send(HttpRequest.newBuilder(base.resolve("/prompts/nope")).build(),
@@ -212,21 +227,33 @@ class DifficultyStreamTest {
         }
     }
 
-    /** The learner's p̂ for the whole pool at {@code version} (p_i = i/12), then its end markers. */
+    /**
+     * What the learner publishes for {@code version}: at version 0 the pool's embeddings and their end
+     * markers, then Z_φ of the version (p̂_i = (i + 0.3)/12: no two as far from τ).
+     */
     static void refresh(long version) throws Exception {
         refresh(topics, version);
     }
 
     static void refresh(Topics topics, long version) throws Exception {
-        for (int i = 0; i < 12; i++) {
-            send(topics.logZ, "p" + i, Records.logZ("p" + i, i / 12.0, version));
-        }
-        try (var producer = new KafkaProducer<>(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                kafka.bootstrapServers()), new StringSerializer(), topics.logZ.valueSerde().serializer())) {
-            for (var marker : LogZRefresh.endMarkers(topics.logZ, version, 0)) {
-                producer.send(marker).get();
+        if (version == 0) {
+            for (int i = 0; i < 12; i++) {
+                send(topics.promptEmbeddings, "p" + i, PoolEmbeddings.of("p" + i, DesignedPartition.embedding(i), "test", 0));
+            }
+            try (var producer = new KafkaProducer<>(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                    kafka.bootstrapServers()), new StringSerializer(), topics.promptEmbeddings.valueSerde().serializer())) {
+                for (var marker : PoolEmbeddings.endMarkers(topics.promptEmbeddings, "test", 0)) {
+                    producer.send(marker).get();
+                }
             }
         }
+        double[] pHat = new double[12];
+        for (int i = 0; i < 12; i++) {
+            pHat[i] = (i + 0.3) / 12;
+        }
+        byte[] parameters = DesignedPartition.parameters(TrainingConfig.defaults().beta(), pHat);
+        send(topics.modelUpdates, "policy/partition-function/0", ModelUpdateChunks.split("policy/partition-function", version,
+                PartitionFunction.FORMAT, parameters, version, List.of(), List.of(), 0).get(0));
     }
 
     JsonNode awaitJson(URI base, String path, java.util.function.Predicate<JsonNode> ready) throws Exception {

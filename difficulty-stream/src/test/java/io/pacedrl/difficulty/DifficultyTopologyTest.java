@@ -11,11 +11,19 @@ import io.pacedrl.embedded.LocalKafka;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.schemas.DeadLetter;
-import io.pacedrl.schemas.LogZEstimate;
+import io.pacedrl.difficulty.state.ScheduleEntry;
+import io.pacedrl.learning.PartitionFunction;
+import io.pacedrl.schemas.BatchScheduled;
+import io.pacedrl.schemas.DynamicBatchClosed;
+import io.pacedrl.schemas.GroupsReleased;
+import io.pacedrl.schemas.ModelUpdate;
+import io.pacedrl.schemas.ReplayDrawn;
+import io.pacedrl.schemas.SchedulerDecision;
+import io.pacedrl.topics.ModelUpdateChunks;
+import io.pacedrl.topics.PoolEmbeddings;
 import io.pacedrl.schemas.PromptSplit;
 import io.pacedrl.schemas.ReplayRecord;
 import io.pacedrl.schemas.RunEvent;
-import io.pacedrl.topics.RunEvents;
 import io.pacedrl.schemas.ScheduledPrompt;
 import io.pacedrl.schemas.ScoredRollout;
 import java.nio.charset.StandardCharsets;
@@ -91,14 +99,22 @@ class DifficultyTopologyTest {
             assertEquals(0, first.getLearnerVersion());
             assertEquals(2, first.getGroupSize());
             assertEquals("paced", first.getStrategy());
-            assertEquals(0.5, first.getPHat());
+            assertEquals(0.5, first.getPHat(), 1e-4, "computed by Z_φ of version 0 from b's embedding");
             assertEquals("what is b?", first.getPrompt().getText(), "the whole prompt travels with the scheduling");
             assertEquals(3, batch.stream().map(ScheduledPrompt::getScheduleId).distinct().count());
+            // The learner's contract: the batch, its groups and the estimates they were chosen with.
+            BatchScheduled decision = (BatchScheduled) p.decisions().get(0).getDecision();
+            assertEquals(0, decision.getBatchId());
+            assertEquals(7, decision.getCandidates(), "the whole pool was scored");
+            assertEquals(0, decision.getEstimatorVersion());
+            assertEquals(batch.stream().map(ScheduledPrompt::getScheduleId).toList(),
+                    decision.getGroups().stream().map(g -> g.getScheduleId()).toList());
+            assertEquals(batch.get(2).getPHat(), decision.getGroups().get(2).getPHat());
         }
     }
 
     @Test
-    void aPacedBatchWaitsUntilTheLearnersRefreshHasEnded() {
+    void aPacedBatchWaitsForTheZOfTheLearnersVersion() {
         try (Pipeline p = pipeline(config())) {
             p.pool(pool("a", 0.5, "b", 0.5, "c", 0.1, "d", 0.2));
             p.learnerVersion(0);
@@ -106,9 +122,24 @@ class DifficultyTopologyTest {
             p.learnerVersion(1);
             p.estimate("c", 0.9, 1);
             p.estimate("d", 0.45, 1);
-            assertEquals(List.of(), p.scheduled(), "the refresh for version 1 has not ended");
-            p.endOfRefresh(1);
-            assertEquals(List.of("d", "c"), ids(p.scheduled()), "chosen by the version-1 estimates");
+            assertEquals(List.of(), p.scheduled(), "Z_φ of version 1 has not arrived");
+            p.publishEstimator(1);
+            assertEquals(List.of("d", "c"), ids(p.scheduled()), "chosen by the version-1 Z_φ");
+        }
+    }
+
+    @Test
+    void aPacedBatchWaitsForEveryPartitionsEmbeddings() {
+        try (Pipeline p = pipeline(config())) {
+            for (String id : List.of("a", "b", "c")) {
+                p.prompt(Records.prompt(id));
+                p.estimate(id, 0.5, 0);
+            }
+            p.publishEstimator(0);
+            p.learnerVersion(0);
+            assertEquals(List.of(), p.scheduled(), "more embeddings may still be on their way");
+            p.endOfEmbeddings();
+            assertEquals(List.of("a", "b"), ids(p.scheduled()));
         }
     }
 
@@ -117,7 +148,7 @@ class DifficultyTopologyTest {
         try (Pipeline p = pipeline(config("prompts-per-step", 2))) {
             p.prompt(Records.prompt("h", PromptSplit.HELD_OUT));
             p.estimate("h", 0.5, 0);
-            p.pool(pool("a", 0.1, "b", 0.9, "c", 0.2));
+            p.pool(pool("a", 0.15, "b", 0.9, "c", 0.2));
             p.learnerVersion(0);
             assertEquals(List.of("c", "a"), ids(p.scheduled()));
         }
@@ -175,13 +206,15 @@ class DifficultyTopologyTest {
             p.advance(2);
             assertEquals(List.of(), p.scheduled(), "d alone is free: a batch of 2 waits");
             p.now += 2_000; // a's timeout has passed in stream time
-            p.estimate("d", 0.2, 2);
+            p.publishEstimator(2); // any record moves stream time on
             assertEquals(List.of("a", "d"), ids(p.scheduled()), "a is free again");
             SchedulerState state = p.<SchedulerState>store(SchedulerProcessor.STATE_STORE).get(SchedulerProcessor.STATE_KEY);
             assertEquals(1L, state.getCounters().get(BatchScheduler.RELEASED));
             RunEvent last = p.runEvents().stream().filter(e -> e.getType().equals("schedule")).reduce((x, y) -> y).orElseThrow();
             assertEquals(1.0, last.getMetrics().get("released"));
-            assertEquals(first.get(0).getScheduleId(), last.getAttributes().get(RunEvents.RELEASED_IDS),
+            List<GroupsReleased> released = p.decisions().stream().map(SchedulerDecision::getDecision)
+                    .filter(GroupsReleased.class::isInstance).map(GroupsReleased.class::cast).toList();
+            assertEquals(List.of(List.of(first.get(0).getScheduleId())), released.stream().map(r -> List.copyOf(r.getScheduleIds())).toList(),
                     "the learner is told which group will never come");
             // The late group still counts in the prompt's accuracy, but frees nothing twice.
             p.group(first.get(0), 1, 1);
@@ -202,17 +235,17 @@ class DifficultyTopologyTest {
             p.group(a, 1, 0, 1, 1);
             // A duplicate delivery of one rollout counts once.
             p.rollout(Records.scored("a", a.getScheduleId(), 0, 4, 1));
-            p.estimate("a", 0.7, 3);
-            p.estimate("a", 0.1, 2); // older than the estimate held: ignored
             PromptState state = p.<PromptState>store(PromptStateProcessor.STATE_STORE).get("a");
             assertEquals(0.75, state.getLastAccuracy());
             assertEquals(0.75, state.getAccuracyEma());
             assertEquals(1, state.getGroups());
             assertEquals(4, state.getRollouts());
             assertEquals(3, state.getCorrectRollouts());
-            assertEquals(0.7, state.getPHat());
-            assertEquals(3, state.getPHatVersion());
-            assertEquals(0.7 / Records.BETA, state.getLogZ(), 1e-12);
+            // The p̂ it was chosen with, and the version of the Z_φ that computed it.
+            ScheduleEntry entry = p.<ScheduleEntry>store(SchedulerProcessor.INDEX_STORE).get("a");
+            assertEquals(0.5, entry.getPHat(), 1e-4);
+            assertEquals(0, entry.getPHatVersion());
+            assertEquals(null, p.<ScheduleEntry>store(SchedulerProcessor.INDEX_STORE).get("c").getPHat(), "c was never chosen");
         }
     }
 
@@ -246,6 +279,10 @@ class DifficultyTopologyTest {
             assertEquals(2.0, event.getMetrics().get("drawn"));
             assertEquals(3.0, event.getMetrics().get("buffered"));
             assertEquals(1, event.getLearnerVersion());
+            ReplayDrawn decision = p.decisions().stream().map(SchedulerDecision::getDecision).filter(ReplayDrawn.class::isInstance)
+                    .map(ReplayDrawn.class::cast).reduce((x, y) -> y).orElseThrow();
+            assertEquals(1, decision.getForVersion());
+            assertEquals(drawn.stream().map(kv -> kv.key).toList(), decision.getTrajectoryIds(), "the draw, in order");
         }
     }
 
@@ -286,10 +323,12 @@ class DifficultyTopologyTest {
             assertEquals(List.of(), p.scheduled(), "the batch is full; batch 1 waits for version 1");
             SchedulerState state = p.<SchedulerState>store(SchedulerProcessor.STATE_STORE).get(SchedulerProcessor.STATE_KEY);
             assertEquals(List.of(), state.getDynamic(), "batch 0 is closed");
-            RunEvent closed = p.runEvents().stream().filter(e -> e.getType().equals(RunEvents.BATCH_CLOSED)).findFirst().orElseThrow();
-            assertEquals(0.0, closed.getMetrics().get(RunEvents.BATCH));
-            assertEquals(String.join(" ", round0.get(0).getScheduleId(), round1.get(0).getScheduleId()),
-                    closed.getAttributes().get(RunEvents.KEPT_IDS), "the groups with signal, in the order kept");
+            DynamicBatchClosed closed = p.decisions().stream().map(SchedulerDecision::getDecision)
+                    .filter(DynamicBatchClosed.class::isInstance).map(DynamicBatchClosed.class::cast).findFirst().orElseThrow();
+            assertEquals(0, closed.getBatchId());
+            assertEquals(List.of(round0.get(0).getScheduleId(), round1.get(0).getScheduleId()), closed.getKept(),
+                    "the groups with signal, in the order kept");
+            assertEquals(2, closed.getRounds());
         }
     }
 
@@ -331,13 +370,13 @@ class DifficultyTopologyTest {
         try (Pipeline p = pipeline(config())) {
             p.pool(pool("a", 0.5, "b", 0.5, "c", 0.3));
             p.rawPrompts.pipeInput("x", "{\"id\":\"x\"}".getBytes(StandardCharsets.UTF_8));
-            p.estimate("ghost", 0.5, 0);
-            LogZEstimate nan = Records.logZ("a", 0.5, 1);
-            nan.setLogZ(Double.NaN);
-            p.rawLogZ.pipeInput("a", p.topics.logZ.valueSerde().serializer().serialize(p.topics.logZ.name(), nan));
-            LogZEstimate outside = Records.logZ("a", 1.5, 1);
-            p.rawLogZ.pipeInput("a", p.topics.logZ.valueSerde().serializer().serialize(p.topics.logZ.name(), outside));
-            p.rawLogZ.pipeInput("b", p.topics.logZ.valueSerde().serializer().serialize(p.topics.logZ.name(), Records.logZ("a", 0.5, 1)));
+            float[] nan = DesignedPartition.embedding(0);
+            nan[3] = Float.NaN;
+            embedding(p, "a", PoolEmbeddings.of("a", nan, "test", 0));
+            embedding(p, "a", io.pacedrl.schemas.PromptEmbedding.newBuilder(PoolEmbeddings.of("a", new float[] {1f, 2f}, "test", 0))
+                    .setDimension(3).build());
+            embedding(p, "b", PoolEmbeddings.of("a", DesignedPartition.embedding(0), "test", 0));
+            p.rollout(Records.scored("ghost", "ghost@0.0", 0, 2, 1));
             ScoredRollout tooMuch = Records.scored("a", "a@0.0", 0, 2, 1);
             tooMuch.setReward(1.5);
             p.rollout(tooMuch);
@@ -346,21 +385,27 @@ class DifficultyTopologyTest {
             negative.getRollout().setPolicyVersion(-3);
             p.rollout(negative);
             p.rawScored.pipeInput("a", new byte[] {0, 0, 0, 0x7f, 0x7f, 2});
+            byte[] junk = "not a Z".getBytes(StandardCharsets.UTF_8);
+            ModelUpdate corrupt = ModelUpdateChunks.split("policy/partition-function", 5, PartitionFunction.FORMAT, junk, 5,
+                    List.of(), List.of(), 0).get(0);
+            p.rawUpdates.pipeInput("policy/partition-function/0", p.topics.modelUpdates.valueSerde().serializer()
+                    .serialize(p.topics.modelUpdates.name(), corrupt));
             p.rawUpdates.pipeInput("policy/0", new byte[] {7});
             p.learnerVersion(0);
 
             List<DeadLetter> dead = p.deadLetters();
             Map<String, List<String>> byType = dead.stream().collect(Collectors.groupingBy(DeadLetter::getErrorType,
                     LinkedHashMap::new, Collectors.mapping(DeadLetter::getReason, Collectors.toList())));
-            assertEquals(10, dead.size(), byType.toString());
-            assertEquals(List.of("NOT_CONFLUENT_FRAMING", "UNKNOWN_PROMPT", "IMPOSSIBLE_VALUE", "KEY_MISMATCH",
+            assertEquals(11, dead.size(), byType.toString());
+            assertEquals(List.of("NOT_CONFLUENT_FRAMING", "IMPOSSIBLE_VALUE", "KEY_MISMATCH", "UNKNOWN_PROMPT",
                     "UNKNOWN_SCHEMA_ID"), List.copyOf(byType.keySet()));
-            assertEquals(5, byType.get("IMPOSSIBLE_VALUE").size());
-            assertTrue(byType.get("IMPOSSIBLE_VALUE").get(0).contains("log Z is NaN"), byType.toString());
-            assertTrue(byType.get("IMPOSSIBLE_VALUE").get(1).contains("outside [0, 1]"));
+            assertEquals(6, byType.get("IMPOSSIBLE_VALUE").size());
+            assertTrue(byType.get("IMPOSSIBLE_VALUE").get(0).contains("embedding holds NaN"), byType.toString());
+            assertTrue(byType.get("IMPOSSIBLE_VALUE").get(1).contains("dimension 3 carries 8 bytes"));
             assertTrue(byType.get("IMPOSSIBLE_VALUE").get(2).contains("reward 1.5"));
             assertTrue(byType.get("IMPOSSIBLE_VALUE").get(3).contains("group index 5"));
             assertTrue(byType.get("IMPOSSIBLE_VALUE").get(4).contains("negative policy version"));
+            assertTrue(byType.get("IMPOSSIBLE_VALUE").get(5).contains("not " + PartitionFunction.FORMAT), byType.toString());
             DeadLetter first = dead.get(0);
             assertEquals(p.topics.prompts.name(), first.getSourceTopic());
             assertEquals("{\"id\":\"x\"}", StandardCharsets.UTF_8.decode(first.getValue()).toString(), "kept whole");
@@ -370,6 +415,10 @@ class DifficultyTopologyTest {
             // The app went on: the good records around the bad ones were processed.
             assertEquals(List.of("a", "b"), ids(p.scheduled()));
         }
+    }
+
+    private static void embedding(Pipeline p, String key, io.pacedrl.schemas.PromptEmbedding value) {
+        p.rawEmbeddings.pipeInput(key, p.topics.promptEmbeddings.valueSerde().serializer().serialize(p.topics.promptEmbeddings.name(), value));
     }
 
     /** A scripted run: pool, estimates, versions, groups (some late, some bad), replay. */

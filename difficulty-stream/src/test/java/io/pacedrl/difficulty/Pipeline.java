@@ -3,14 +3,17 @@ package io.pacedrl.difficulty;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.schemas.DeadLetter;
-import io.pacedrl.schemas.LogZEstimate;
 import io.pacedrl.schemas.ModelUpdate;
 import io.pacedrl.schemas.Prompt;
+import io.pacedrl.schemas.PromptEmbedding;
 import io.pacedrl.schemas.ReplayRecord;
 import io.pacedrl.schemas.RunEvent;
 import io.pacedrl.schemas.ScheduledPrompt;
+import io.pacedrl.schemas.SchedulerDecision;
 import io.pacedrl.schemas.ScoredRollout;
-import io.pacedrl.topics.LogZRefresh;
+import io.pacedrl.learning.PartitionFunction;
+import io.pacedrl.topics.ModelUpdateChunks;
+import io.pacedrl.topics.PoolEmbeddings;
 import io.pacedrl.topics.Topics;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -32,21 +35,23 @@ final class Pipeline implements AutoCloseable {
     final TopologyTestDriver driver;
     final Topics topics;
     private final TestInputTopic<String, Prompt> prompts;
-    private final TestInputTopic<String, LogZEstimate> logZ;
+    private final TestInputTopic<String, PromptEmbedding> embeddings;
     private final TestInputTopic<String, ScoredRollout> scored;
     private final TestInputTopic<String, ModelUpdate> updates;
     final TestInputTopic<String, byte[]> rawPrompts;
-    final TestInputTopic<String, byte[]> rawLogZ;
+    final TestInputTopic<String, byte[]> rawEmbeddings;
     final TestInputTopic<String, byte[]> rawScored;
     final TestInputTopic<String, byte[]> rawUpdates;
     private final TestOutputTopic<String, ScheduledPrompt> scheduled;
     private final TestOutputTopic<String, ReplayRecord> replay;
+    private final TestOutputTopic<String, SchedulerDecision> decisions;
     private final TestOutputTopic<String, RunEvent> runEvents;
     private final TestOutputTopic<String, DeadLetter> deadLetters;
     /** Event time of the next input record, in ms; tests advance it to drive timeouts. */
     long now = 1_000_000;
-    /** The latest p̂ sent for each prompt. */
+    /** The p̂ each prompt gets from the next Z_φ published; a prompt's slot is its place here. */
     final Map<String, Double> pHats = new java.util.LinkedHashMap<>();
+    private final double beta;
 
     Pipeline(SchemaRegistryClient registry, Path stateDir, TrainingConfig config) {
         topics = new Topics(registry);
@@ -55,21 +60,24 @@ final class Pipeline implements AutoCloseable {
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
         props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
-        // The driver gives every topic one partition, so a refresh ends with one marker.
+        beta = config.beta();
+        // The driver gives every topic one partition, so the pool's embeddings end with one marker.
         driver = new TopologyTestDriver(DifficultyTopology.build(topics, registry, config, "test-run", 1), props);
         StringSerializer keys = new StringSerializer();
         prompts = driver.createInputTopic(topics.prompts.name(), keys, topics.prompts.valueSerde().serializer());
-        logZ = driver.createInputTopic(topics.logZ.name(), keys, topics.logZ.valueSerde().serializer());
+        embeddings = driver.createInputTopic(topics.promptEmbeddings.name(), keys, topics.promptEmbeddings.valueSerde().serializer());
         scored = driver.createInputTopic(topics.scoredRollouts.name(), keys, topics.scoredRollouts.valueSerde().serializer());
         updates = driver.createInputTopic(topics.modelUpdates.name(), keys, topics.modelUpdates.valueSerde().serializer());
         ByteArraySerializer bytes = new ByteArraySerializer();
         rawPrompts = driver.createInputTopic(topics.prompts.name(), keys, bytes);
-        rawLogZ = driver.createInputTopic(topics.logZ.name(), keys, bytes);
+        rawEmbeddings = driver.createInputTopic(topics.promptEmbeddings.name(), keys, bytes);
         rawScored = driver.createInputTopic(topics.scoredRollouts.name(), keys, bytes);
         rawUpdates = driver.createInputTopic(topics.modelUpdates.name(), keys, bytes);
         StringDeserializer keyReader = new StringDeserializer();
         scheduled = driver.createOutputTopic(topics.scheduledPrompts.name(), keyReader, topics.scheduledPrompts.valueSerde().deserializer());
         replay = driver.createOutputTopic(topics.replay.name(), keyReader, topics.replay.valueSerde().deserializer());
+        decisions = driver.createOutputTopic(topics.schedulerDecisions.name(), keyReader,
+                topics.schedulerDecisions.valueSerde().deserializer());
         runEvents = driver.createOutputTopic(topics.runEvents.name(), keyReader, topics.runEvents.valueSerde().deserializer());
         deadLetters = driver.createOutputTopic(topics.deadLetters.name(), keyReader, topics.deadLetters.valueSerde().deserializer());
     }
@@ -78,35 +86,46 @@ final class Pipeline implements AutoCloseable {
         return Instant.ofEpochMilli(now++);
     }
 
-    /** Each id joins the pool with its p̂ (the learner's refresh for version 0). */
+    /**
+     * Each id joins the pool with its embedding and the p̂ Z_φ will give it; then the embeddings'
+     * end marker and the Z_φ of version 0 (the learner publishes version 0 itself, separately).
+     */
     void pool(Map<String, Double> pHats) {
         pHats.forEach((id, p) -> prompts.pipeInput(id, Records.prompt(id), tick()));
         pHats.forEach((id, p) -> estimate(id, p, 0));
-        endOfRefresh(0);
+        endOfEmbeddings();
+        publishEstimator(0);
     }
 
     void prompt(Prompt prompt) {
         prompts.pipeInput(prompt.getId(), prompt, tick());
     }
 
+    /** The p̂ the next Z_φ gives {@code id}; a prompt seen for the first time gets its embedding now. */
     void estimate(String id, double pHat, long version) {
+        if (!pHats.containsKey(id)) {
+            embeddings.pipeInput(id, PoolEmbeddings.of(id, DesignedPartition.embedding(pHats.size()), "test", 0), tick());
+        }
         pHats.put(id, pHat);
-        logZ.pipeInput(id, Records.logZ(id, pHat, version), tick());
     }
 
-    /** What the learner does after an update: p̂ for the whole pool at the new version, its end marker, then the version. */
+    void endOfEmbeddings() {
+        embeddings.pipeInput(PoolEmbeddings.MARKER_KEY, PoolEmbeddings.endMarker("test", 0), tick());
+    }
+
+    /** What the learner does after an update: Z_φ for the new version, then the version itself. */
     void advance(long version) {
-        refresh(version);
+        publishEstimator(version);
         learnerVersion(version);
     }
 
-    void refresh(long version) {
-        List.copyOf(pHats.keySet()).forEach(id -> estimate(id, pHats.get(id), version));
-        endOfRefresh(version);
-    }
-
-    void endOfRefresh(long version) {
-        logZ.pipeInput(LogZRefresh.MARKER_KEY, LogZRefresh.endMarker(version, 0), tick());
+    /** Z_φ of {@code version}, giving every prompt its p̂ of {@link #estimate}. */
+    void publishEstimator(long version) {
+        byte[] parameters = DesignedPartition.parameters(beta, pHats.values().stream().mapToDouble(Double::doubleValue).toArray());
+        for (ModelUpdate chunk : ModelUpdateChunks.split("policy/partition-function", version, PartitionFunction.FORMAT, parameters,
+                version, List.of(), List.of(), 0)) {
+            updates.pipeInput(ModelUpdateChunks.key(chunk.getModelId(), chunk.getChunkIndex()), chunk, tick());
+        }
     }
 
     void learnerVersion(long version) {
@@ -130,6 +149,10 @@ final class Pipeline implements AutoCloseable {
 
     List<KeyValue<String, ReplayRecord>> replay() {
         return replay.readKeyValuesToList();
+    }
+
+    List<SchedulerDecision> decisions() {
+        return decisions.readValuesToList();
     }
 
     List<RunEvent> runEvents() {

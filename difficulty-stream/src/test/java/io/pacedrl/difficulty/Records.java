@@ -1,7 +1,6 @@
 package io.pacedrl.difficulty;
 
 import io.pacedrl.schemas.FinishReason;
-import io.pacedrl.schemas.LogZEstimate;
 import io.pacedrl.schemas.ModelUpdate;
 import io.pacedrl.schemas.Prompt;
 import io.pacedrl.schemas.PromptSplit;
@@ -23,11 +22,6 @@ final class Records {
     static Prompt prompt(String id, PromptSplit split) {
         return Prompt.newBuilder().setId(id).setKind("numeric").setFamily(id.startsWith("c") ? "countdown" : "arith")
                 .setDifficulty(1).setSplit(split).setText("what is " + id + "?").setAnswer("4").build();
-    }
-
-    static LogZEstimate logZ(String id, double pHat, long version) {
-        return LogZEstimate.newBuilder().setPromptId(id).setLogZ(pHat / BETA).setPHat(pHat).setBeta(BETA)
-                .setPolicyVersion(version).setCreatedAtMs(0).build();
     }
 
     static ModelUpdate version(long version) {

@@ -13,8 +13,9 @@ import java.util.TreeMap;
 
 /**
  * Puts the learner's batches together from what arrives, in any order and any interleaving: scored
- * rollouts (grouped by their scheduling), replay draws, and the scheduler's word on groups that
- * will never come (released on timeout) and on which groups a dynamic-sampling batch kept. No Kafka
+ * rollouts (grouped by their scheduling), replay draws, and the scheduler's decisions: the p̂ each
+ * group was chosen with, groups that will never come (released on timeout), which groups a
+ * dynamic-sampling batch kept and how many trajectories each update replays. No Kafka
  * in it: the service feeds it records and asks for the next batch.
  *
  * <p>Update v uses the scheduler's batch v. It is ready when
@@ -40,8 +41,11 @@ public final class BatchAssembler {
      */
     public record Settings(boolean dynamic, boolean replay, int batchSize, int maxStaleness) {}
 
-    /** One scheduling's G scored rollouts, in group order. */
-    public record Group(String scheduleId, long batchId, List<ScoredRollout> rollouts) {
+    /**
+     * One scheduling's G scored rollouts, in group order, and the p̂ the scheduler chose it with
+     * (null when it had none).
+     */
+    public record Group(String scheduleId, long batchId, List<ScoredRollout> rollouts, Double pHat) {
         public String promptId() {
             return rollouts.get(0).getRollout().getPrompt().getId();
         }
@@ -77,7 +81,8 @@ public final class BatchAssembler {
 
     /** Everything the assembler holds, for a checkpoint; {@link #BatchAssembler(Settings, Snapshot)} resumes from it. */
     public record Snapshot(long next, List<ScoredRollout> rollouts, List<ReplayRecord> replay,
-            Map<Long, List<String>> released, Map<Long, List<String>> kept, Map<Long, Integer> drawn, long late) {}
+            Map<Long, List<String>> released, Map<Long, List<String>> kept, Map<Long, Integer> drawn,
+            Map<String, Double> estimates, long late) {}
 
     private final Settings settings;
     private long next;
@@ -88,10 +93,12 @@ public final class BatchAssembler {
     private final TreeMap<Long, List<String>> kept = new TreeMap<>();
     private final TreeMap<Long, Integer> drawn = new TreeMap<>();
     private final TreeMap<Long, TreeMap<Integer, ReplayRecord>> replay = new TreeMap<>();
+    /** Schedule id → the p̂ it was chosen with, for batches not yet taken. */
+    private final Map<String, Double> estimates = new HashMap<>();
 
     /** An assembler whose next batch is batch 0. */
     public BatchAssembler(Settings settings) {
-        this(settings, new Snapshot(0, List.of(), List.of(), Map.of(), Map.of(), Map.of(), 0));
+        this(settings, new Snapshot(0, List.of(), List.of(), Map.of(), Map.of(), Map.of(), Map.of(), 0));
     }
 
     public BatchAssembler(Settings settings, Snapshot snapshot) {
@@ -103,6 +110,7 @@ public final class BatchAssembler {
         snapshot.released().forEach((batch, ids) -> released.put(batch, new LinkedHashSet<>(ids)));
         kept.putAll(snapshot.kept());
         drawn.putAll(snapshot.drawn());
+        estimates.putAll(snapshot.estimates());
     }
 
     /** The batch the next update takes. */
@@ -159,6 +167,13 @@ public final class BatchAssembler {
         if (replay.computeIfAbsent(record.getForLearnerVersion(), v -> new TreeMap<>())
                 .putIfAbsent(record.getSampleIndex(), record) != null) {
             late++;
+        }
+    }
+
+    /** The scheduler chose this scheduling with this p̂ (null: without one). */
+    public void scheduled(String scheduleId, Double pHat) {
+        if (pHat != null && batchOf(scheduleId) >= next) {
+            estimates.put(scheduleId, pHat);
         }
     }
 
@@ -240,6 +255,7 @@ public final class BatchAssembler {
         kept.headMap(next).clear();
         drawn.headMap(next).clear();
         replay.headMap(next).clear();
+        estimates.keySet().removeIf(id -> batchOf(id) < next);
         return Optional.of(new Batch(version, groups, replayed, stale, discarded, releasedCount, consumed, staleness));
     }
 
@@ -250,7 +266,8 @@ public final class BatchAssembler {
         replay.values().forEach(byIndex -> replays.addAll(byIndex.values()));
         Map<Long, List<String>> releasedIds = new TreeMap<>();
         released.forEach((batch, ids) -> releasedIds.put(batch, List.copyOf(ids)));
-        return new Snapshot(next, rollouts, replays, releasedIds, new TreeMap<>(kept), new TreeMap<>(drawn), late);
+        return new Snapshot(next, rollouts, replays, releasedIds, new TreeMap<>(kept), new TreeMap<>(drawn),
+                new TreeMap<>(estimates), late);
     }
 
     private boolean complete(String scheduleId) {
@@ -259,7 +276,7 @@ public final class BatchAssembler {
     }
 
     private Group group(String scheduleId) {
-        return new Group(scheduleId, batchOf(scheduleId), List.copyOf(open.get(scheduleId).values()));
+        return new Group(scheduleId, batchOf(scheduleId), List.copyOf(open.get(scheduleId).values()), estimates.get(scheduleId));
     }
 
     /**

@@ -6,8 +6,6 @@ import io.pacedrl.learning.PolicyLearner;
 import io.pacedrl.schemas.DeadLetter;
 import io.pacedrl.schemas.ReplayRecord;
 import io.pacedrl.schemas.ScoredRollout;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -42,6 +40,7 @@ import org.apache.avro.specific.SpecificRecord;
 final class LearnerCheckpoint {
     private static final ObjectMapper JSON = new ObjectMapper().disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
     private static final String REFERENCE = "reference.weights";
+    private static final String PARTITION = "partition.bin";
 
     /** A run event the learner will publish, as plain data. */
     record Event(String type, long version, long timestampMs, Map<String, Double> metrics, Map<String, String> attributes) {}
@@ -49,18 +48,20 @@ final class LearnerCheckpoint {
     /**
      * What goes out in version {@code version}'s transaction.
      *
-     * @param logZ        log Z_φ of every pool prompt, or null for methods without an estimate to publish
+     * @param partition   Z_φ's parameters (published beside the policy), or null for methods without Z_φ
+     * @param embeddings  whether the pool's embeddings go out with it (version 0 of a method that estimates p̂)
      * @param rolloutIds  provenance: the fresh trajectories of the batch
      * @param replayIds   provenance: the replayed ones
      * @param events      run events (the step's metrics, evaluations of the previous version)
      * @param deadLetters records that could not be used, read before {@code positions}
      * @param positions   consumer positions ("topic:partition" → next offset) committed with it
      */
-    record Publication(long version, byte[] weights, double[] logZ, List<String> rolloutIds, List<String> replayIds,
-            List<Event> events, List<DeadLetter> deadLetters, Map<String, Long> positions) {
+    record Publication(long version, byte[] weights, byte[] partition, boolean embeddings, List<String> rolloutIds,
+            List<String> replayIds, List<Event> events, List<DeadLetter> deadLetters, Map<String, Long> positions) {
 
-        Publication withWeights(byte[] bytes) {
-            return new Publication(version, bytes, logZ, rolloutIds, replayIds, events, deadLetters, positions);
+        Publication withModel(PolicyLearner.State state) {
+            return new Publication(version, state.weights(), state.partition(), embeddings, rolloutIds, replayIds, events,
+                    deadLetters, positions);
         }
     }
 
@@ -74,8 +75,9 @@ final class LearnerCheckpoint {
 
     /** What state.json holds: everything but the arrays and records, which have their own files. */
     private record Manifest(long version, List<String> rolloutIds, List<String> replayIds, List<Event> events,
-            Map<String, Long> positions, boolean hasLogZ, long next, Map<Long, List<String>> released,
-            Map<Long, List<String>> kept, Map<Long, Integer> drawn, long late, Map<String, Double> totals) {}
+            Map<String, Long> positions, boolean embeddings, long next, Map<Long, List<String>> released,
+            Map<Long, List<String>> kept, Map<Long, Integer> drawn, Map<String, Double> estimates, long late,
+            Map<String, Double> totals) {}
 
     private final Path dir;
 
@@ -107,16 +109,12 @@ final class LearnerCheckpoint {
         deleteTree(tmp);
         Files.createDirectories(tmp);
         JSON.writeValue(tmp.resolve("state.json").toFile(), new Manifest(p.version(), p.rolloutIds(), p.replayIds(), p.events(),
-                p.positions(), p.logZ() != null, a.next(), a.released(), a.kept(), a.drawn(), a.late(), contents.totals()));
+                p.positions(), p.embeddings(), a.next(), a.released(), a.kept(), a.drawn(), a.estimates(), a.late(),
+                contents.totals()));
         Files.write(tmp.resolve("policy.weights"), contents.state().weights());
         Files.write(tmp.resolve("trainer.bin"), contents.state().trainer());
-        if (p.logZ() != null) {
-            try (DataOutputStream out = new DataOutputStream(Files.newOutputStream(tmp.resolve("logz.bin")))) {
-                out.writeInt(p.logZ().length);
-                for (double value : p.logZ()) {
-                    out.writeDouble(value);
-                }
-            }
+        if (contents.state().partition() != null) {
+            Files.write(tmp.resolve(PARTITION), contents.state().partition());
         }
         writeRecords(tmp.resolve("rollouts.avro"), ScoredRollout.getClassSchema(), a.rollouts());
         writeRecords(tmp.resolve("replay.avro"), ReplayRecord.getClassSchema(), a.replay());
@@ -150,22 +148,14 @@ final class LearnerCheckpoint {
     Contents read(long version) throws IOException {
         Path at = dir.resolve(name(version));
         Manifest m = JSON.readValue(at.resolve("state.json").toFile(), Manifest.class);
-        double[] logZ = null;
-        if (m.hasLogZ()) {
-            try (DataInputStream in = new DataInputStream(Files.newInputStream(at.resolve("logz.bin")))) {
-                logZ = new double[in.readInt()];
-                for (int i = 0; i < logZ.length; i++) {
-                    logZ[i] = in.readDouble();
-                }
-            }
-        }
         byte[] weights = Files.readAllBytes(at.resolve("policy.weights"));
-        Publication publication = new Publication(m.version(), weights, logZ, m.rolloutIds(), m.replayIds(), m.events(),
-                readRecords(at.resolve("dead-letters.avro"), DeadLetter.class), m.positions());
+        byte[] partition = Files.exists(at.resolve(PARTITION)) ? Files.readAllBytes(at.resolve(PARTITION)) : null;
+        Publication publication = new Publication(m.version(), weights, partition, m.embeddings(), m.rolloutIds(), m.replayIds(),
+                m.events(), readRecords(at.resolve("dead-letters.avro"), DeadLetter.class), m.positions());
         BatchAssembler.Snapshot assembler = new BatchAssembler.Snapshot(m.next(),
                 readRecords(at.resolve("rollouts.avro"), ScoredRollout.class), readRecords(at.resolve("replay.avro"), ReplayRecord.class),
-                m.released(), m.kept(), m.drawn(), m.late());
-        return new Contents(publication, new PolicyLearner.State(weights, Files.readAllBytes(at.resolve("trainer.bin"))),
+                m.released(), m.kept(), m.drawn(), m.estimates(), m.late());
+        return new Contents(publication, new PolicyLearner.State(weights, Files.readAllBytes(at.resolve("trainer.bin")), partition),
                 assembler, m.totals());
     }
 

@@ -6,16 +6,21 @@ import io.pacedrl.learner.LearnerCheckpoint.Event;
 import io.pacedrl.learner.LearnerCheckpoint.Publication;
 import io.pacedrl.learning.HeldOutEvaluation;
 import io.pacedrl.learning.Method;
+import io.pacedrl.learning.PartitionFunction;
 import io.pacedrl.learning.PolicyLearner.Trajectory;
 import io.pacedrl.learning.PolicyLearner;
 import io.pacedrl.learning.RunMetrics;
 import io.pacedrl.learning.TrainingConfig;
-import io.pacedrl.learning.TrajectoryBalanceLoss;
 import io.pacedrl.policy.Torch;
 import io.pacedrl.registry.RecordDecodingException;
 import io.pacedrl.registry.SchemaRegistryClient;
+import io.pacedrl.schemas.BatchScheduled;
 import io.pacedrl.schemas.DeadLetter;
-import io.pacedrl.schemas.LogZEstimate;
+import io.pacedrl.schemas.DynamicBatchClosed;
+import io.pacedrl.schemas.GroupsReleased;
+import io.pacedrl.schemas.PromptEmbedding;
+import io.pacedrl.schemas.ReplayDrawn;
+import io.pacedrl.schemas.SchedulerDecision;
 import io.pacedrl.schemas.ModelUpdate;
 import io.pacedrl.schemas.Prompt;
 import io.pacedrl.schemas.ReplayRecord;
@@ -25,8 +30,8 @@ import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.tasks.Verifiers;
 import io.pacedrl.topics.ClusterOptions;
 import io.pacedrl.topics.DeadLetters;
-import io.pacedrl.topics.LogZRefresh;
 import io.pacedrl.topics.ModelUpdateChunks;
+import io.pacedrl.topics.PoolEmbeddings;
 import io.pacedrl.topics.PromptRecords;
 import io.pacedrl.topics.RunEvents;
 import io.pacedrl.topics.ServiceConfigOptions;
@@ -83,11 +88,13 @@ import picocli.CommandLine;
 
 /**
  * The learner service. It reads the pool once, then consumes scored rollouts, replay draws and the
- * scheduler's run events; for update v it waits for batch v ({@link BatchAssembler}), applies the
+ * scheduler's decisions; for update v it waits for batch v ({@link BatchAssembler}), applies the
  * configured method ({@link PolicyLearner}), and publishes version v + 1 in one transaction with
- * the offsets it consumed: the weights in chunks with their SHA-256 and the batch's provenance, log Z
- * and p̂ for every pool prompt followed by the refresh's end markers, and a metrics event. It
- * evaluates on the held-out prompts every {@code eval-every} versions, and at the end.
+ * the offsets it consumed: Z_φ's parameters and the policy's weights, each in chunks with their
+ * SHA-256 (the policy's with the batch's provenance), and a metrics event. Version 0 also carries
+ * the pool's embeddings e(x), once, followed by their end markers: from them and Z_φ the scheduler
+ * computes p̂ itself. It evaluates on the held-out prompts every {@code eval-every} versions, and at
+ * the end.
  *
  * <p>Exactly once: before each transaction a checkpoint is written (weights, optimiser moments, Z_φ,
  * consumer positions, pending records, the publication itself). A restart, even after kill -9,
@@ -103,8 +110,12 @@ public final class LearnerService implements AutoCloseable {
     public static final String UNUSABLE_ROLLOUT = "UNUSABLE_ROLLOUT";
     public static final String UNKNOWN_PROMPT = "UNKNOWN_PROMPT";
     public static final String FORMAT = "paced-rl-weights";
+    /** Z_φ travels on model-updates as model {@code <model id>/partition-function}, in {@link PartitionFunction#FORMAT}. */
+    public static final String PARTITION_SUFFIX = "/partition-function";
     /** Bins of the p̂ histograms and calibration tables in run events. */
     public static final int BINS = 10;
+    /** Pool prompts, a seeded sample, whose p̂ makes each version's histogram (the whole pool when smaller). */
+    public static final int HISTOGRAM_SAMPLE = 4096;
     /**
      * Fault injection for crash tests: with this system property set to a version, the process
      * halts (as kill -9 would stop it) after that version's checkpoint is written and its records
@@ -179,12 +190,8 @@ public final class LearnerService implements AutoCloseable {
     private BatchAssembler assembler;
     private List<TaskPrompt> pool;
     private Map<String, Integer> poolIndex;
-    private double[] pHat;
-    /**
-     * p̂ of the last few versions: a group was scheduled with the estimates of the version that
-     * sampled it, which in an asynchronous run is older than the learner's.
-     */
-    private final TreeMap<Long, double[]> recentPHat = new TreeMap<>();
+    /** The pool prompts each version's p̂ histogram is made from. */
+    private int[] histogramSample;
     private Map<String, Double> totals = new LinkedHashMap<>();
     private final List<Event> pendingEvents = new ArrayList<>();
     private final List<DeadLetter> deadLetters = new ArrayList<>();
@@ -349,11 +356,19 @@ public final class LearnerService implements AutoCloseable {
             throw new IllegalStateException(checkpoints.dir() + " has checkpoints but no reference.weights");
         }
         learner = new PolicyLearner(config, reference, pool.stream().map(TaskPrompt::text).toList());
+        byte[] partition = learner.state().partition();
+        if (partition != null && partition.length > ModelUpdateChunks.CHUNK_BYTES) {
+            // One record per version: the scheduler never holds half a Z_φ across a restart.
+            throw new IllegalArgumentException("partition-hidden = " + config.partitionHidden() + " makes Z_φ " + partition.length
+                    + " bytes; it must fit one model-update chunk of " + ModelUpdateChunks.CHUNK_BYTES + " bytes");
+        }
+        histogramSample = pool.size() <= HISTOGRAM_SAMPLE ? java.util.stream.IntStream.range(0, pool.size()).toArray()
+                : new io.pacedrl.learning.UniformSampler(config.seed() + 37).select(new double[pool.size()], HISTOGRAM_SAMPLE, i -> false);
         assignInput();
         if (saved.isEmpty()) {
             assembler = new BatchAssembler(settings);
             totals.put("rollouts-consumed", 0.0);
-            Publication first = new Publication(0, null, method.estimatesAccuracy() ? learner.logZ() : null, List.of(), List.of(),
+            Publication first = new Publication(0, null, null, method.estimatesAccuracy(), List.of(), List.of(),
                     List.of(new Event("lifecycle", 0, System.currentTimeMillis(), Map.of(), Map.of("state", "started",
                             "method", method.key()))), List.of(), Map.of());
             handOver(first, learner.snapshot(), assembler.snapshot(), Map.copyOf(totals));
@@ -381,8 +396,6 @@ public final class LearnerService implements AutoCloseable {
             version = c.version();
             log.info("learner: resumed at version {} from {}", version, checkpoints.dir());
         }
-        pHat = learner.accuracyEstimates();
-        recentPHat.put(version, pHat);
         if (evaluationDue(version)) {
             evaluate();
         }
@@ -412,10 +425,10 @@ public final class LearnerService implements AutoCloseable {
         return newest;
     }
 
-    /** Scored rollouts, replay draws and run events, every partition, from the start unless a checkpoint says where. */
+    /** Scored rollouts, replay draws and the scheduler's decisions, every partition, from the start unless a checkpoint says where. */
     private void assignInput() {
         List<TopicPartition> partitions = new ArrayList<>();
-        for (TopicSpec<?, ?> spec : List.of(topics.scoredRollouts, topics.replay, topics.runEvents)) {
+        for (TopicSpec<?, ?> spec : List.of(topics.scoredRollouts, topics.replay, topics.schedulerDecisions)) {
             for (int p = 0; p < spec.partitions(); p++) {
                 partitions.add(new TopicPartition(spec.name(), p));
             }
@@ -458,15 +471,13 @@ public final class LearnerService implements AutoCloseable {
                 } else if (record.topic().equals(topics.replay.name())) {
                     assembler.addReplay(topics.replay.valueSerde().deserializer().deserialize(record.topic(), record.value()));
                 } else {
-                    schedulerEvent(topics.runEvents.valueSerde().deserializer().deserialize(record.topic(), record.value()));
+                    decision(topics.schedulerDecisions.valueSerde().deserializer().deserialize(record.topic(), record.value()));
                 }
             } catch (RecordDecodingException e) {
                 if (e.isTransient()) {
                     throw e;
                 }
-                if (!record.topic().equals(topics.runEvents.name())) {
-                    deadLetters.add(deadLetter(record, e.reason().name(), e.getMessage()));
-                }
+                deadLetters.add(deadLetter(record, e.reason().name(), e.getMessage()));
             } catch (IllegalArgumentException e) {
                 deadLetters.add(deadLetter(record, UNUSABLE_ROLLOUT, e.getMessage()));
             }
@@ -482,26 +493,16 @@ public final class LearnerService implements AutoCloseable {
         return batch;
     }
 
-    /** The scheduler's word on released groups, closed dynamic batches and replay draws. */
-    private void schedulerEvent(RunEvent event) {
-        if (!event.getSource().equals(RunEvents.DIFFICULTY_STREAM)) {
-            return;
-        }
-        switch (event.getType()) {
-            case RunEvents.SCHEDULE -> {
-                String ids = event.getAttributes().get(RunEvents.RELEASED_IDS);
-                if (ids != null && !ids.isBlank()) {
-                    assembler.released(List.of(ids.trim().split(" ")));
-                }
-            }
-            case RunEvents.BATCH_CLOSED -> {
-                String ids = event.getAttributes().getOrDefault(RunEvents.KEPT_IDS, "");
-                assembler.closed(event.getMetrics().get(RunEvents.BATCH).longValue(),
-                        ids.isBlank() ? List.of() : List.of(ids.trim().split(" ")));
-            }
-            case RunEvents.REPLAY -> assembler.replayDrawn(event.getMetrics().get(RunEvents.FOR_VERSION).longValue(),
-                    event.getMetrics().get(RunEvents.DRAWN).intValue());
-            default -> { }
+    /** The scheduler's decisions: the p̂ of scheduled groups, released groups, closed dynamic batches and replay draws. */
+    private void decision(SchedulerDecision decision) {
+        if (decision.getDecision() instanceof BatchScheduled batch) {
+            batch.getGroups().forEach(g -> assembler.scheduled(g.getScheduleId(), g.getPHat()));
+        } else if (decision.getDecision() instanceof GroupsReleased released) {
+            assembler.released(List.copyOf(released.getScheduleIds()));
+        } else if (decision.getDecision() instanceof DynamicBatchClosed closed) {
+            assembler.closed(closed.getBatchId(), List.copyOf(closed.getKept()));
+        } else if (decision.getDecision() instanceof ReplayDrawn drawn) {
+            assembler.replayDrawn(drawn.getForVersion(), drawn.getTrajectoryIds().size());
         }
     }
 
@@ -520,7 +521,8 @@ public final class LearnerService implements AutoCloseable {
             List<Trajectory> trajectories = group.rollouts().stream().map(r -> trajectory(r, prompt)).toList();
             groups.add(new PolicyLearner.Group(prompt, trajectories));
             fresh.addAll(trajectories);
-            estimates[g] = recentPHat.getOrDefault(group.policyVersion(), pHat)[prompt];
+            // The estimate the scheduler chose it with: from the Z_φ of the version that was current then.
+            estimates[g] = group.pHat() == null ? Double.NaN : group.pHat();
             observed[g] = group.correct() / (double) group.rollouts().size();
             informative += group.informative() ? 1 : 0;
             rewardSum += trajectories.stream().mapToDouble(Trajectory::reward).sum();
@@ -543,12 +545,7 @@ public final class LearnerService implements AutoCloseable {
         PolicyLearner.UpdateResult update = fresh.isEmpty() && replayed.isEmpty()
                 ? new PolicyLearner.UpdateResult(Double.NaN, Double.NaN, Double.NaN)
                 : learner.update((int) version + 1, groups, fresh, replayed, false);
-        double[] logZ = method.estimatesAccuracy() ? learner.logZ() : null;
-        if (logZ != null) {
-            pHat = Arrays.stream(logZ).map(z -> TrajectoryBalanceLoss.accuracyEstimate(z, config.beta())).toArray();
-        }
-        recentPHat.put(version + 1, pHat);
-        recentPHat.headMap(version + 1 - config.maxStaleness()).clear();
+        double[] sampledPHat = method.estimatesAccuracy() ? learner.accuracyEstimates(histogramSample) : null;
         long computeEnd = System.nanoTime();
         compute += seconds(computeStart, computeEnd);
         PolicyLearner.Snapshot state = learner.snapshot();
@@ -562,9 +559,9 @@ public final class LearnerService implements AutoCloseable {
         metrics.put("loss", update.loss());
         metrics.put("gradient-norm", update.gradientNorm());
         metrics.put("beta-kl", update.betaKl());
-        metrics.put("p-hat-spearman", method.estimatesAccuracy() && estimates.length >= 3
-                ? RunMetrics.spearman(estimates, observed) : Double.NaN);
-        metrics.put("mean-p-hat", method.estimatesAccuracy() ? Arrays.stream(estimates).average().orElse(Double.NaN) : Double.NaN);
+        boolean estimated = method.estimatesAccuracy() && estimates.length >= 3 && Arrays.stream(estimates).noneMatch(Double::isNaN);
+        metrics.put("p-hat-spearman", estimated ? RunMetrics.spearman(estimates, observed) : Double.NaN);
+        metrics.put("mean-p-hat", estimated ? Arrays.stream(estimates).average().orElse(Double.NaN) : Double.NaN);
         metrics.put("mean-reward", fresh.isEmpty() ? Double.NaN : rewardSum / fresh.size());
         metrics.put("informative-share", batch.groups().isEmpty() ? Double.NaN : informative / (double) batch.groups().size());
         metrics.put("groups", (double) batch.groups().size());
@@ -577,9 +574,9 @@ public final class LearnerService implements AutoCloseable {
         metrics.put("mean-staleness", batch.staleness().entrySet().stream().mapToDouble(e -> e.getKey() * (double) e.getValue())
                 .sum() / Math.max(1, batch.staleness().values().stream().mapToInt(Integer::intValue).sum()));
         metrics.put("late-records", (double) assembler.late());
-        if (logZ != null) {
+        if (sampledPHat != null) {
             int[] histogram = new int[BINS];
-            for (double p : pHat) {
+            for (double p : sampledPHat) {
                 histogram[bin(p)]++;
             }
             for (int b = 0; b < BINS; b++) {
@@ -589,7 +586,7 @@ public final class LearnerService implements AutoCloseable {
         metrics.putAll(totals);
         metrics.putAll(timeSplit());
         pendingEvents.add(new Event(RunEvents.METRICS, next, System.currentTimeMillis(), metrics, Map.of()));
-        Publication publication = new Publication(next, null, logZ, ids(batch.groups()),
+        Publication publication = new Publication(next, null, null, false, ids(batch.groups()),
                 batch.replay().stream().map(r -> r.getTrajectory().getRollout().getRolloutId()).toList(), List.copyOf(pendingEvents),
                 letters, positions);
         pendingEvents.clear();
@@ -623,7 +620,8 @@ public final class LearnerService implements AutoCloseable {
     /** Held-out evaluation of the version just handed over; published with the next version. */
     private void evaluate() {
         long start = System.nanoTime();
-        HeldOutEvaluation.Point point = evaluation.evaluate(learner.policy(), method.estimatesAccuracy() ? pHat : null, (int) version);
+        HeldOutEvaluation.Point point = evaluation.evaluate(learner.policy(),
+                method.estimatesAccuracy() ? learner::accuracyEstimates : null, (int) version);
         Map<String, Double> metrics = new LinkedHashMap<>(point.passAtK());
         metrics.put("pass@1", point.passAt1());
         metrics.put("avg@k", point.averageAtK());
@@ -673,7 +671,7 @@ public final class LearnerService implements AutoCloseable {
             metrics.putAll(totals);
             metrics.putAll(timeSplit());
             pendingEvents.add(new Event(RunEvents.FINAL, version, System.currentTimeMillis(), metrics, Map.of()));
-            Publication closing = new Publication(version, null, null, List.of(), List.of(), List.copyOf(pendingEvents),
+            Publication closing = new Publication(version, null, null, false, List.of(), List.of(), List.copyOf(pendingEvents),
                     List.copyOf(deadLetters), Map.of());
             pendingEvents.clear();
             send(closing);
@@ -715,7 +713,7 @@ public final class LearnerService implements AutoCloseable {
             try (state) {
                 bytes = state.toState();
             }
-            Contents contents = new Contents(publication.withWeights(bytes.weights()), bytes, pending, totalsNow);
+            Contents contents = new Contents(publication.withModel(bytes), bytes, pending, totalsNow);
             try {
                 checkpoints.write(contents);
             } catch (IOException e) {
@@ -748,22 +746,30 @@ public final class LearnerService implements AutoCloseable {
     private void send(Publication p) {
         long now = System.currentTimeMillis();
         producer.beginTransaction();
-        if (p.weights() != null) {
-            for (ModelUpdate chunk : ModelUpdateChunks.split(options.modelId(), p.version(), FORMAT, p.weights(), p.version(),
-                    p.rolloutIds(), p.replayIds(), now)) {
-                producer.send(new ProducerRecord<>(topics.modelUpdates.name(), ModelUpdateChunks.key(options.modelId(),
-                        chunk.getChunkIndex()), chunk));
+        if (p.embeddings()) {
+            // Once per pool: e(x) of every pool prompt, then a marker on every partition.
+            String reference = ModelUpdateChunks.sha256(checkpointedReference());
+            for (int i = 0; i < pool.size(); i++) {
+                String id = pool.get(i).id();
+                producer.send(new ProducerRecord<>(topics.promptEmbeddings.name(), id,
+                        PoolEmbeddings.of(id, learner.embedding(i), reference, now)));
             }
-            if (p.logZ() != null) {
-                for (int i = 0; i < p.logZ().length; i++) {
-                    String id = pool.get(i).id();
-                    producer.send(new ProducerRecord<>(topics.logZ.name(), id, LogZEstimate.newBuilder().setPromptId(id)
-                            .setLogZ(p.logZ()[i]).setPHat(TrajectoryBalanceLoss.accuracyEstimate(p.logZ()[i], config.beta()))
-                            .setBeta(config.beta()).setPolicyVersion(p.version()).setCreatedAtMs(now).build()));
-                }
-            }
-            for (ProducerRecord<String, LogZEstimate> marker : LogZRefresh.endMarkers(topics.logZ, p.version(), now)) {
+            for (ProducerRecord<String, PromptEmbedding> marker : PoolEmbeddings.endMarkers(topics.promptEmbeddings, reference, now)) {
                 producer.send(new ProducerRecord<>(marker.topic(), marker.partition(), marker.key(), marker.value()));
+            }
+        }
+        if (p.weights() != null) {
+            // Z_φ before the policy: a reader that learns of the version from the policy already has its Z_φ.
+            List<ModelUpdate> chunks = new ArrayList<>();
+            if (p.partition() != null) {
+                chunks.addAll(ModelUpdateChunks.split(partitionModelId(), p.version(), PartitionFunction.FORMAT, p.partition(),
+                        p.version(), List.of(), List.of(), now));
+            }
+            chunks.addAll(ModelUpdateChunks.split(options.modelId(), p.version(), FORMAT, p.weights(), p.version(),
+                    p.rolloutIds(), p.replayIds(), now));
+            for (ModelUpdate chunk : chunks) {
+                producer.send(new ProducerRecord<>(topics.modelUpdates.name(), ModelUpdateChunks.key(chunk.getModelId(),
+                        chunk.getChunkIndex()), chunk));
             }
         }
         for (Event e : p.events()) {
@@ -788,6 +794,19 @@ public final class LearnerService implements AutoCloseable {
             Runtime.getRuntime().halt(137);
         }
         producer.commitTransaction();
+    }
+
+    /** Z_φ's name on model-updates: the policy's, marked. */
+    private String partitionModelId() {
+        return options.modelId() + PARTITION_SUFFIX;
+    }
+
+    private byte[] checkpointedReference() {
+        try {
+            return checkpoints.reference().orElseThrow(() -> new IllegalStateException(checkpoints.dir() + " has no reference.weights"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     private Map<String, Long> positions() {

@@ -11,13 +11,14 @@ import io.pacedrl.policy.Torch;
 import io.pacedrl.policy.Transformer;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.schemas.DeadLetter;
-import io.pacedrl.schemas.LogZEstimate;
+import io.pacedrl.schemas.PromptEmbedding;
 import io.pacedrl.schemas.ModelUpdate;
 import io.pacedrl.schemas.Prompt;
 import io.pacedrl.schemas.PromptSplit;
 import io.pacedrl.schemas.RunEvent;
 import io.pacedrl.schemas.ScoredRollout;
-import io.pacedrl.topics.LogZRefresh;
+import io.pacedrl.learning.PartitionFunction;
+import io.pacedrl.topics.PoolEmbeddings;
 import io.pacedrl.topics.RunEvents;
 import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.Topics;
@@ -148,7 +149,7 @@ class LearnerServiceTest {
 
             List<ModelUpdate> chunks = CommittedRecords.read(kafka.bootstrapServers(), topics.modelUpdates.name(),
                     topics.modelUpdates.valueSerde().deserializer(), read -> read.size() > STEPS, Duration.ofSeconds(10));
-            Map<Long, Long> chunk0ByVersion = chunks.stream().filter(c -> c.getChunkIndex() == 0)
+            Map<Long, Long> chunk0ByVersion = chunks.stream().filter(c -> c.getChunkIndex() == 0 && c.getModelId().equals("policy"))
                     .collect(Collectors.groupingBy(ModelUpdate::getVersion, TreeMap::new, Collectors.counting()));
             Map<Long, Long> once = new TreeMap<>();
             for (long v = 0; v <= STEPS; v++) {
@@ -156,11 +157,23 @@ class LearnerServiceTest {
             }
             assertEquals(once, chunk0ByVersion, "every version published exactly once");
 
-            List<String> learned = chunks.stream().filter(c -> c.getChunkIndex() == 0).flatMap(c -> c.getRolloutIds().stream()).toList();
+            // Z_φ goes out with every version, once, in one chunk the scheduler can load.
+            List<ModelUpdate> partitions = chunks.stream().filter(c -> c.getModelId().equals("policy" + LearnerService.PARTITION_SUFFIX))
+                    .toList();
+            assertEquals(once, partitions.stream().collect(Collectors.groupingBy(ModelUpdate::getVersion, TreeMap::new,
+                    Collectors.counting())), "Z_φ with every version exactly once");
+            assertTrue(partitions.stream().allMatch(c -> c.getFormat().equals(PartitionFunction.FORMAT) && c.getChunkCount() == 1));
+            byte[] newest = new byte[partitions.get(partitions.size() - 1).getChunk().remaining()];
+            partitions.get(partitions.size() - 1).getChunk().duplicate().get(newest);
+            try (NDManager manager = NDManager.newBaseManager(); PartitionFunction loaded = PartitionFunction.fromBytes(manager, newest)) {
+                assertEquals(32, loaded.inputSize(), "over the reference policy's embeddings");
+            }
+            List<String> learned = chunks.stream().filter(c -> c.getChunkIndex() == 0 && c.getModelId().equals("policy"))
+                    .flatMap(c -> c.getRolloutIds().stream()).toList();
             assertEquals(produced.size(), learned.size(), "no rollout learned twice");
             assertEquals(produced, new HashSet<>(learned), "every batch learned from");
             for (ModelUpdate chunk : chunks) {
-                if (chunk.getChunkIndex() == 0 && chunk.getVersion() > 0) {
+                if (chunk.getChunkIndex() == 0 && chunk.getVersion() > 0 && chunk.getModelId().equals("policy")) {
                     long batch = chunk.getVersion() - 1;
                     assertTrue(chunk.getRolloutIds().stream().allMatch(id -> id.contains("@" + batch + ".")),
                             "version " + chunk.getVersion() + " learned from batch " + batch);
@@ -178,14 +191,14 @@ class LearnerServiceTest {
             assertTrue(Double.isFinite(last.getMetrics().get("loss")));
             assertTrue(Double.isFinite(last.getMetrics().get("beta-kl")));
 
-            List<LogZEstimate> logZ = CommittedRecords.read(kafka.bootstrapServers(), topics.logZ.name(),
-                    topics.logZ.valueSerde().deserializer(), read -> read.size() >= (STEPS + 1) * 14, Duration.ofSeconds(10));
-            for (long v = 0; v <= STEPS; v++) {
-                long version = v;
-                List<LogZEstimate> refresh = logZ.stream().filter(e -> e.getPolicyVersion() == version).toList();
-                assertEquals(6, refresh.stream().filter(LogZRefresh::isEndMarker).count(), "an end marker per partition");
-                assertEquals(8, refresh.stream().filter(e -> !LogZRefresh.isEndMarker(e)).count(), "an estimate per pool prompt");
-            }
+            // The pool's embeddings went out once, with version 0, whatever the restarts; nothing per prompt per version.
+            List<PromptEmbedding> embeddings = CommittedRecords.read(kafka.bootstrapServers(), topics.promptEmbeddings.name(),
+                    topics.promptEmbeddings.valueSerde().deserializer(), read -> read.size() >= 14, Duration.ofSeconds(10));
+            assertEquals(6, embeddings.stream().filter(PoolEmbeddings::isEndMarker).count(), "an end marker per partition");
+            assertEquals(8, embeddings.stream().filter(e -> !PoolEmbeddings.isEndMarker(e)).map(PromptEmbedding::getPromptId).distinct()
+                    .count(), "an embedding per pool prompt");
+            assertEquals(14, embeddings.size(), "and nothing more");
+            assertTrue(embeddings.stream().filter(e -> !PoolEmbeddings.isEndMarker(e)).allMatch(e -> PoolEmbeddings.decode(e).length == 32));
             List<DeadLetter> dead = CommittedRecords.read(kafka.bootstrapServers(), topics.deadLetters.name(),
                     topics.deadLetters.valueSerde().deserializer(), read -> false, Duration.ofSeconds(2));
             assertEquals(List.of(), dead);

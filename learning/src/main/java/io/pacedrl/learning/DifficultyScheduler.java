@@ -3,18 +3,28 @@ package io.pacedrl.learning;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.SplittableRandom;
 import java.util.function.IntPredicate;
+import java.util.stream.IntStream;
 
 /**
  * PACED-RL's difficulty scheduler: the B free prompts whose estimated accuracy p̂ is closest to
  * the target τ, by ascending |p̂ − τ| in double precision, ties to the smaller prompt id.
  *
- * <p>Selection is one pass over the pool with a bounded max-heap of the best B so far, O(N log B)
- * with primitive comparisons: the ids are ranked once, up front, so a tie costs an int compare.
+ * <p>Selection is one pass over the candidates with a bounded max-heap of the best B so far,
+ * O(N log B) with primitive comparisons: the ids are ranked once, up front, so a tie costs an int
+ * compare.
+ *
+ * <p>At scale only some prompts are scored for a batch ({@link #candidates}): every free prompt
+ * when there are at most {@code selection-candidates} of them (the paper's setting, and the same
+ * decisions as scoring the whole pool), otherwise that many drawn uniformly from the free ones.
+ * The stream's scheduler and the synchronous reference both choose this way.
  */
 public final class DifficultyScheduler implements PromptSampler {
     private final double target;
     private final int[] idRank;
+    /** Pool index of each id rank: uniform draws are made over the pool in id order. */
+    private final int[] byId;
 
     /** @param ids the pool's prompt ids, by index; {@code target} is τ */
     public DifficultyScheduler(List<String> ids, double target) {
@@ -28,26 +38,81 @@ public final class DifficultyScheduler implements PromptSampler {
         }
         Arrays.sort(byId, Comparator.comparing(ids::get));
         idRank = new int[ids.size()];
+        this.byId = new int[ids.size()];
         for (int rank = 0; rank < byId.length; rank++) {
             idRank[byId[rank]] = rank;
+            this.byId[rank] = byId[rank];
         }
     }
 
-    /** The selection, closest to τ first. */
+    /** The seed of batch {@code batch}'s candidate draw in a run seeded {@code seed}. */
+    public static long candidateSeed(long seed, long batch) {
+        return (seed * 1_000_003L + batch) * 1_000_003L + 999_983L;
+    }
+
+    /** The seed of the uniform draw of round {@code round} of batch {@code batch} (uniform methods, dynamic sampling). */
+    public static long uniformSeed(long seed, long batch, int round) {
+        return (seed * 1_000_003L + batch) * 1_000_003L + round;
+    }
+
+    /**
+     * Up to {@code count} prompts not {@code unavailable}, drawn uniformly without replacement over
+     * the pool in id order from {@code seed}: the order prompts joined the pool in does not matter.
+     */
+    public int[] drawUniform(int count, IntPredicate unavailable, long seed) {
+        int[] ranks = UniformSampler.draw(new SplittableRandom(seed), idRank.length, count, rank -> unavailable.test(byId[rank]));
+        return Arrays.stream(ranks).map(rank -> byId[rank]).toArray();
+    }
+
+    /**
+     * The prompts to score for one batch: every prompt not {@code unavailable}, in index order, when
+     * there are at most {@code max}; otherwise {@code max} of them drawn uniformly without
+     * replacement over the pool in id order (so the order prompts joined in does not matter), from
+     * {@code seed} ({@link #candidateSeed}).
+     */
+    public int[] candidates(int max, IntPredicate unavailable, long seed) {
+        int free = 0;
+        for (int i = 0; i < idRank.length; i++) {
+            free += unavailable.test(i) ? 0 : 1;
+        }
+        if (free <= max) {
+            int[] all = new int[free];
+            int n = 0;
+            for (int i = 0; i < idRank.length; i++) {
+                if (!unavailable.test(i)) {
+                    all[n++] = i;
+                }
+            }
+            return all;
+        }
+        return drawUniform(max, unavailable, seed);
+    }
+
+    /** The selection over the whole pool, closest to τ first. */
     @Override
     public int[] select(double[] pHat, int batch, IntPredicate inFlight) {
         if (pHat.length != idRank.length) {
             throw new IllegalArgumentException(pHat.length + " estimates for a pool of " + idRank.length);
         }
-        // heap[0] is the worst of the best-so-far: the first to be replaced.
-        int[] heap = new int[Math.min(batch, pHat.length)];
+        int[] candidates = IntStream.range(0, pHat.length).filter(i -> !inFlight.test(i)).toArray();
+        return selectAmong(candidates, Arrays.stream(candidates).mapToDouble(i -> pHat[i]).toArray(), batch);
+    }
+
+    /**
+     * The {@code batch} candidates closest to τ, closest first: {@code pHat[k]} is the estimate of pool
+     * prompt {@code candidates[k]}.
+     */
+    public int[] selectAmong(int[] candidates, double[] pHat, int batch) {
+        if (pHat.length != candidates.length) {
+            throw new IllegalArgumentException(pHat.length + " estimates for " + candidates.length + " candidates");
+        }
+        // heap[0] is the worst of the best-so-far: the first to be replaced (pool indices, distances).
+        int[] heap = new int[Math.min(batch, candidates.length)];
         double[] distance = new double[heap.length];
         int size = 0;
-        for (int i = 0; i < pHat.length; i++) {
-            if (inFlight.test(i)) {
-                continue;
-            }
-            double d = Math.abs(pHat[i] - target);
+        for (int k = 0; k < candidates.length; k++) {
+            int i = candidates[k];
+            double d = Math.abs(pHat[k] - target);
             if (size < heap.length) {
                 heap[size] = i;
                 distance[size] = d;
@@ -58,13 +123,15 @@ public final class DifficultyScheduler implements PromptSampler {
                 siftDown(heap, distance, size);
             }
         }
-        Integer[] chosen = new Integer[size];
+        Integer[] order = new Integer[size];
         for (int k = 0; k < size; k++) {
-            chosen[k] = heap[k];
+            order[k] = k;
         }
-        Arrays.sort(chosen, (a, b) -> worse(Math.abs(pHat[a] - target), a, Math.abs(pHat[b] - target), b) ? 1
-                : worse(Math.abs(pHat[b] - target), b, Math.abs(pHat[a] - target), a) ? -1 : 0);
-        return Arrays.stream(chosen).mapToInt(Integer::intValue).toArray();
+        int[] chosen = heap;
+        double[] distances = distance;
+        Arrays.sort(order, (a, b) -> worse(distances[a], chosen[a], distances[b], chosen[b]) ? 1
+                : worse(distances[b], chosen[b], distances[a], chosen[a]) ? -1 : 0);
+        return Arrays.stream(order).mapToInt(k -> chosen[k]).toArray();
     }
 
     /** Whether (da, a) ranks after (db, b): farther from τ, or as far with a larger id. */

@@ -68,13 +68,16 @@ public final class HeldOutEvaluation {
         return heldOut;
     }
 
-    /** The policy after {@code step} updates; {@code pHat} by pool index, or null for methods without it. */
-    public Point evaluate(Transformer policy, double[] pHat, int step) {
+    /**
+     * The policy after {@code step} updates; {@code pHat} gives the estimates of pool prompts (by
+     * index), or is null for methods without them.
+     */
+    public Point evaluate(Transformer policy, java.util.function.Function<int[], double[]> pHat, int step) {
         Evaluation.Result result = Evaluation.run(policy, heldOut, config.evalSamples(), sampling, BATCH_PROMPTS,
                 config.seed() + 19, verifiers);
         Evaluation.Result probed = Evaluation.run(policy, probePrompts, config.groupSize(), sampling, BATCH_PROMPTS,
                 config.seed() + 31 + step, verifiers);
-        double[] estimates = pHat == null ? null : Arrays.stream(probe).mapToDouble(i -> pHat[i]).toArray();
+        double[] estimates = pHat == null ? null : pHat.apply(probe);
         double[] observed = Arrays.stream(probed.correct()).mapToDouble(c -> c / (double) config.groupSize()).toArray();
         double probeSpearman = estimates == null ? Double.NaN : RunMetrics.spearman(estimates, observed);
         return new Point(result.passAt1(), passAtK(result), RunMetrics.averageAtK(result.correct(), result.samplesPerPrompt()),

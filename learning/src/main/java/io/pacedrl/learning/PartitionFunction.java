@@ -8,8 +8,16 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.Dropout;
 import ai.djl.nn.norm.LayerNorm;
+import io.pacedrl.policy.AdamW;
 import io.pacedrl.policy.GradMode;
 import io.pacedrl.policy.ParameterSet;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Collection;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -18,6 +26,11 @@ import java.util.SplittableRandom;
  * the frozen reference policy computes once for the whole pool. Two hidden layers of
  * Linear → GELU → LayerNorm → Dropout, then Linear → 1. It trains jointly with the policy, and
  * because the whole pool's embeddings are cached, every prompt's estimate is one batched pass.
+ *
+ * <p>It is small (about 100k parameters at the default width), so it travels as a model: each
+ * version's publication carries its parameters ({@link #toBytes}, format {@link #FORMAT}) beside the
+ * policy's, and the scheduler loads them ({@link #fromBytes}) to compute p̂ for the prompts it
+ * considers, over the embeddings it received once per pool.
  */
 public final class PartitionFunction implements AutoCloseable {
 
@@ -38,6 +51,11 @@ public final class PartitionFunction implements AutoCloseable {
     }
 
     private static final int CHUNK = 8192;
+    /** The format of {@link #toBytes} on model-updates. */
+    public static final String FORMAT = "paced-rl-partition-function-v1";
+    private static final int MAGIC = 0x5a504849; // "ZPHI"
+
+    private final int inputSize;
 
     private final Config config;
     private final NDManager manager;
@@ -50,6 +68,7 @@ public final class PartitionFunction implements AutoCloseable {
     /** Weights drawn in Java from {@code seed}: normal with std 1/√fan-in, zero biases. */
     public PartitionFunction(NDManager parent, int inputSize, Config config, long seed) {
         this.config = config;
+        this.inputSize = inputSize;
         this.manager = parent.newSubManager();
         this.parameters = new ParameterSet(manager);
         SplittableRandom random = new SplittableRandom(seed);
@@ -68,6 +87,63 @@ public final class PartitionFunction implements AutoCloseable {
 
     public Config config() {
         return config;
+    }
+
+    /** The width of the embeddings it reads. */
+    public int inputSize() {
+        return inputSize;
+    }
+
+    /** Its parameters as bytes in {@link #FORMAT}: what a model update carries. */
+    public byte[] toBytes() {
+        return toBytes(inputSize, config.hidden(), parameters.asMap().values());
+    }
+
+    /**
+     * Parameters in {@link #FORMAT}: the widths, then each array of {@link #parameters()} in order
+     * (for copies taken from a live Z_φ, in the same order).
+     */
+    public static byte[] toBytes(int inputSize, int hidden, Collection<NDArray> values) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (DataOutputStream out = new DataOutputStream(bytes)) {
+            out.writeInt(MAGIC);
+            out.writeInt(inputSize);
+            out.writeInt(hidden);
+            AdamW.writeArrays(out, values);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return bytes.toByteArray();
+    }
+
+    /**
+     * A Z_φ with the parameters of {@code bytes} (from {@link #toBytes}), for inference: no dropout.
+     * Throws IllegalArgumentException, saying why, for bytes that are not such parameters.
+     */
+    public static PartitionFunction fromBytes(NDManager parent, byte[] bytes) {
+        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
+            if (in.readInt() != MAGIC) {
+                throw new IllegalArgumentException("not " + FORMAT + " parameters");
+            }
+            int inputSize = in.readInt();
+            int hidden = in.readInt();
+            if (inputSize < 1 || hidden < 1 || (long) hidden * (inputSize + hidden + 6) * Float.BYTES > bytes.length) {
+                throw new IllegalArgumentException("widths " + inputSize + " and " + hidden + " do not fit " + bytes.length + " bytes");
+            }
+            PartitionFunction loaded = new PartitionFunction(parent, inputSize, new Config(hidden, 0f, 0), 0);
+            try {
+                AdamW.readArrays(in, loaded.parameters.asMap().values());
+                if (in.available() > 0) {
+                    throw new IOException(in.available() + " bytes left over");
+                }
+            } catch (IOException | RuntimeException e) {
+                loaded.close();
+                throw e;
+            }
+            return loaded;
+        } catch (IOException e) {
+            throw new IllegalArgumentException(FORMAT + " parameters are truncated or corrupt: " + e.getMessage(), e);
+        }
     }
 
     /** Every parameter by name, for the optimiser. */
@@ -113,6 +189,19 @@ public final class PartitionFunction implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    /**
+     * p̂ = clip(β·log Z_φ, 0, 1) of {@code rows} embeddings held row after row in {@code embeddings}
+     * (rows × {@link #inputSize()} values): how the scheduler scores its candidates.
+     */
+    public double[] accuracyEstimates(float[] embeddings, int rows, double beta) {
+        if (rows == 0) {
+            return new double[0];
+        }
+        try (NDManager scratch = manager.newSubManager()) {
+            return accuracyEstimates(scratch.create(embeddings, new Shape(rows, inputSize)), beta);
+        }
     }
 
     /** p̂ = clip(β·log Z_φ, 0, 1) of every row: the whole pool in one pass. */

@@ -70,6 +70,8 @@ public final class PolicyLearner implements AutoCloseable {
     private final PartitionFunction partition;
     private final AdamW partitionOptimizer;
     private final NDArray poolEmbeddings;
+    /** The same embeddings in Java, row after row: what the scheduler receives, and what p̂ is computed from. */
+    private final float[] poolEmbeddingValues;
     private final int[][] poolTokens;
     private final TrajectoryBalanceLoss trajectoryBalance;
     private final FlowRlLoss flowRl;
@@ -102,6 +104,7 @@ public final class PolicyLearner implements AutoCloseable {
         this.flowRl = new FlowRlLoss(config.flowrlBeta(), config.clipEpsilon());
         if (method.learnsPartition()) {
             poolEmbeddings = embedPool();
+            poolEmbeddingValues = poolEmbeddings.toFloatArray();
             double initialLogZ = method.estimatesAccuracy() ? config.initialPHat() / config.beta() : 0;
             partition = new PartitionFunction(manager, policy.config().dModel(),
                     new PartitionFunction.Config(config.partitionHidden(), (float) config.partitionDropout(), initialLogZ),
@@ -110,6 +113,7 @@ public final class PolicyLearner implements AutoCloseable {
                     AdamW.Config.DEFAULT.withLearningRate((float) config.partitionLearningRate()));
         } else {
             poolEmbeddings = null;
+            poolEmbeddingValues = null;
             partition = null;
             partitionOptimizer = null;
         }
@@ -151,12 +155,32 @@ public final class PolicyLearner implements AutoCloseable {
 
     /** p̂ of every pool prompt from Z_φ now (all zero for methods without it). */
     public double[] accuracyEstimates() {
-        return method.estimatesAccuracy() ? partition.accuracyEstimates(poolEmbeddings, config.beta()) : new double[poolTokens.length];
+        return accuracyEstimates(java.util.stream.IntStream.range(0, poolTokens.length).toArray());
     }
 
-    /** log Z_φ of every pool prompt now, or null for methods without Z_φ. */
-    public double[] logZ() {
-        return method.learnsPartition() ? partition.logZValues(poolEmbeddings) : null;
+    /**
+     * p̂ of these pool prompts from Z_φ now (all zero for methods without it), computed as the
+     * difficulty scheduler computes it: from the embeddings' values, in this order.
+     */
+    public double[] accuracyEstimates(int[] prompts) {
+        if (!method.estimatesAccuracy()) {
+            return new double[prompts.length];
+        }
+        int width = partition.inputSize();
+        float[] rows = new float[prompts.length * width];
+        for (int k = 0; k < prompts.length; k++) {
+            System.arraycopy(poolEmbeddingValues, prompts[k] * width, rows, k * width, width);
+        }
+        return partition.accuracyEstimates(rows, prompts.length, config.beta());
+    }
+
+    /** e(x) of pool prompt {@code index} (by π_ref), or null for methods without Z_φ. */
+    public float[] embedding(int index) {
+        if (poolEmbeddingValues == null) {
+            return null;
+        }
+        int width = partition.inputSize();
+        return Arrays.copyOfRange(poolEmbeddingValues, index * width, (index + 1) * width);
     }
 
     /**
@@ -295,10 +319,12 @@ public final class PolicyLearner implements AutoCloseable {
      * step counts with Z_φ's parameters. With the same π_ref and pool, {@link #restore} puts a
      * learner back exactly where this one is.
      *
-     * @param weights the policy in the {@code Weights} format (what model-updates carries)
-     * @param trainer the rest: AdamW of the policy, then Z_φ's parameters and its AdamW
+     * @param weights   the policy in the {@code Weights} format (what model-updates carries)
+     * @param trainer   the rest: AdamW of the policy, then Z_φ's parameters and its AdamW
+     * @param partition Z_φ's parameters in {@link PartitionFunction#FORMAT} (what model-updates
+     *                  carries beside the policy), or null for methods without Z_φ
      */
-    public record State(byte[] weights, byte[] trainer) {}
+    public record State(byte[] weights, byte[] trainer, byte[] partition) {}
 
     public State state() {
         try (Snapshot snapshot = snapshot()) {
@@ -352,7 +378,8 @@ public final class PolicyLearner implements AutoCloseable {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-            return new State(policy.toBytes(weights), bytes.toByteArray());
+            return new State(policy.toBytes(weights), bytes.toByteArray(), partitionValues == null ? null
+                    : PartitionFunction.toBytes(partition.inputSize(), partition.config().hidden(), partitionValues));
         }
 
         @Override

@@ -94,6 +94,11 @@ public final class ReplayBuffer<T> {
         return List.copyOf(entries);
     }
 
+    /** The random source of the draw for learner update {@code version} in a run seeded {@code seed}. */
+    public static SplittableRandom drawRandom(long seed, long version) {
+        return new SplittableRandom(seed * 1_000_003L + version);
+    }
+
     /**
      * {@code count} distinct entries (all of them if there are fewer), drawn with probability
      * proportional to priority: weighted sampling without replacement, each entry keyed by

@@ -10,7 +10,6 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.function.Consumer;
 
 /**
@@ -63,12 +62,8 @@ public final class SyncTrainer implements AutoCloseable {
     private final Verifiers verifiers;
     private final PolicyLearner learner;
     private final Transformer policy;
-    private final PromptSampler sampler;
-    private final UniformSampler uniform;
-    private final ReplayBuffer<Trajectory> replay;
+    private final ReferenceSchedule<Trajectory> schedule;
     private final Transformer.SamplingConfig sampling;
-    private final SplittableRandom replayRandom;
-    private double[] pHat;
 
     /**
      * @param referenceWeights π_ref (the warm start): the policy starts from it, embeds the pool with
@@ -89,13 +84,8 @@ public final class SyncTrainer implements AutoCloseable {
         this.learner = new PolicyLearner(config, referenceWeights, pool.stream().map(TaskPrompt::text).toList());
         this.policy = learner.policy();
         this.sampling = new Transformer.SamplingConfig((float) config.temperature(), 1f, config.maxNewTokens());
-        pHat = learner.accuracyEstimates();
         this.evaluation = new HeldOutEvaluation(config, pool, heldOut, verifiers);
-        this.uniform = new UniformSampler(config.seed() + 13);
-        this.sampler = method.prompts() == Method.Prompts.DIFFICULTY
-                ? new DifficultyScheduler(pool.stream().map(TaskPrompt::id).toList(), config.tau()) : uniform;
-        this.replay = new ReplayBuffer<>(config.replayCapacity(), config.replayAdd());
-        this.replayRandom = new SplittableRandom(config.seed() + 17);
+        this.schedule = new ReferenceSchedule<>(config, pool.stream().map(TaskPrompt::id).toList());
     }
 
     public Transformer policy() {
@@ -104,7 +94,7 @@ public final class SyncTrainer implements AutoCloseable {
 
     /** The current p̂ of every pool prompt (all zero for methods without it). */
     public double[] accuracyEstimates() {
-        return pHat.clone();
+        return learner.accuracyEstimates();
     }
 
     /** Runs every step, reporting progress after each; evaluates on the held-out prompts as it goes. */
@@ -129,21 +119,24 @@ public final class SyncTrainer implements AutoCloseable {
     }
 
     private EvalPoint evaluate(int step, long rollouts, long start) {
-        HeldOutEvaluation.Point point = evaluation.evaluate(policy, method.estimatesAccuracy() ? pHat : null, step);
+        HeldOutEvaluation.Point point = evaluation.evaluate(policy, method.estimatesAccuracy() ? learner::accuracyEstimates : null,
+                step);
         return new EvalPoint(step, rollouts, point.passAt1(), point.probeAccuracy(), point.probeSpearman(),
                 (System.nanoTime() - start) / 1e9);
     }
 
-    /** One step: schedule, generate, score, update, refresh. */
+    /** One step: schedule (batch step − 1), generate, score, update version step − 1 → step. */
     StepRecord step(int step, long rolloutsBefore, List<double[]> estimatorPairs) {
         Timer timer = new Timer();
+        long batch = step - 1;
         List<Group> groups;
+        double[] chosenPHat = null;
         int rounds = 1;
         long generated;
         if (method.prompts() == Method.Prompts.DYNAMIC) {
             DynamicSampling<Group> dynamic = new DynamicSampling<>(config.promptsPerStep(), config.oversample(), config.maxSamplingRounds());
             while (dynamic.needsMore()) {
-                int[] chosen = timer.time(Phase.SCHEDULING, () -> uniform.select(pHat, dynamic.promptsToDraw(), i -> false));
+                int[] chosen = timer.time(Phase.SCHEDULING, () -> schedule.uniform(batch, dynamic.rounds(), dynamic.promptsToDraw()));
                 List<Group> drawn = generateAndScore(step * 100 + dynamic.rounds(), chosen, timer);
                 dynamic.offer(drawn, drawn.stream().map(Group::rewards).toList());
             }
@@ -151,8 +144,10 @@ public final class SyncTrainer implements AutoCloseable {
             rounds = dynamic.rounds();
             generated = (long) dynamic.offered() * config.groupSize();
         } else {
-            int[] chosen = timer.time(Phase.SCHEDULING, () -> sampler.select(pHat, config.promptsPerStep(), i -> false));
-            groups = generateAndScore(step * 100, chosen, timer);
+            ReferenceSchedule.Choice choice = timer.time(Phase.SCHEDULING, () -> schedule.choose(batch,
+                    method.estimatesAccuracy() ? learner::accuracyEstimates : null));
+            chosenPHat = choice.pHat();
+            groups = generateAndScore(step * 100, choice.prompts(), timer);
             generated = (long) groups.size() * config.groupSize();
         }
 
@@ -162,7 +157,7 @@ public final class SyncTrainer implements AutoCloseable {
         double rewardSum = 0;
         for (int g = 0; g < groups.size(); g++) {
             Group group = groups.get(g);
-            estimates[g] = pHat[group.prompt()];
+            estimates[g] = chosenPHat == null ? 0 : chosenPHat[g];
             observed[g] = group.correct() / (double) config.groupSize();
             signal += group.correct() > 0 && group.correct() < config.groupSize() ? 1 : 0;
             rewardSum += Arrays.stream(group.rewards()).sum();
@@ -172,7 +167,7 @@ public final class SyncTrainer implements AutoCloseable {
         }
         List<Trajectory> fresh = groups.stream().flatMap(group -> group.trajectories().stream()).toList();
         List<Trajectory> replayed = method.replay()
-                ? replay.sample(config.replaySize(), replayRandom).stream().map(ReplayBuffer.Entry::item).toList() : List.of();
+                ? schedule.drawReplay(batch).stream().map(ReplayBuffer.Entry::item).toList() : List.of();
 
         PolicyLearner.UpdateResult update = fresh.isEmpty() ? new PolicyLearner.UpdateResult(Double.NaN, Double.NaN, Double.NaN)
                 : timer.time(Phase.UPDATE, () -> learner.update(step, groups, fresh, replayed, true));
@@ -183,10 +178,7 @@ public final class SyncTrainer implements AutoCloseable {
                 scored.add(new ReplayBuffer.Group<>(pool.get(groups.get(g).prompt()).id(), estimates[g],
                         groups.get(g).trajectories().stream().map(r -> new ReplayBuffer.Trajectory<>(r.id(), r.correct(), r)).toList()));
             }
-            replay.add(scored);
-        }
-        if (method.estimatesAccuracy()) {
-            pHat = timer.time(Phase.SCHEDULING, learner::accuracyEstimates);
+            schedule.offerReplay(scored);
         }
         return new StepRecord(step, rolloutsBefore + generated, groups.size(),
                 fresh.isEmpty() ? Double.NaN : rewardSum / fresh.size(),

@@ -39,6 +39,13 @@ import java.util.stream.Collectors;
  *                              policy steps is pushed into the policy
  * @param beta                  trajectory balance β (p̂ = clip(β·log Z, 0, 1))
  * @param tau                   the scheduler's target accuracy τ
+ * @param selectionCandidates   prompts scored for each PACED batch: every free prompt when there are
+ *                              at most this many (the paper's setting: the whole pool is ranked), else
+ *                              this many drawn uniformly from the free ones, of which the B nearest τ
+ *                              are taken. The default covers the default pool; for a large pool choose
+ *                              it by the scheduler's budget (scoring costs about 0.2 MFLOP a prompt) and
+ *                              by how rare prompts near τ are: among C uniform candidates, the best of a
+ *                              share q of the pool is expected about C·q times
  * @param replayCapacity        C: replay buffer capacity
  * @param replayAdd             K_add: most trajectories added per step
  * @param replaySize            R: replayed trajectories mixed into each update
@@ -70,7 +77,7 @@ import java.util.stream.Collectors;
 public record TrainingConfig(
         Method method, int steps, long rolloutBudget, int promptsPerStep, int groupSize, double temperature, int maxNewTokens,
         double policyLearningRate, int policyWarmupSteps, double partitionLearningRate, int partitionFitSteps, double beta,
-        double tau, int replayCapacity,
+        double tau, int selectionCandidates, int replayCapacity,
         int replayAdd, int replaySize, double clipEpsilon, double klCoefficient, double flowrlBeta, double oversample,
         int maxSamplingRounds, int partitionHidden, double partitionDropout, double initialPHat, int evalEvery,
         int evalPrompts, int evalSamples, int finalSamples, int estimatorWarmupSteps, int probePrompts, int lookAhead,
@@ -95,6 +102,7 @@ public record TrainingConfig(
         atLeast("max-new-tokens", maxNewTokens, 1);
         atLeast("policy-warmup-steps", policyWarmupSteps, 0);
         atLeast("partition-fit-steps", partitionFitSteps, 0);
+        atLeast("selection-candidates", selectionCandidates, promptsPerStep);
         atLeast("replay-capacity", replayCapacity, 1);
         atLeast("replay-add", replayAdd, 0);
         atLeast("replay-size", replaySize, 0);
@@ -125,7 +133,7 @@ public record TrainingConfig(
 
     /** The defaults: PACED-RL on the small model. */
     public static TrainingConfig defaults() {
-        return new TrainingConfig(Method.PACED, 200, 0, 32, 8, 1.0, 24, 2e-4, 10, 1e-2, 8, 0.05, 0.5, 128, 64, 64, 0.2, 0.0,
+        return new TrainingConfig(Method.PACED, 200, 0, 32, 8, 1.0, 24, 2e-4, 10, 1e-2, 8, 0.05, 0.5, 4096, 128, 64, 64, 0.2, 0.0,
                 15.0, 2.0, 4, 256, 0.1, 0.5, 20, 256, 4, 16, 20, 128, 2, 4, 300, 0.3, 1);
     }
 

@@ -15,7 +15,14 @@ public final class UniformSampler implements PromptSampler {
 
     @Override
     public int[] select(double[] pHat, int batch, IntPredicate inFlight) {
-        int pool = pHat.length;
+        return draw(random, pHat.length, batch, inFlight);
+    }
+
+    /**
+     * Up to {@code batch} distinct indices of [0, pool) that are not {@code unavailable}, uniformly
+     * without replacement, in the order drawn from {@code random}.
+     */
+    static int[] draw(SplittableRandom random, int pool, int batch, IntPredicate inFlight) {
         Set<Integer> chosen = new LinkedHashSet<>();
         // Rejection sampling is cheap while the batch is a small part of the pool; when draws keep
         // missing, count the free prompts once to know when to stop.

@@ -88,7 +88,21 @@ class PolicyLearnerTest {
                 assertEquals(original.policy().checksum(), resumed.policy().checksum(), method.key() + ": the same weights after");
                 assertArrayEquals(original.accuracyEstimates(), resumed.accuracyEstimates(), method.key() + ": the same p̂");
                 if (method.learnsPartition()) {
-                    assertArrayEquals(original.logZ(), resumed.logZ(), method.key() + ": the same Z_φ");
+                    assertArrayEquals(original.state().partition(), resumed.state().partition(), method.key() + ": the same Z_φ");
+                }
+                if (method.estimatesAccuracy()) {
+                    // What the scheduler computes: Z_φ loaded from the bytes a version carries, over the embeddings it received.
+                    float[] rows = new float[0];
+                    for (int i = 0; i < POOL.size(); i++) {
+                        float[] row = original.embedding(i);
+                        rows = java.util.Arrays.copyOf(rows, rows.length + row.length);
+                        System.arraycopy(row, 0, rows, rows.length - row.length, row.length);
+                    }
+                    try (ai.djl.ndarray.NDManager manager = ai.djl.ndarray.NDManager.newBaseManager();
+                            PartitionFunction published = PartitionFunction.fromBytes(manager, original.state().partition())) {
+                        assertArrayEquals(original.accuracyEstimates(), published.accuracyEstimates(rows, POOL.size(), config.beta()),
+                                method.key() + ": the scheduler's p̂ from the published Z_φ is the learner's");
+                    }
                 }
                 assertNotEquals(Weights.sha256(reference), original.policy().checksum(), "the updates moved the policy");
             }

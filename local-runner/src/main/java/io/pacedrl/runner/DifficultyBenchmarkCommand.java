@@ -3,14 +3,12 @@ package io.pacedrl.runner;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pacedrl.difficulty.DifficultyStream;
-import io.pacedrl.difficulty.SelectionBenchmark;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.registry.SchemaRegistryClient;
-import io.pacedrl.schemas.LogZEstimate;
 import io.pacedrl.schemas.Prompt;
 import io.pacedrl.schemas.PromptSplit;
 import io.pacedrl.schemas.ScoredRollout;
-import io.pacedrl.topics.LogZRefresh;
+import io.pacedrl.topics.PoolEmbeddings;
 import io.pacedrl.topics.Topics;
 import java.io.PrintWriter;
 import java.net.URI;
@@ -36,13 +34,12 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
- * The difficulty-stream's two figures: scored rollouts processed per second by the running app
- * (real broker, exactly-once, RocksDB stores, through both sub-topologies), and the scheduler's
- * batch selection over a large pool.
+ * The difficulty-stream's throughput: scored rollouts processed per second by the running app
+ * (real broker, exactly-once, RocksDB stores, through both sub-topologies). What scheduling costs
+ * per version at large pools is {@code bench scheduling}.
  */
 @Command(name = "difficulty", mixinStandardHelpOptions = true,
-        description = "Scored rollouts/s through the difficulty-stream app on a real broker, and batch selection latency "
-                + "over a large pool.")
+        description = "Scored rollouts/s through the difficulty-stream app on a real broker.")
 final class DifficultyBenchmarkCommand implements Callable<Integer> {
     @Mixin
     PlatformOptions platformOptions;
@@ -59,16 +56,6 @@ final class DifficultyBenchmarkCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "1", paramLabel = "N", description = "Stream threads (default: ${DEFAULT-VALUE}).")
     int threads;
 
-    @Option(names = "--selection-pool", defaultValue = "1000000", paramLabel = "N",
-            description = "Pool size of the selection timing (default: ${DEFAULT-VALUE}).")
-    int selectionPool;
-
-    @Option(names = "--batch", defaultValue = "32", paramLabel = "B", description = "Prompts per selected batch (default: ${DEFAULT-VALUE}).")
-    int batch;
-
-    @Option(names = "--repeats", defaultValue = "50", paramLabel = "N", description = "Timed selections (default: ${DEFAULT-VALUE}).")
-    int repeats;
-
     @Option(names = "--streams-property", paramLabel = "KEY=VALUE",
             description = "A Kafka Streams config for the app (repeatable), e.g. commit.interval.ms=200.")
     Map<String, String> streamsProperties = new LinkedHashMap<>();
@@ -78,21 +65,11 @@ final class DifficultyBenchmarkCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (poolSize < 1 || groups < 1 || groupSize < 2 || threads < 1 || selectionPool < batch || batch < 1 || repeats < 1) {
-            throw new ParameterException(spec.commandLine(), "sizes must be ≥ 1, --group-size ≥ 2 and --selection-pool ≥ --batch");
+        if (poolSize < 1 || groups < 1 || groupSize < 2 || threads < 1) {
+            throw new ParameterException(spec.commandLine(), "sizes must be ≥ 1 and --group-size ≥ 2");
         }
         PrintWriter out = spec.commandLine().getOut();
         Map<String, Object> figures = new LinkedHashMap<>();
-
-        out.printf("selection: pool %,d, batch %d, %d timed selections%n", selectionPool, batch, repeats);
-        out.flush();
-        SelectionBenchmark.Result selection = SelectionBenchmark.run(selectionPool, batch, repeats, 1);
-        out.printf("  pool loaded into the scheduler   %8.0f ms%n", selection.poolLoadMs());
-        out.printf("  first selection (ranks the ids)  %8.0f ms%n", selection.firstMs());
-        out.printf("  selection                        %8.2f ms median, %.2f ms worst (target < 50 ms)%n",
-                selection.medianMs(), selection.worstMs());
-        out.flush();
-        figures.put("selection", selection);
 
         Path runDir = platformOptions.runDir("bench-difficulty");
         try (Platform platform = platformOptions.open("bench-difficulty")) {
@@ -105,7 +82,8 @@ final class DifficultyBenchmarkCommand implements Callable<Integer> {
                     poolSize, groups, groupSize, platform.bootstrapServers(), threads);
             out.flush();
 
-            TrainingConfig config = TrainingConfig.defaults().with(Map.of("group-size", groupSize));
+            // A uniform method: this measures the rollouts' path, which every method shares.
+            TrainingConfig config = TrainingConfig.defaults().with(Map.of("group-size", groupSize, "method", "grpo"));
             DifficultyStream.Options defaults = DifficultyStream.Options.of(platform.bootstrapServers(),
                     platform.schemaRegistryUrl(), prefix, runDir.resolve("state"));
             DifficultyStream.Options options = new DifficultyStream.Options(defaults.bootstrapServers(),
@@ -127,7 +105,7 @@ final class DifficultyBenchmarkCommand implements Callable<Integer> {
                 out.printf("  start-up to RUNNING              %8.1f s%n", (running - started) / 1e9);
                 out.printf("  scored rollouts, whole run       %,8.0f /s (%,d in %.1f s from a cold JVM)%n",
                         rollouts / seconds, rollouts, seconds);
-                out.printf("  all input records                %,8.0f /s (pool, log Z, rollouts: %,d)%n", records / seconds, records);
+                out.printf("  all input records                %,8.0f /s (pool and rollouts: %,d)%n", records / seconds, records);
                 if (warm[1] < groups) { // unless the very first look already saw every group
                     double steady = (groups - warm[1]) * (double) groupSize / ((finished - warm[0]) / 1e9);
                     out.printf("  scored rollouts, steady state    %,8.0f /s (target ≥ 50,000/s; after the first fifth, once the JIT has warmed up)%n", steady);
@@ -148,7 +126,7 @@ final class DifficultyBenchmarkCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Produces the pool, its version-0 refresh, version 0 and the scored groups; returns the records fed to the app. */
+    /** Produces the pool, version 0 and the scored groups; returns the records fed to the app. */
     private long feed(String bootstrapServers, Topics topics) throws Exception {
         long records = 0;
         SplittableRandom random = new SplittableRandom(7);
@@ -160,14 +138,7 @@ final class DifficultyBenchmarkCommand implements Callable<Integer> {
             for (int i = 0; i < poolSize; i++) {
                 Prompt prompt = prompt(i);
                 producer.send(new ProducerRecord<>(topics.prompts.name(), prompt.getId(), prompt));
-                double pHat = random.nextDouble();
-                producer.send(new ProducerRecord<>(topics.logZ.name(), prompt.getId(), LogZEstimate.newBuilder()
-                        .setPromptId(prompt.getId()).setLogZ(pHat / 0.05).setPHat(pHat).setBeta(0.05).setPolicyVersion(0)
-                        .setCreatedAtMs(System.currentTimeMillis()).build()));
-                records += 2;
-            }
-            for (var marker : LogZRefresh.endMarkers(topics.logZ, 0, System.currentTimeMillis())) {
-                producer.send(new ProducerRecord<>(marker.topic(), marker.partition(), marker.key(), marker.value()));
+                records++;
             }
             SampleRecords sample = new SampleRecords("bench", System.currentTimeMillis());
             sample.modelUpdate.setVersion(0);

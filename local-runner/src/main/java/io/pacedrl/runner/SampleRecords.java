@@ -2,14 +2,18 @@ package io.pacedrl.runner;
 
 import io.pacedrl.schemas.DeadLetter;
 import io.pacedrl.schemas.FinishReason;
-import io.pacedrl.schemas.LogZEstimate;
 import io.pacedrl.schemas.ModelUpdate;
 import io.pacedrl.schemas.Prompt;
+import io.pacedrl.schemas.PromptEmbedding;
 import io.pacedrl.schemas.PromptSplit;
 import io.pacedrl.schemas.ReplayRecord;
 import io.pacedrl.schemas.Rollout;
 import io.pacedrl.schemas.RunEvent;
+import io.pacedrl.schemas.ScheduledGroup;
 import io.pacedrl.schemas.ScheduledPrompt;
+import io.pacedrl.schemas.BatchScheduled;
+import io.pacedrl.schemas.SchedulerDecision;
+import io.pacedrl.topics.PoolEmbeddings;
 import io.pacedrl.schemas.ScoredRollout;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -26,7 +30,8 @@ final class SampleRecords {
     final Rollout rollout;
     final ScoredRollout scoredRollout;
     final ModelUpdate modelUpdate;
-    final LogZEstimate logZ;
+    final PromptEmbedding embedding;
+    final SchedulerDecision decision;
     final ReplayRecord replay;
     final DeadLetter deadLetter;
     final RunEvent runEvent;
@@ -53,8 +58,10 @@ final class SampleRecords {
                 .setSha256(sha256(weights)).setTotalBytes(weights.length).setChunkIndex(0).setChunkCount(1)
                 .setChunk(ByteBuffer.wrap(weights)).setLearnerStep(1).setRolloutIds(List.of(rollout.getRolloutId()))
                 .setCreatedAtMs(nowMs + 20).build();
-        logZ = LogZEstimate.newBuilder().setPromptId(prompt.getId()).setLogZ(9.4).setPHat(0.47).setBeta(0.05)
-                .setPolicyVersion(1).setCreatedAtMs(nowMs + 21).build();
+        embedding = PoolEmbeddings.of(prompt.getId(), new float[] {0.12f, -0.8f, 1.5f, 0.03f}, sha256(weights), nowMs + 1);
+        decision = SchedulerDecision.newBuilder().setRunId(runId).setLearnerVersion(0).setDecidedAtMs(nowMs + 2)
+                .setDecision(new BatchScheduled(0L, 0, "paced", 3968, 0L,
+                        List.of(new ScheduledGroup(scheduleId, prompt.getId(), 0.5)))).build();
         replay = ReplayRecord.newBuilder().setTrajectory(scoredRollout).setPriority(0.403).setAddedAtVersion(1)
                 .setForLearnerVersion(2).setSampleIndex(0).build();
         deadLetter = DeadLetter.newBuilder().setSourceTopic("rollouts").setPartition(2).setOffset(118)

@@ -48,11 +48,12 @@ final class SchemaRoundTrip {
                 ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.modelUpdates.maxMessageBytes()),
                 new StringSerializer(), new ByteArraySerializer())) {
             send(producer, sent, topics.prompts, samples.prompt.getId(), samples.prompt);
+            send(producer, sent, topics.promptEmbeddings, samples.prompt.getId(), samples.embedding);
             send(producer, sent, topics.scheduledPrompts, samples.prompt.getId(), samples.scheduledPrompt);
             send(producer, sent, topics.rollouts, samples.prompt.getId(), samples.rollout);
             send(producer, sent, topics.scoredRollouts, samples.prompt.getId(), samples.scoredRollout);
             send(producer, sent, topics.modelUpdates, samples.modelUpdate.getModelId() + "/0", samples.modelUpdate);
-            send(producer, sent, topics.logZ, samples.prompt.getId(), samples.logZ);
+            send(producer, sent, topics.schedulerDecisions, samples.decision.getRunId(), samples.decision);
             send(producer, sent, topics.replay, samples.rollout.getRolloutId(), samples.replay);
             send(producer, sent, topics.deadLetters, samples.deadLetter.getSourceTopic(), samples.deadLetter);
             send(producer, sent, topics.runEvents, samples.runEvent.getRunId(), samples.runEvent);

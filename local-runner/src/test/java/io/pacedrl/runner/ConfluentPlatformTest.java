@@ -45,6 +45,6 @@ class ConfluentPlatformTest {
         DemoCommandTest.Run run = DemoCommandTest.demo("--bootstrap-servers", KAFKA.getBootstrapServers(),
                 "--schema-registry-url", registryUrl, "--run-dir", runDir.toString());
         assertEquals(0, run.exitCode(), run.out() + run.err());
-        assertTrue(run.out().contains("9/9 schemas round-tripped"), run.out());
+        assertTrue(run.out().contains("10/10 schemas round-tripped"), run.out());
     }
 }

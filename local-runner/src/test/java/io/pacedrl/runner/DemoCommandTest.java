@@ -72,10 +72,10 @@ class DemoCommandTest {
 
         assertEquals(0, run.exitCode(), run.out() + run.err());
         assertTrue(run.out().contains("embedded KRaft broker"), run.out());
-        assertTrue(run.out().contains("9/9 schemas round-tripped through the registry and 2 consumer groups"), run.out());
+        assertTrue(run.out().contains("10/10 schemas round-tripped through the registry and 2 consumer groups"), run.out());
         JsonNode report = new ObjectMapper().readTree(runDir.resolve("round-trip.json").toFile());
-        assertEquals(9, report.get("topics").size());
-        assertEquals(9, report.get("roundTrips").size());
+        assertEquals(10, report.get("topics").size());
+        assertEquals(10, report.get("roundTrips").size());
         for (JsonNode trip : report.get("roundTrips")) {
             assertEquals(2, trip.get("readBackBy").size(), trip.toString());
         }
@@ -90,9 +90,9 @@ class DemoCommandTest {
 
         Run second = demoOnExternal(tempDir.resolve("external-2"));
         assertEquals(0, second.exitCode(), second.out() + second.err());
-        assertEquals(9, second.out().lines().filter(l -> l.startsWith("topic") && l.contains(" checked,")).count(),
+        assertEquals(10, second.out().lines().filter(l -> l.startsWith("topic") && l.contains(" checked,")).count(),
                 second.out());
-        assertTrue(second.out().contains("9/9 schemas round-tripped"), second.out());
+        assertTrue(second.out().contains("10/10 schemas round-tripped"), second.out());
     }
 
     @Test
@@ -145,14 +145,16 @@ class DemoCommandTest {
         assertEquals(0, python.exitValue(), stderr);
 
         JsonNode decoded = new ObjectMapper().readTree(stdout).get("decoded");
-        assertEquals(9, decoded.size(), "every topic decoded: " + decoded);
+        assertEquals(10, decoded.size(), "every topic decoded: " + decoded);
         SampleRecords samples = new SampleRecords("any", 0);
         assertEquals(samples.prompt.getId(), decoded.get("prompts").get("id").asText());
         assertEquals(samples.rollout.getResponseText(), decoded.get("rollouts").get("responseText").asText());
         assertEquals(4, decoded.get("rollouts").get("behaviourLogProbs").size());
         assertEquals(1.0, decoded.get("scored-rollouts").get("reward").asDouble());
         assertEquals(samples.modelUpdate.getSha256(), decoded.get("model-updates").get("sha256").asText());
-        assertEquals(0.47, decoded.get("logz").get("pHat").asDouble());
+        // Float32 little-endian values, as numpy.frombuffer(values, "<f4") reads them.
+        assertEquals(samples.embedding.getValues().remaining() * 2, decoded.get("prompt-embeddings").get("values").asText().length());
+        assertEquals(0.5, decoded.get("scheduler-decisions").get("decision").get("groups").get(0).get("pHat").asDouble());
         assertEquals("NOT_CONFLUENT_FRAMING", decoded.get("dead-letters").get("errorType").asText());
         assertEquals(0.0021, decoded.get("run-events").get("metrics").get("beta_kl").asDouble());
 

@@ -62,8 +62,8 @@ class SchemaEvolutionTest {
     @Test
     void everyRecordThatCrossesATopicHasASchemaAndARelease() throws Exception {
         List<String> names = recordNames();
-        assertEquals(List.of("DeadLetter", "LogZEstimate", "ModelUpdate", "Prompt", "ReplayRecord", "Rollout",
-                "RunEvent", "ScheduledPrompt", "ScoredRollout"), names);
+        assertEquals(List.of("DeadLetter", "ModelUpdate", "Prompt", "PromptEmbedding", "ReplayRecord", "Rollout",
+                "RunEvent", "ScheduledPrompt", "SchedulerDecision", "ScoredRollout"), names);
         for (String name : names) {
             assertFalse(releasedVersions(name).isEmpty(), name + " has no released version: copy its full schema "
                     + "(Schema.toString(true) of the generated class) to released/" + name + "/v1.avsc");

@@ -1,9 +1,10 @@
 package io.pacedrl.topics;
 
 /**
- * The run-events the services read from one another, named in one place: which service emits
- * them ({@code source}), what they are ({@code type}), and the metric and attribute keys a reader
- * relies on. Other metrics on an event are for people and dashboards.
+ * The kinds of run-events, named in one place: which service emits them ({@code source}) and what
+ * they are ({@code type}). Run events are for observing a run (progress bars, reports, dashboards);
+ * no service steers by them. What the learner must know from the scheduler travels on the
+ * scheduler-decisions topic.
  */
 public final class RunEvents {
     private RunEvents() {}
@@ -11,14 +12,11 @@ public final class RunEvents {
     public static final String DIFFICULTY_STREAM = "difficulty-stream";
     public static final String LEARNER = "learner-service";
 
-    /** difficulty-stream: prompts went out or were released; attribute {@link #RELEASED_IDS} lists the released. */
+    /** difficulty-stream: prompts went out or were released (counts of scheduled, released, in flight, free). */
     public static final String SCHEDULE = "schedule";
-    /** difficulty-stream: a dynamic-sampling batch is closed; metric {@link #BATCH}, attribute {@link #KEPT_IDS}. */
+    /** difficulty-stream: a dynamic-sampling batch is closed (its batch, kept groups, rounds). */
     public static final String BATCH_CLOSED = "batch";
-    /**
-     * difficulty-stream: the replay draws for learner update {@link #FOR_VERSION} are out; metric
-     * {@link #DRAWN} says how many.
-     */
+    /** difficulty-stream: the replay draw for a learner update (drawn, buffered, groups offered). */
     public static final String REPLAY = "replay";
     /** learner-service: one update's figures (loss, β·KL, staleness, time split, …). */
     public static final String METRICS = "metrics";
@@ -26,12 +24,4 @@ public final class RunEvents {
     public static final String EVAL = "eval";
     /** learner-service: the final evaluation; the run's updates are done. */
     public static final String FINAL = "final";
-
-    public static final String BATCH = "batch";
-    public static final String DRAWN = "drawn";
-    public static final String FOR_VERSION = "for-version";
-    /** Schedule ids, separated by spaces. */
-    public static final String RELEASED_IDS = "released-ids";
-    /** Schedule ids, separated by spaces, in the order kept. */
-    public static final String KEPT_IDS = "kept-ids";
 }

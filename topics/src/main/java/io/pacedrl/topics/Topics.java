@@ -3,13 +3,14 @@ package io.pacedrl.topics;
 import io.pacedrl.registry.AvroSerdes;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.schemas.DeadLetter;
-import io.pacedrl.schemas.LogZEstimate;
 import io.pacedrl.schemas.ModelUpdate;
 import io.pacedrl.schemas.Prompt;
+import io.pacedrl.schemas.PromptEmbedding;
 import io.pacedrl.schemas.ReplayRecord;
 import io.pacedrl.schemas.Rollout;
 import io.pacedrl.schemas.RunEvent;
 import io.pacedrl.schemas.ScheduledPrompt;
+import io.pacedrl.schemas.SchedulerDecision;
 import io.pacedrl.schemas.ScoredRollout;
 import java.time.Duration;
 import java.util.HashMap;
@@ -26,10 +27,13 @@ import org.apache.kafka.common.serialization.Serializer;
  * keys are, how its values are serialised (Avro in the Confluent wire format, schemas in schemas/),
  * how many partitions it has, and how it is cleaned up.
  *
- * <p>Topics holding a run's primary record (rollouts, rewards, dead letters, run events) are kept
- * forever so a run can be replayed; the pool, model updates and log Z are compacted to their latest
- * value per key; scheduled prompts and replay draws are derived deterministically from the others and
- * kept for a week. A prefix puts a whole run in its own namespace on a shared cluster.
+ * <p>Topics holding a run's primary record (rollouts, rewards, the scheduler's decisions, dead
+ * letters, run events) are kept forever so a run can be replayed; the pool, its embeddings and model
+ * updates are compacted to their latest value per key; scheduled prompts and replay draws are derived
+ * deterministically from the others and kept for a week. No topic carries a record per prompt per
+ * version: p̂ is computed where prompts are chosen, from Z_φ (on model-updates with the policy) and
+ * the pool's embeddings (written once). A prefix puts a whole run in its own namespace on a shared
+ * cluster.
  */
 public final class Topics {
     static final String RETAIN_FOREVER = "-1";
@@ -44,7 +48,8 @@ public final class Topics {
     public final TopicSpec<String, Rollout> rollouts;
     public final TopicSpec<String, ScoredRollout> scoredRollouts;
     public final TopicSpec<String, ModelUpdate> modelUpdates;
-    public final TopicSpec<String, LogZEstimate> logZ;
+    public final TopicSpec<String, PromptEmbedding> promptEmbeddings;
+    public final TopicSpec<String, SchedulerDecision> schedulerDecisions;
     public final TopicSpec<String, ReplayRecord> replay;
     public final TopicSpec<String, DeadLetter> deadLetters;
     public final TopicSpec<String, RunEvent> runEvents;
@@ -68,8 +73,12 @@ public final class Topics {
         // One partition keeps a version's chunks in order; chunks of up to 1 MiB plus their header.
         modelUpdates = topic(prefix + "model-updates", "model id and chunk index", registry, ModelUpdate.class, 1,
                 compacted(4 * ONE_MIB));
-        logZ = topic(prefix + "logz", "prompt id", registry, LogZEstimate.class, SCALE_OUT_PARTITIONS,
-                compacted(ONE_MIB));
+        // Partitioned like the pool, so a prompt's embedding meets its prompt in one stream task.
+        promptEmbeddings = topic(prefix + "prompt-embeddings", "prompt id (end markers: empty)", registry,
+                PromptEmbedding.class, SCALE_OUT_PARTITIONS, compacted(ONE_MIB));
+        // One partition: the learner reads the decisions in the order they were made.
+        schedulerDecisions = topic(prefix + "scheduler-decisions", "run id", registry, SchedulerDecision.class, 1,
+                retained(RETAIN_FOREVER, ONE_MIB));
         replay = topic(prefix + "replay", "trajectory id", registry, ReplayRecord.class, 1,
                 retained(ONE_WEEK, ONE_MIB));
         // Holds any other topic's record whole, plus why it failed.
@@ -89,8 +98,8 @@ public final class Topics {
 
     /** Every topic, in data-flow order. */
     public List<TopicSpec<?, ?>> all() {
-        return List.of(prompts, scheduledPrompts, rollouts, scoredRollouts, modelUpdates, logZ, replay,
-                deadLetters, runEvents);
+        return List.of(prompts, promptEmbeddings, scheduledPrompts, rollouts, scoredRollouts, modelUpdates,
+                schedulerDecisions, replay, deadLetters, runEvents);
     }
 
     /**

@@ -1,0 +1,51 @@
+package io.pacedrl.difficulty;
+
+import ai.djl.ndarray.NDManager;
+import io.pacedrl.learning.PartitionFunction;
+
+/**
+ * The scheduler's p̂: a version of Z_φ loaded from the parameters the learner published with that
+ * version, run over the embeddings of the prompts the scheduler considers. It computes exactly what
+ * the learner's own Z_φ computes for the same rows.
+ */
+final class PartitionEstimator implements BatchScheduler.Estimator, AutoCloseable {
+    private final long version;
+    private final double beta;
+    private final NDManager manager;
+    private final PartitionFunction partition;
+
+    /** Throws IllegalArgumentException, saying why, for parameters that are not a Z_φ. */
+    PartitionEstimator(long version, byte[] parameters, double beta) {
+        this.version = version;
+        this.beta = beta;
+        this.manager = NDManager.newBaseManager();
+        try {
+            this.partition = PartitionFunction.fromBytes(manager, parameters);
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public long version() {
+        return version;
+    }
+
+    int dimension() {
+        return partition.inputSize();
+    }
+
+    @Override
+    public double[] pHat(float[] rows, int count) {
+        if (rows.length != count * partition.inputSize()) {
+            throw new IllegalArgumentException(rows.length + " values for " + count + " embeddings of width " + partition.inputSize());
+        }
+        return partition.accuracyEstimates(rows, count, beta);
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}
