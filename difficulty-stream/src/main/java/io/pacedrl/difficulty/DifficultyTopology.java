@@ -97,8 +97,10 @@ public final class DifficultyTopology {
 
     private static <V extends SpecificRecord> void store(StreamsBuilder builder, String name,
             SchemaRegistryClient registry, Class<V> type) {
+        // Cached: a group's rollouts and the scheduler's state rewrite the same keys many times between
+        // commits, and only the last value of each needs to reach the changelog.
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(name), Serdes.String(),
-                AvroSerdes.value(registry, type)));
+                AvroSerdes.value(registry, type)).withCachingEnabled());
     }
 
     /** The records of {@code type} in {@code stream} go to {@code topic}. */

@@ -121,7 +121,16 @@ final class Pipeline implements AutoCloseable {
 
     /** Z_φ of {@code version}, giving every prompt its p̂ of {@link #estimate}. */
     void publishEstimator(long version) {
-        byte[] parameters = DesignedPartition.parameters(beta, pHats.values().stream().mapToDouble(Double::doubleValue).toArray());
+        publishEstimator(version, DesignedPartition.parameters(beta, pHats.values().stream().mapToDouble(Double::doubleValue).toArray()));
+    }
+
+    /** A prompt's embedding, as the learner publishes it. */
+    void embedding(String id, float[] values) {
+        embeddings.pipeInput(id, PoolEmbeddings.of(id, values, "test", 0), tick());
+    }
+
+    /** Z_φ of {@code version} with these parameters. */
+    void publishEstimator(long version, byte[] parameters) {
         for (ModelUpdate chunk : ModelUpdateChunks.split("policy/partition-function", version, PartitionFunction.FORMAT, parameters,
                 version, List.of(), List.of(), 0)) {
             updates.pipeInput(ModelUpdateChunks.key(chunk.getModelId(), chunk.getChunkIndex()), chunk, tick());

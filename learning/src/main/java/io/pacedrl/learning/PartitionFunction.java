@@ -67,15 +67,20 @@ public final class PartitionFunction implements AutoCloseable {
 
     /** Weights drawn in Java from {@code seed}: normal with std 1/√fan-in, zero biases. */
     public PartitionFunction(NDManager parent, int inputSize, Config config, long seed) {
+        this(parent, inputSize, config, new SplittableRandom(seed));
+    }
+
+    /** With {@code random} null, every weight starts at zero (to be overwritten by {@link #fromBytes}). */
+    private PartitionFunction(NDManager parent, int inputSize, Config config, SplittableRandom random) {
         this.config = config;
         this.inputSize = inputSize;
         this.manager = parent.newSubManager();
         this.parameters = new ParameterSet(manager);
-        SplittableRandom random = new SplittableRandom(seed);
         int[] widths = {inputSize, config.hidden(), config.hidden(), 1};
         for (int layer = 0; layer < 3; layer++) {
-            weights[layer] = parameters.normal("layer" + layer + ".weight", random, 1 / Math.sqrt(widths[layer]),
-                    widths[layer + 1], widths[layer]);
+            String weight = "layer" + layer + ".weight";
+            weights[layer] = random == null ? parameters.constant(weight, 0f, widths[layer + 1], widths[layer])
+                    : parameters.normal(weight, random, 1 / Math.sqrt(widths[layer]), widths[layer + 1], widths[layer]);
             biases[layer] = parameters.constant("layer" + layer + ".bias", layer == 2 ? (float) config.initialLogZ() : 0f,
                     widths[layer + 1]);
             if (layer < 2) {
@@ -130,7 +135,7 @@ public final class PartitionFunction implements AutoCloseable {
             if (inputSize < 1 || hidden < 1 || (long) hidden * (inputSize + hidden + 6) * Float.BYTES > bytes.length) {
                 throw new IllegalArgumentException("widths " + inputSize + " and " + hidden + " do not fit " + bytes.length + " bytes");
             }
-            PartitionFunction loaded = new PartitionFunction(parent, inputSize, new Config(hidden, 0f, 0), 0);
+            PartitionFunction loaded = new PartitionFunction(parent, inputSize, new Config(hidden, 0f, 0), (SplittableRandom) null);
             try {
                 AdamW.readArrays(in, loaded.parameters.asMap().values());
                 if (in.available() > 0) {

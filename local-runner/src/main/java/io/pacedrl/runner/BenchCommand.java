@@ -6,6 +6,6 @@ import picocli.CommandLine.Command;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks that print measured figures.",
         subcommands = {PlatformBenchmark.class, ModelBenchmarkCommand.class, SchedulingBenchmarkCommand.class,
-                DifficultyBenchmarkCommand.class,
+                DifficultyBenchmarkCommand.class, SelectionBenchmarkCommand.class,
                 GeneratorBenchmarkCommand.class, RewardBenchmarkCommand.class, PipelineBenchmarkCommand.class})
 final class BenchCommand {}
