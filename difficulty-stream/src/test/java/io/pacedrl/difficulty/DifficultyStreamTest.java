@@ -137,6 +137,93 @@ class DifficultyStreamTest {
         }
     }
 
+    /**
+     * The app in a child process, killed with SIGKILL twice mid-run (once right after a version went
+     * out, once with groups on their way) and started again: every batch is scheduled once, every
+     * replay draw made once, nothing lost.
+     */
+    @Test
+    void killedWithSigkillItSchedulesEveryBatchAndDrawsEveryReplayOnce() throws Exception {
+        Topics kill = new Topics("kill.", new SchemaRegistryClient(kafka.schemaRegistryUrl()));
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            new TopicCreator(admin, Duration.ofSeconds(30)).ensure(kill.all());
+        }
+        for (int i = 0; i < 12; i++) {
+            send(kill.prompts, "p" + i, Records.prompt("p" + i));
+        }
+        refresh(kill, 0);
+        List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                System.getProperty("java.class.path"), DifficultyStream.class.getName(), "--bootstrap-servers", kafka.bootstrapServers(),
+                "--schema-registry-url", kafka.schemaRegistryUrl(), "--topic-prefix", "kill.", "--state-dir", dir.resolve("kill-state").toString(),
+                "--http-port", "0", "--set", "method=paced", "--set", "prompts-per-step=3", "--set", "group-size=2", "--set", "look-ahead=1",
+                "--set", "replay-size=2");
+        java.io.File log = dir.resolve("kill-stream.log").toFile();
+        Process app = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log)).start();
+        int versions = 8;
+        java.util.Random random = new java.util.Random(3);
+        try {
+            send(kill.modelUpdates, "policy/0", Records.version(0));
+            for (long batch = 0; batch < versions; batch++) {
+                long b = batch;
+                List<ScheduledPrompt> scheduled = CommittedRecords.read(kafka.bootstrapServers(), kill.scheduledPrompts.name(),
+                        kill.scheduledPrompts.valueSerde().deserializer(), read -> read.stream().filter(s -> s.getBatchId() == b).count() >= 3,
+                        Duration.ofSeconds(90));
+                List<ScheduledPrompt> mine = scheduled.stream().filter(s -> s.getBatchId() == b).toList();
+                assertEquals(3, mine.size(), "batch " + b + " scheduled; log: " + java.nio.file.Files.readString(log.toPath()).lines()
+                        .filter(l -> l.contains("ERROR") || l.contains("Exception")).limit(10).toList());
+                for (ScheduledPrompt s : mine) {
+                    String id = s.getPrompt().getId();
+                    send(kill.scoredRollouts, id, Records.scored(id, s.getScheduleId(), 0, 2, 1));
+                    send(kill.scoredRollouts, id, Records.scored(id, s.getScheduleId(), 1, 2, 0));
+                }
+                if (batch == 5) { // groups on their way
+                    app = restart(app, command, log);
+                }
+                refresh(kill, batch + 1);
+                send(kill.modelUpdates, "policy/0", Records.version(batch + 1));
+                if (batch == 2) { // the next batch being chosen
+                    Thread.sleep(random.nextInt(300));
+                    app = restart(app, command, log);
+                }
+            }
+            List<io.pacedrl.schemas.SchedulerDecision> decisions = CommittedRecords.read(kafka.bootstrapServers(),
+                    kill.schedulerDecisions.name(), kill.schedulerDecisions.valueSerde().deserializer(),
+                    read -> read.stream().anyMatch(d -> d.getDecision() instanceof io.pacedrl.schemas.BatchScheduled x && x.getBatchId() == versions),
+                    Duration.ofSeconds(90));
+            Map<Long, Long> batches = decisions.stream().map(d -> d.getDecision()).filter(io.pacedrl.schemas.BatchScheduled.class::isInstance)
+                    .map(io.pacedrl.schemas.BatchScheduled.class::cast)
+                    .collect(Collectors.groupingBy(io.pacedrl.schemas.BatchScheduled::getBatchId, java.util.TreeMap::new, Collectors.counting()));
+            Map<Long, Long> draws = decisions.stream().map(d -> d.getDecision()).filter(io.pacedrl.schemas.ReplayDrawn.class::isInstance)
+                    .map(io.pacedrl.schemas.ReplayDrawn.class::cast)
+                    .collect(Collectors.groupingBy(io.pacedrl.schemas.ReplayDrawn::getForVersion, java.util.TreeMap::new, Collectors.counting()));
+            Map<Long, Long> once = new java.util.TreeMap<>();
+            for (long v = 0; v <= versions; v++) {
+                once.put(v, 1L);
+            }
+            assertEquals(once, batches, "every batch decided once");
+            assertEquals(once, draws, "every update's replay drawn once (update 0's from an empty buffer)");
+            List<ScheduledPrompt> all = scheduled(kill, 3 * (versions + 1) + 1, Duration.ofSeconds(5));
+            assertEquals(3 * (versions + 1), all.size(), "no scheduled prompt sent twice");
+            List<io.pacedrl.schemas.ReplayRecord> replayed = CommittedRecords.read(kafka.bootstrapServers(), kill.replay.name(),
+                    kill.replay.valueSerde().deserializer(), read -> false, Duration.ofSeconds(2));
+            assertEquals(replayed.size(), replayed.stream().map(r -> r.getForLearnerVersion() + "/" + r.getSampleIndex()).distinct().count(),
+                    "no replay record sent twice");
+            List<String> announced = decisions.stream().map(d -> d.getDecision()).filter(io.pacedrl.schemas.ReplayDrawn.class::isInstance)
+                    .flatMap(d -> ((io.pacedrl.schemas.ReplayDrawn) d).getTrajectoryIds().stream()).toList();
+            assertEquals(announced, replayed.stream().map(r -> r.getTrajectory().getRollout().getRolloutId()).toList(),
+                    "the replay records are the draws the decisions announce, in order");
+            assertTrue(replayed.size() >= versions, "replay drew: " + replayed.size());
+        } finally {
+            app.destroyForcibly().waitFor();
+        }
+    }
+
+    private static Process restart(Process app, List<String> command, java.io.File log) throws Exception {
+        app.destroyForcibly(); // SIGKILL: no shutdown hook, no leaving the group
+        app.waitFor();
+        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log)).start();
+    }
+
     /** Waits until every task has an active owner among the instances (the first rebalance is over). */
     static void awaitAssigned(DifficultyStream... instances) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
