@@ -35,6 +35,7 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -126,11 +127,25 @@ final class KafkaSchemaStore implements AutoCloseable {
                     throw e;
                 }
             }
-            TopicDescription description = admin.describeTopics(List.of(topic)).allTopicNames()
-                    .get(timeout.toMillis(), TimeUnit.MILLISECONDS).get(topic);
+            TopicDescription description;
+            Config config;
             ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
-            Config config = admin.describeConfigs(List.of(resource)).all()
-                    .get(timeout.toMillis(), TimeUnit.MILLISECONDS).get(resource);
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (true) {
+                try {
+                    description = admin.describeTopics(List.of(topic)).allTopicNames()
+                            .get(timeout.toMillis(), TimeUnit.MILLISECONDS).get(topic);
+                    config = admin.describeConfigs(List.of(resource)).all()
+                            .get(timeout.toMillis(), TimeUnit.MILLISECONDS).get(resource);
+                    break;
+                } catch (ExecutionException e) {
+                    // A topic just created may not be in every broker's metadata yet (seen in CI).
+                    if (!(e.getCause() instanceof UnknownTopicOrPartitionException) || System.nanoTime() > deadline) {
+                        throw e;
+                    }
+                    Thread.sleep(100);
+                }
+            }
             String policy = config.get(TopicConfig.CLEANUP_POLICY_CONFIG).value();
             if (description.partitions().size() != 1 || !TopicConfig.CLEANUP_POLICY_COMPACT.equals(policy)) {
                 throw new IllegalStateException("schema store topic '" + topic + "' must have 1 partition and "

@@ -181,7 +181,9 @@ final class TrainCommand implements Callable<Integer> {
                         + "step time", num(end, "seconds-compute"), num(end, "seconds-waiting"), 100 * num(end, "pipeline-share")));
         StringBuilder cpu = new StringBuilder();
         r.windowCpuSeconds().forEach((service, seconds) -> cpu.append(String.format("%s %.0f s, ", service, seconds)));
-        lines.put("cpu", cpu + String.format("of %.0f core-seconds", r.windowSeconds() * r.cores()));
+        double used = r.windowCpuSeconds().values().stream().mapToDouble(Double::doubleValue).sum();
+        lines.put("cpu", cpu + String.format("of %.0f core-seconds; scheduling and replay (the difficulty stream) %.1f%% of the CPU "
+                + "used", r.windowSeconds() * r.cores(), 100 * r.windowCpuSeconds().getOrDefault("difficulty-stream", 0.0) / used));
         return lines;
     }
 
