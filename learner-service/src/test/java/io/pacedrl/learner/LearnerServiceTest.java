@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDManager;
 import io.pacedrl.embedded.CommittedRecords;
 import io.pacedrl.embedded.LocalKafka;
+import io.pacedrl.learning.MetricNames;
 import io.pacedrl.policy.CharTokenizer;
 import io.pacedrl.policy.Torch;
 import io.pacedrl.policy.Transformer;
@@ -187,9 +188,9 @@ class LearnerServiceTest {
             assertEquals(Map.of((long) STEPS, 1L), count(learnerEvents, RunEvents.FINAL));
             RunEvent last = learnerEvents.stream().filter(e -> e.getType().equals(RunEvents.METRICS) && e.getLearnerVersion() == STEPS)
                     .findFirst().orElseThrow();
-            assertEquals(STEPS * B * G, last.getMetrics().get("rollouts-consumed"), "the running total survived both kills");
-            assertTrue(Double.isFinite(last.getMetrics().get("loss")));
-            assertTrue(Double.isFinite(last.getMetrics().get("beta-kl")));
+            assertEquals(STEPS * B * G, last.getMetrics().get(MetricNames.ROLLOUTS_CONSUMED), "the running total survived both kills");
+            assertTrue(Double.isFinite(last.getMetrics().get(MetricNames.LOSS)));
+            assertTrue(Double.isFinite(last.getMetrics().get(MetricNames.BETA_KL)));
 
             // The pool's embeddings went out once, with version 0, whatever the restarts; nothing per prompt per version.
             List<PromptEmbedding> embeddings = CommittedRecords.read(kafka.bootstrapServers(), topics.promptEmbeddings.name(),

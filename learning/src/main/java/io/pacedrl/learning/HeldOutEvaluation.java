@@ -98,7 +98,7 @@ public final class HeldOutEvaluation {
     private static Map<String, Double> passAtK(Evaluation.Result result) {
         Map<String, Double> passAtK = new LinkedHashMap<>();
         for (int k = 1; k <= result.samplesPerPrompt(); k *= 2) {
-            passAtK.put("pass@" + k, RunMetrics.meanPassAtK(result.correct(), result.samplesPerPrompt(), k));
+            passAtK.put(MetricNames.passAt(k), RunMetrics.meanPassAtK(result.correct(), result.samplesPerPrompt(), k));
         }
         return passAtK;
     }

@@ -20,11 +20,9 @@ import java.util.function.Consumer;
  */
 public final class SyncTrainer implements AutoCloseable {
 
-    /** What one step did and cost. Estimator fields are NaN for methods without p̂. */
-    public record StepRecord(int step, long rollouts, int groups, double meanReward, double signalShare, double loss,
-                             double gradientNorm, double betaKl, double pHatSpearman, double meanPHat, int replayed,
-                             int samplingRounds, double generationSeconds, double scoringSeconds, double updateSeconds,
-                             double schedulingSeconds) {}
+    /** What one step did ({@link LearnerUpdate.Figures}, the learner service's own) and cost. */
+    public record StepRecord(int step, long rollouts, LearnerUpdate.Figures figures, int samplingRounds, double generationSeconds,
+                             double scoringSeconds, double updateSeconds, double schedulingSeconds) {}
 
     /**
      * Held-out pass@1 after {@code step} updates and {@code rollouts} rollouts consumed; the
@@ -112,7 +110,7 @@ public final class SyncTrainer implements AutoCloseable {
             if (step % config.evalEvery() == 0 || config.finished(step, rollouts)) {
                 evaluations.add(evaluate(step, rollouts, start));
             }
-            progress.accept(new Progress(step, config.steps(), rollouts, record.meanReward(),
+            progress.accept(new Progress(step, config.steps(), rollouts, record.figures().meanReward(),
                     evaluations.get(evaluations.size() - 1).passAt1()));
         }
         return report(history, evaluations, estimatorPairs, rollouts, start);
@@ -152,25 +150,19 @@ public final class SyncTrainer implements AutoCloseable {
         }
 
         double[] estimates = new double[groups.size()];
-        double[] observed = new double[groups.size()];
-        int signal = 0;
-        double rewardSum = 0;
+        Arrays.fill(estimates, Double.NaN);
         for (int g = 0; g < groups.size(); g++) {
-            Group group = groups.get(g);
-            estimates[g] = chosenPHat == null ? 0 : chosenPHat[g];
-            observed[g] = group.correct() / (double) config.groupSize();
-            signal += group.correct() > 0 && group.correct() < config.groupSize() ? 1 : 0;
-            rewardSum += Arrays.stream(group.rewards()).sum();
+            if (chosenPHat != null) {
+                estimates[g] = chosenPHat[g];
+            }
             if (method.estimatesAccuracy() && step > config.estimatorWarmupSteps()) {
-                estimatorPairs.add(new double[] {estimates[g], observed[g]});
+                estimatorPairs.add(new double[] {estimates[g], groups.get(g).correct() / (double) config.groupSize()});
             }
         }
-        List<Trajectory> fresh = groups.stream().flatMap(group -> group.trajectories().stream()).toList();
         List<Trajectory> replayed = method.replay()
                 ? schedule.drawReplay(batch).stream().map(ReplayBuffer.Entry::item).toList() : List.of();
-
-        PolicyLearner.UpdateResult update = fresh.isEmpty() ? new PolicyLearner.UpdateResult(Double.NaN, Double.NaN, Double.NaN)
-                : timer.time(Phase.UPDATE, () -> learner.update(step, groups, fresh, replayed, true));
+        LearnerUpdate.Batch update = new LearnerUpdate.Batch(batch, groups, estimates, replayed, true);
+        LearnerUpdate.Figures figures = timer.time(Phase.UPDATE, () -> LearnerUpdate.apply(learner, update));
 
         if (method.replay()) {
             List<ReplayBuffer.Group<Trajectory>> scored = new ArrayList<>();
@@ -180,13 +172,8 @@ public final class SyncTrainer implements AutoCloseable {
             }
             schedule.offerReplay(scored);
         }
-        return new StepRecord(step, rolloutsBefore + generated, groups.size(),
-                fresh.isEmpty() ? Double.NaN : rewardSum / fresh.size(),
-                groups.isEmpty() ? Double.NaN : signal / (double) groups.size(), update.loss(), update.gradientNorm(), update.betaKl(),
-                method.estimatesAccuracy() ? RunMetrics.spearman(estimates, observed) : Double.NaN,
-                method.estimatesAccuracy() ? Arrays.stream(estimates).average().orElse(Double.NaN) : Double.NaN,
-                replayed.size(), rounds, timer.seconds(Phase.GENERATION), timer.seconds(Phase.SCORING),
-                timer.seconds(Phase.UPDATE), timer.seconds(Phase.SCHEDULING));
+        return new StepRecord(step, rolloutsBefore + generated, figures, rounds, timer.seconds(Phase.GENERATION),
+                timer.seconds(Phase.SCORING), timer.seconds(Phase.UPDATE), timer.seconds(Phase.SCHEDULING));
     }
 
     /** G rollouts for each chosen prompt from the current policy, verified. */
@@ -231,7 +218,7 @@ public final class SyncTrainer implements AutoCloseable {
         EvalPoint end = evaluations.get(evaluations.size() - 1);
         return new Report(config, history.size(), rollouts, (System.nanoTime() - start) / 1e9, first.passAt1(), end.passAt1(),
                 last.passAtK(), last.averageAtK(), last.distinctCorrect(), spearman, end.probeSpearman(),
-                mean(history, StepRecord::betaKl), mean(history, StepRecord::signalShare), time, List.copyOf(evaluations),
+                mean(history, r -> r.figures().betaKl()), mean(history, r -> r.figures().informativeShare()), time, List.copyOf(evaluations),
                 List.copyOf(history));
     }
 

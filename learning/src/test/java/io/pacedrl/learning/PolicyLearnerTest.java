@@ -108,4 +108,38 @@ class PolicyLearnerTest {
             }
         }
     }
+
+    @Test
+    void anUpdateSeedsItselfFromTheVersionAndSaysWhatItDid() {
+        TrainingConfig config = TrainingConfig.defaults().with(Map.of("method", "paced", "partition-hidden", 16,
+                "partition-fit-steps", 2, "partition-dropout", 0.5));
+        try (PolicyLearner a = new PolicyLearner(config, reference, POOL); PolicyLearner b = new PolicyLearner(config, reference, POOL)) {
+            List<Group> groups = new ArrayList<>(batch(a, 1));
+            groups.addAll(batch(a, 2));
+            double[] estimates = {0.1, 0.4, 0.6, 0.2};
+            // Whatever the engine's random state before, the update draws its dropout from (seed, version).
+            Engine.getInstance().setRandomSeed(7);
+            LearnerUpdate.Figures first = LearnerUpdate.apply(a, new LearnerUpdate.Batch(5, groups, estimates, List.of(), false));
+            Engine.getInstance().setRandomSeed(99);
+            LearnerUpdate.Figures second = LearnerUpdate.apply(b, new LearnerUpdate.Batch(5, groups, estimates, List.of(), false));
+            assertEquals(first, second);
+            assertEquals(a.policy().checksum(), b.policy().checksum());
+
+            assertEquals(4, first.groups());
+            assertEquals(12, first.rollouts());
+            assertEquals(0, first.replayed());
+            assertEquals(4.0 / 12, first.meanReward(), 1e-12, "one correct in each group of three");
+            assertEquals(1.0, first.informativeShare(), "every group's rewards differ");
+            assertEquals(0.325, first.meanPHat(), 1e-12);
+            assertEquals(Double.NaN, first.pHatSpearman(), "every group is 1/3 correct: no ranking to compare with");
+            Map<String, Double> metrics = first.asMetrics();
+            assertEquals(first.betaKl(), metrics.get(MetricNames.BETA_KL));
+            assertEquals(4.0, metrics.get(MetricNames.GROUPS));
+
+            double[] missing = {0.1, Double.NaN, 0.6, 0.2};
+            LearnerUpdate.Figures unestimated = LearnerUpdate.apply(a, new LearnerUpdate.Batch(6, groups, missing, List.of(), false));
+            assertEquals(Double.NaN, unestimated.meanPHat(), "a group without its estimate: no p̂ figures");
+        }
+    }
 }
+

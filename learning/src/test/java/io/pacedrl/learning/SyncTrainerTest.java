@@ -66,10 +66,10 @@ class SyncTrainerTest {
             if (method == Method.DYNAMIC_SAMPLING) {
                 // Each round draws at least one group of 4 rollouts; dropped groups still count as consumed.
                 assertTrue(report.rollouts() >= 4 * expected, name + ": " + report.rollouts());
-                report.history().forEach(step -> assertTrue(step.groups() <= 4 && step.samplingRounds() <= 4));
+                report.history().forEach(step -> assertTrue(step.figures().groups() <= 4 && step.samplingRounds() <= 4));
             } else {
                 assertEquals(expected, report.rollouts(), name);
-                report.history().forEach(step -> assertEquals(4, step.groups()));
+                report.history().forEach(step -> assertEquals(4, step.figures().groups()));
             }
             double shares = report.timeShare().values().stream().mapToDouble(Double::doubleValue).sum();
             assertEquals(1.0, shares, 1e-9, name);
@@ -77,12 +77,12 @@ class SyncTrainerTest {
             assertTrue(report.passAtK().get("pass@1") <= report.passAtK().get("pass@4"), name);
             assertTrue(Arrays.stream(pHat).allMatch(p -> p >= 0 && p <= 1), name);
             if (method.replay()) {
-                assertEquals(0, report.history().get(0).replayed(), name + ": the buffer starts empty");
+                assertEquals(0, report.history().get(0).figures().replayed(), name + ": the buffer starts empty");
             } else {
-                report.history().forEach(step -> assertEquals(0, step.replayed(), name));
+                report.history().forEach(step -> assertEquals(0, step.figures().replayed(), name));
             }
             if (method.estimatesAccuracy()) {
-                assertTrue(Double.isFinite(report.history().get(0).meanPHat()), name);
+                assertTrue(Double.isFinite(report.history().get(0).figures().meanPHat()), name);
                 assertTrue(Arrays.stream(pHat).distinct().count() > 1, name + ": Z_φ gives prompts different estimates");
             } else {
                 assertTrue(Double.isNaN(report.probeSpearman()), name);

@@ -3,6 +3,7 @@ package io.pacedrl.runner;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.pacedrl.learning.Method;
+import io.pacedrl.learning.MetricNames;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.Torch;
 import io.pacedrl.tasks.TaskSuite;
@@ -249,7 +250,7 @@ final class CompareCommand implements Callable<Integer> {
         }
         Map<String, Object> last = r.metrics().isEmpty() ? Map.of() : r.metrics().get(r.metrics().size() - 1);
         return new ComparisonReport.RunRow(plan.method().key(), plan.seed(), "done", run.directory(), r.seconds(),
-                Comparison.number(last.get("version")), Comparison.number(last.get("rollouts-consumed")),
+                Comparison.number(last.get("version")), Comparison.number(last.get(MetricNames.ROLLOUTS_CONSUMED)),
                 Objects.requireNonNullElse(r.commit(), "not recorded"), r.config().asKeys());
     }
 
@@ -261,8 +262,8 @@ final class CompareCommand implements Callable<Integer> {
         Map<String, Object> first = r.evaluations().get(0);
         Map<String, Object> last = r.evaluations().get(r.evaluations().size() - 1);
         return String.format("%s: held-out pass@1 %.3f → %.3f after %,.0f rollouts and %.0f updates, %.1f min", label,
-                Comparison.number(first.get("pass@1")), Comparison.number(last.get("pass@1")),
-                Comparison.number(last.get("rollouts-consumed")), Comparison.number(last.get("version")), r.seconds() / 60);
+                Comparison.number(first.get(MetricNames.PASS_AT_1)), Comparison.number(last.get(MetricNames.PASS_AT_1)),
+                Comparison.number(last.get(MetricNames.ROLLOUTS_CONSUMED)), Comparison.number(last.get("version")), r.seconds() / 60);
     }
 
     /** results.json and report.html from the runs so far (rewritten after every run, so an interrupted comparison has them). */

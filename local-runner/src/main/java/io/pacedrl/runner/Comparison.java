@@ -1,6 +1,7 @@
 package io.pacedrl.runner;
 
 import io.pacedrl.learning.Method;
+import io.pacedrl.learning.MetricNames;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -105,21 +106,21 @@ final class Comparison {
         for (Method method : methods) {
             List<TrainingRun.Result> done = runs.stream().filter(r -> r.method() == method && r.done()).map(Run::result).toList();
             int failed = (int) runs.stream().filter(r -> r.method() == method && !r.done()).count();
-            Curve accuracy = curve(grid, done, r -> r.evaluations(), "pass@1");
-            Curve spearman = method.estimatesAccuracy() ? curve(grid, done, r -> r.evaluations(), "probe-spearman")
+            Curve accuracy = curve(grid, done, r -> r.evaluations(), MetricNames.PASS_AT_1);
+            Curve spearman = method.estimatesAccuracy() ? curve(grid, done, r -> r.evaluations(), MetricNames.PROBE_SPEARMAN)
                     : new Curve(grid, grid.stream().map(x -> Stat.of(List.of())).toList());
             Map<String, Stat> finals = new LinkedHashMap<>();
             for (String key : finalKeys(done)) {
                 finals.put(key, Stat.of(done.stream().map(r -> number(r.finalEvaluation().get(key))).toList()));
             }
             Map<String, Stat> health = new LinkedHashMap<>();
-            health.put("probe-spearman", method.estimatesAccuracy() ? Stat.of(done.stream().map(r -> mean(r.evaluations().stream()
-                    .filter(e -> number(e.get("version")) >= r.config().estimatorWarmupSteps()).toList(), "probe-spearman")).toList())
+            health.put(MetricNames.PROBE_SPEARMAN, method.estimatesAccuracy() ? Stat.of(done.stream().map(r -> mean(r.evaluations().stream()
+                    .filter(e -> number(e.get("version")) >= r.config().estimatorWarmupSteps()).toList(), MetricNames.PROBE_SPEARMAN)).toList())
                     : Stat.of(List.of()));
-            health.put("beta-kl", Stat.of(done.stream().map(r -> mean(r.metrics(), "beta-kl")).toList()));
-            health.put("informative-share", Stat.of(done.stream().map(r -> mean(r.metrics(), "informative-share")).toList()));
+            health.put(MetricNames.BETA_KL, Stat.of(done.stream().map(r -> mean(r.metrics(), MetricNames.BETA_KL)).toList()));
+            health.put(MetricNames.INFORMATIVE_SHARE, Stat.of(done.stream().map(r -> mean(r.metrics(), MetricNames.INFORMATIVE_SHARE)).toList()));
             results.add(new MethodResult(method.key(), done.size(), failed, accuracy, accuracy.last(), finals, Double.NaN, Double.NaN,
-                    spearman, binned(grid, done, "informative-share"), binned(grid, done, "beta-kl"), health, cost(done)));
+                    spearman, binned(grid, done, MetricNames.INFORMATIVE_SHARE), binned(grid, done, MetricNames.BETA_KL), health, cost(done)));
         }
 
         // The headline: the best baseline by final accuracy sets the target.
@@ -144,7 +145,7 @@ final class Comparison {
         for (TrainingRun.Result run : runs) {
             TreeMap<Double, Double> points = new TreeMap<>();
             for (Map<String, Object> row : rows.apply(run)) {
-                double x = number(row.get("rollouts-consumed"));
+                double x = number(row.get(MetricNames.ROLLOUTS_CONSUMED));
                 double y = number(row.get(key));
                 if (Double.isFinite(x) && Double.isFinite(y)) {
                     points.put(x, y);
@@ -165,7 +166,7 @@ final class Comparison {
                 double to = grid.get(i);
                 boolean last = i == grid.size() - 1;
                 values.add(mean(run.metrics().stream().filter(m -> {
-                    double x = number(m.get("rollouts-consumed"));
+                    double x = number(m.get(MetricNames.ROLLOUTS_CONSUMED));
                     return x > from && (x <= to || last);
                 }).toList(), key));
             }
@@ -223,10 +224,10 @@ final class Comparison {
     /** The final evaluation's keys, in the order pass@1, pass@2, …, then avg@k and the distinct-answer counts. */
     private static List<String> finalKeys(List<TrainingRun.Result> runs) {
         List<String> keys = new ArrayList<>();
-        runs.stream().flatMap(r -> r.finalEvaluation().keySet().stream()).filter(k -> k.startsWith("pass@")).distinct()
+        runs.stream().flatMap(r -> r.finalEvaluation().keySet().stream()).filter(k -> k.startsWith(MetricNames.PASS_AT_PREFIX)).distinct()
                 .sorted((a, b) -> Integer.compare(Integer.parseInt(a.substring(5)), Integer.parseInt(b.substring(5))))
                 .forEach(keys::add);
-        keys.addAll(List.of("avg@k", "distinct-correct-countdown", "distinct-correct"));
+        keys.addAll(List.of(MetricNames.AVERAGE_AT_K, MetricNames.DISTINCT_CORRECT_COUNTDOWN, MetricNames.DISTINCT_CORRECT));
         return keys;
     }
 
@@ -287,12 +288,12 @@ final class Comparison {
         record Measure(String name, Function<MethodResult, Stat> value, boolean higherIsBetter) {}
         List<Measure> measures = new ArrayList<>();
         measures.add(new Measure("final held-out pass@1", MethodResult::finalAccuracy, true));
-        paced.finalEvaluation().keySet().stream().filter(k -> k.startsWith("pass@") && !k.equals("pass@1"))
+        paced.finalEvaluation().keySet().stream().filter(k -> k.startsWith(MetricNames.PASS_AT_PREFIX) && !k.equals(MetricNames.PASS_AT_1))
                 .reduce((a, b) -> b).ifPresent(k -> measures.add(new Measure(k + " at the end", r -> stat(r.finalEvaluation(), k), true)));
-        measures.add(new Measure("avg@k at the end", r -> stat(r.finalEvaluation(), "avg@k"), true));
+        measures.add(new Measure("avg@k at the end", r -> stat(r.finalEvaluation(), MetricNames.AVERAGE_AT_K), true));
         measures.add(new Measure("distinct correct answers per countdown prompt",
-                r -> stat(r.finalEvaluation(), "distinct-correct-countdown"), true));
-        measures.add(new Measure("share of groups with signal", r -> r.health().get("informative-share"), true));
+                r -> stat(r.finalEvaluation(), MetricNames.DISTINCT_CORRECT_COUNTDOWN), true));
+        measures.add(new Measure("share of groups with signal", r -> r.health().get(MetricNames.INFORMATIVE_SHARE), true));
         measures.add(new Measure("wall seconds per 1,000 rollouts", r -> r.cost().wallSecondsPerThousandRollouts(), false));
         for (Measure measure : measures) {
             Stat ours = measure.value().apply(paced);

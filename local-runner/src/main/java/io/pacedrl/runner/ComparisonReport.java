@@ -1,5 +1,6 @@
 package io.pacedrl.runner;
 
+import io.pacedrl.learning.MetricNames;
 import io.pacedrl.runner.Comparison.MethodResult;
 import io.pacedrl.runner.Comparison.Stat;
 import java.io.IOException;
@@ -71,8 +72,8 @@ final class ComparisonReport {
         }
         List<String> finalHeader = new ArrayList<>(List.of("method"));
         finalKeys.forEach(k -> finalHeader.add(switch (k) {
-            case "distinct-correct-countdown" -> "distinct correct per countdown prompt";
-            case "distinct-correct" -> "distinct correct per solved prompt";
+            case MetricNames.DISTINCT_CORRECT_COUNTDOWN -> "distinct correct per countdown prompt";
+            case MetricNames.DISTINCT_CORRECT -> "distinct correct per solved prompt";
             default -> k;
         }));
         table(html, finalHeader, finals);
@@ -84,8 +85,8 @@ final class ComparisonReport {
                 + " (methods whose log Z is an accuracy estimate, from estimator-warmup-steps on); β·KL and the share of groups"
                 + " with signal per update.</p>\n");
         table(html, List.of("method", "probe Spearman", "β·KL", "groups with signal"), methods.stream().map(m -> List.of(m.method(),
-                Comparison.format(m.health().get("probe-spearman")), Comparison.format(m.health().get("beta-kl")),
-                Comparison.format(m.health().get("informative-share")))).toList());
+                Comparison.format(m.health().get(MetricNames.PROBE_SPEARMAN)), Comparison.format(m.health().get(MetricNames.BETA_KL)),
+                Comparison.format(m.health().get(MetricNames.INFORMATIVE_SHARE)))).toList());
         for (int i = 2; i < plots.size() - 1; i++) {
             RunReport.image(html, plots.get(i));
         }
@@ -139,7 +140,7 @@ final class ComparisonReport {
             List<Double> value = new ArrayList<>();
             List<Double> spread = new ArrayList<>();
             m.finalEvaluation().forEach((key, stat) -> {
-                if (key.startsWith("pass@")) {
+                if (key.startsWith(MetricNames.PASS_AT_PREFIX)) {
                     k.add(Double.parseDouble(key.substring(5)));
                     value.add(stat.mean());
                     spread.add(stat.spread());

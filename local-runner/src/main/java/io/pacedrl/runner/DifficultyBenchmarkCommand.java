@@ -8,7 +8,6 @@ import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.schemas.Prompt;
 import io.pacedrl.schemas.PromptSplit;
 import io.pacedrl.schemas.ScoredRollout;
-import io.pacedrl.topics.PoolEmbeddings;
 import io.pacedrl.topics.Topics;
 import java.io.PrintWriter;
 import java.net.URI;

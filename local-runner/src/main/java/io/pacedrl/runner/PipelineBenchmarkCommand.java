@@ -1,5 +1,6 @@
 package io.pacedrl.runner;
 
+import io.pacedrl.learning.MetricNames;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.Torch;
 import io.pacedrl.tasks.TaskPrompt;
@@ -95,15 +96,15 @@ final class PipelineBenchmarkCommand implements Callable<Integer> {
         Map<String, Double> idle = new LinkedHashMap<>();
         Map<String, Object> first = r.metrics().get(0);
         Map<String, Object> last = r.metrics().get(r.metrics().size() - 1);
-        idle.put("learner (waiting for a batch)", number(last, "seconds-waiting") - number(first, "seconds-waiting"));
+        idle.put("learner (waiting for a batch)", number(last, MetricNames.SECONDS_WAITING) - number(first, MetricNames.SECONDS_WAITING));
         // One sampling thread per generator: its wall time not on the CPU is time without prompts.
         idle.put("generator (off the CPU)", window - cpu.get("generator"));
         double compute = cpu.get("generator") + cpu.get("reward-service") + cpu.get("learner");
         double bound = r.windowRollouts() / (compute / r.cores());
-        double outside = (number(last, "seconds-assembling") - number(first, "seconds-assembling"))
-                + (number(last, "seconds-snapshot") - number(first, "seconds-snapshot"))
-                + (number(last, "seconds-hand-off") - number(first, "seconds-hand-off"));
-        double inside = number(last, "seconds-compute") - number(first, "seconds-compute");
+        double outside = (number(last, MetricNames.SECONDS_ASSEMBLING) - number(first, MetricNames.SECONDS_ASSEMBLING))
+                + (number(last, MetricNames.SECONDS_SNAPSHOT) - number(first, MetricNames.SECONDS_SNAPSHOT))
+                + (number(last, MetricNames.SECONDS_HAND_OFF) - number(first, MetricNames.SECONDS_HAND_OFF));
+        double inside = number(last, MetricNames.SECONDS_COMPUTE) - number(first, MetricNames.SECONDS_COMPUTE);
         return new Figures(mode, r.config().steps(), window, r.windowRollouts(), r.windowRollouts() / window,
                 total / (window * r.cores()), cpu, idle, bound, r.windowRollouts() / window / bound, outside / (outside + inside));
     }

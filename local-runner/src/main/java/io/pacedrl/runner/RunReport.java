@@ -1,6 +1,6 @@
 package io.pacedrl.runner;
 
-import io.pacedrl.learner.LearnerService;
+import io.pacedrl.learning.MetricNames;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,21 +23,21 @@ final class RunReport {
     /** Writes the plots and report.html into {@code dir}; returns the HTML file. */
     static Path write(Path dir, TrainingRun.Result result, Map<String, String> summary) throws IOException {
         List<Path> plots = new ArrayList<>();
-        plots.add(Charts.line(dir.resolve("held-out.png"), "Held-out pass@1 against rollouts consumed", "rollouts consumed", "pass@1",
-                column(result.evaluations(), "rollouts-consumed"), column(result.evaluations(), "pass@1")));
+        plots.add(Charts.line(dir.resolve("held-out.png"), "Held-out pass@1 against rollouts consumed", "rollouts consumed", MetricNames.PASS_AT_1,
+                column(result.evaluations(), MetricNames.ROLLOUTS_CONSUMED), column(result.evaluations(), MetricNames.PASS_AT_1)));
         List<Map<String, Object>> withHistogram = result.metrics().stream().filter(m -> m.containsKey("p-hat-bin-0")).toList();
         if (!withHistogram.isEmpty()) {
             List<Charts.Series> series = new ArrayList<>();
             List<Double> centres = new ArrayList<>();
-            for (int b = 0; b < LearnerService.BINS; b++) {
-                centres.add((b + 0.5) / LearnerService.BINS);
+            for (int b = 0; b < MetricNames.P_HAT_BINS; b++) {
+                centres.add((b + 0.5) / MetricNames.P_HAT_BINS);
             }
             int count = Math.min(5, withHistogram.size());
             for (int i = 0; i < count; i++) {
                 Map<String, Object> row = withHistogram.get(count == 1 ? 0 : i * (withHistogram.size() - 1) / (count - 1));
                 List<Double> counts = new ArrayList<>();
-                for (int b = 0; b < LearnerService.BINS; b++) {
-                    counts.add(number(row.get("p-hat-bin-" + b)));
+                for (int b = 0; b < MetricNames.P_HAT_BINS; b++) {
+                    counts.add(number(row.get(MetricNames.P_HAT_BIN_PREFIX + b)));
                 }
                 series.add(new Charts.Series("version " + row.get("version"), centres, counts));
             }
@@ -48,10 +48,10 @@ final class RunReport {
             Map<String, Object> last = calibrated.get(calibrated.size() - 1);
             List<Double> estimated = new ArrayList<>();
             List<Double> observed = new ArrayList<>();
-            for (int b = 0; b < LearnerService.BINS; b++) {
-                if (last.containsKey("calibration-p-hat-" + b)) {
-                    estimated.add(number(last.get("calibration-p-hat-" + b)));
-                    observed.add(number(last.get("calibration-accuracy-" + b)));
+            for (int b = 0; b < MetricNames.P_HAT_BINS; b++) {
+                if (last.containsKey(MetricNames.CALIBRATION_P_HAT_PREFIX + b)) {
+                    estimated.add(number(last.get(MetricNames.CALIBRATION_P_HAT_PREFIX + b)));
+                    observed.add(number(last.get(MetricNames.CALIBRATION_ACCURACY_PREFIX + b)));
                 }
             }
             plots.add(Charts.lines(dir.resolve("calibration.png"), "p̂ against the probe prompts' observed accuracy, version "
@@ -62,8 +62,8 @@ final class RunReport {
         Map<Integer, Double> staleness = new TreeMap<>();
         for (Map<String, Object> row : result.metrics()) {
             row.forEach((key, value) -> {
-                if (key.startsWith("staleness-")) {
-                    staleness.merge(Integer.parseInt(key.substring("staleness-".length())), number(value), Double::sum);
+                if (key.startsWith(MetricNames.STALENESS_PREFIX)) {
+                    staleness.merge(Integer.parseInt(key.substring(MetricNames.STALENESS_PREFIX.length())), number(value), Double::sum);
                 }
             });
         }
@@ -72,9 +72,9 @@ final class RunReport {
                     "groups", staleness.keySet().stream().map(String::valueOf).toList(), new ArrayList<>(staleness.values())));
         }
         plots.add(Charts.line(dir.resolve("signal.png"), "Share of groups with 0 < correct < G", "version", "share",
-                column(result.metrics(), "version"), column(result.metrics(), "informative-share")));
+                column(result.metrics(), "version"), column(result.metrics(), MetricNames.INFORMATIVE_SHARE)));
         plots.add(Charts.line(dir.resolve("beta-kl.png"), "β·KL(π_old ‖ π_θ) per update", "version", "β·KL",
-                column(result.metrics(), "version"), column(result.metrics(), "beta-kl")));
+                column(result.metrics(), "version"), column(result.metrics(), MetricNames.BETA_KL)));
 
         StringBuilder html = new StringBuilder();
         html.append("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>").append(escape(result.runId()))

@@ -117,7 +117,7 @@ final class SyncTrainCommand implements Callable<Integer> {
                 report.evaluations().stream().map(SyncTrainer.EvalPoint::passAt1).toList()).toString());
         files.add(Charts.line(runDir.resolve("sync-" + method + "-signal.png"), "Share of groups with 0 < correct < G (" + method + ")",
                 "step", "share", report.history().stream().map(SyncTrainer.StepRecord::step).toList(),
-                report.history().stream().map(SyncTrainer.StepRecord::signalShare).toList()).toString());
+                report.history().stream().map(r -> r.figures().informativeShare()).toList()).toString());
         if (report.config().method().estimatesAccuracy()) {
             int[] counts = new int[10];
             for (double p : pHat) {

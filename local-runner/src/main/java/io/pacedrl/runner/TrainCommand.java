@@ -3,6 +3,7 @@ package io.pacedrl.runner;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.pacedrl.learning.MetricNames;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.Torch;
 import io.pacedrl.policy.WarmStart;
@@ -162,23 +163,23 @@ final class TrainCommand implements Callable<Integer> {
         Map<String, Object> last = r.evaluations().get(r.evaluations().size() - 1);
         Map<String, Object> end = r.metrics().isEmpty() ? Map.of() : r.metrics().get(r.metrics().size() - 1);
         lines.put("held-out", String.format("pass@1 %.3f → %.3f (version %s → %s, %.0f prompts × %.0f samples), %,.0f rollouts in %.0f s",
-                num(first, "pass@1"), num(last, "pass@1"), first.get("version"), last.get("version"), num(last, "prompts"),
-                num(last, "samples"), num(end, "rollouts-consumed"), r.seconds()));
+                num(first, MetricNames.PASS_AT_1), num(last, MetricNames.PASS_AT_1), first.get("version"), last.get("version"), num(last, "prompts"),
+                num(last, "samples"), num(end, MetricNames.ROLLOUTS_CONSUMED), r.seconds()));
         StringBuilder passAtK = new StringBuilder();
         r.finalEvaluation().forEach((key, value) -> {
-            if (key.startsWith("pass@")) {
+            if (key.startsWith(MetricNames.PASS_AT_PREFIX)) {
                 passAtK.append(String.format("%s %.3f ", key, ((Number) value).doubleValue()));
             }
         });
         lines.put("final", String.format("%savg@%.0f %.3f, distinct correct answers per solved prompt %.2f", passAtK,
-                num(r.finalEvaluation(), "samples"), num(r.finalEvaluation(), "avg@k"), num(r.finalEvaluation(), "distinct-correct")));
+                num(r.finalEvaluation(), "samples"), num(r.finalEvaluation(), MetricNames.AVERAGE_AT_K), num(r.finalEvaluation(), MetricNames.DISTINCT_CORRECT)));
         lines.put("estimator", String.format("probe Spearman(p̂, accuracy) %.2f at the end; mean β·KL %.1e; groups with signal %.0f%%",
-                num(last, "probe-spearman"), mean(r.metrics(), "beta-kl"), 100 * mean(r.metrics(), "informative-share")));
+                num(last, MetricNames.PROBE_SPEARMAN), mean(r.metrics(), MetricNames.BETA_KL), 100 * mean(r.metrics(), MetricNames.INFORMATIVE_SHARE)));
         lines.put("pipeline", String.format("%.1f rollouts/s over updates 1–%d (%.0f s); mean staleness %.2f versions; "
                         + "stale groups dropped %.0f; dead letters %d", r.windowRollouts() / r.windowSeconds(), (long) num(end, "version"),
-                r.windowSeconds(), mean(r.metrics(), "mean-staleness"), num(end, "stale-groups"), r.deadLetters()));
+                r.windowSeconds(), mean(r.metrics(), MetricNames.MEAN_STALENESS), num(end, MetricNames.STALE_GROUPS), r.deadLetters()));
         lines.put("learner", String.format("model compute %.0f s, waiting for batches %.0f s, outside model compute %.2f%% of its "
-                        + "step time", num(end, "seconds-compute"), num(end, "seconds-waiting"), 100 * num(end, "pipeline-share")));
+                        + "step time", num(end, MetricNames.SECONDS_COMPUTE), num(end, MetricNames.SECONDS_WAITING), 100 * num(end, MetricNames.PIPELINE_SHARE)));
         StringBuilder cpu = new StringBuilder();
         r.windowCpuSeconds().forEach((service, seconds) -> cpu.append(String.format("%s %.0f s, ", service, seconds)));
         double used = r.windowCpuSeconds().values().stream().mapToDouble(Double::doubleValue).sum();

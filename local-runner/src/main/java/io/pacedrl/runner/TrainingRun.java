@@ -4,6 +4,7 @@ import io.pacedrl.difficulty.DifficultyStream;
 import io.pacedrl.embedded.CommittedRecords;
 import io.pacedrl.generator.GeneratorService;
 import io.pacedrl.learner.LearnerService;
+import io.pacedrl.learning.MetricNames;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.Transformer;
 import io.pacedrl.registry.SchemaRegistryClient;
@@ -211,7 +212,7 @@ final class TrainingRun {
                         case "lifecycle" -> started = event.getTimestampMs();
                         case RunEvents.METRICS -> {
                             metrics.add(row);
-                            consumed = event.getMetrics().getOrDefault("rollouts-consumed", consumed);
+                            consumed = event.getMetrics().getOrDefault(MetricNames.ROLLOUTS_CONSUMED, consumed);
                             if (event.getLearnerVersion() == 1) {
                                 names.putAll(threadNames());
                                 windowStartCpu = cpuByThread(threads);
@@ -228,8 +229,8 @@ final class TrainingRun {
                         }
                         case RunEvents.EVAL -> {
                             evaluations.add(row);
-                            heldOut = event.getMetrics().get("pass@1");
-                            spearman = event.getMetrics().getOrDefault("probe-spearman", Double.NaN);
+                            heldOut = event.getMetrics().get(MetricNames.PASS_AT_1);
+                            spearman = event.getMetrics().getOrDefault(MetricNames.PROBE_SPEARMAN, Double.NaN);
                         }
                         case RunEvents.FINAL -> {
                             last = row;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pacedrl.learning.MetricNames;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -77,12 +78,12 @@ class CompareCommandTest {
             // The comparison's figures are the run's own.
             JsonNode record = JSON.readTree(Path.of(runRow.get("directory").asText()).resolve("metrics.json").toFile());
             assertEquals(5, record.get("metrics").size(), "the budget buys 5 updates of 16 rollouts");
-            assertEquals(80, record.get("metrics").get(4).get("rollouts-consumed").asLong());
+            assertEquals(80, record.get("metrics").get(4).get(MetricNames.ROLLOUTS_CONSUMED).asLong());
             JsonNode evaluations = record.get("evaluations");
             JsonNode curve = method.get("accuracy");
             assertEquals(List.of(0.0, 32.0, 64.0, 80.0), doubles(curve.get("rollouts")), "one grid point per evaluation");
-            assertEquals(evaluations.get(0).get("pass@1").asDouble(), curve.get("values").get(0).get("mean").asDouble(), 1e-12);
-            assertEquals(evaluations.get(evaluations.size() - 1).get("pass@1").asDouble(),
+            assertEquals(evaluations.get(0).get(MetricNames.PASS_AT_1).asDouble(), curve.get("values").get(0).get("mean").asDouble(), 1e-12);
+            assertEquals(evaluations.get(evaluations.size() - 1).get(MetricNames.PASS_AT_1).asDouble(),
                     method.get("finalAccuracy").get("mean").asDouble(), 1e-12);
             for (String k : List.of("pass@1", "pass@2", "pass@4", "avg@k", "distinct-correct-countdown")) {
                 assertEquals(record.get("finalEvaluation").get(k).asDouble(), method.get("finalEvaluation").get(k).get("mean").asDouble(),
@@ -105,17 +106,17 @@ class CompareCommandTest {
         double sum = 0;
         int count = 0;
         for (JsonNode e : pacedRecord.get("evaluations")) {
-            if (e.get("version").asLong() >= 2 && e.get("probe-spearman").isNumber()) {
-                sum += e.get("probe-spearman").asDouble();
+            if (e.get("version").asLong() >= 2 && e.get(MetricNames.PROBE_SPEARMAN).isNumber()) {
+                sum += e.get(MetricNames.PROBE_SPEARMAN).asDouble();
                 count++;
             }
         }
-        JsonNode spearman = paced.get("health").get("probe-spearman");
+        JsonNode spearman = paced.get("health").get(MetricNames.PROBE_SPEARMAN);
         assertEquals(count > 0 ? 1 : 0, spearman.get("n").asInt());
         if (count > 0) {
             assertEquals(sum / count, spearman.get("mean").asDouble(), 1e-12);
         }
-        assertEquals(0, grpo.get("health").get("probe-spearman").get("n").asInt(), "GRPO has no p̂");
+        assertEquals(0, grpo.get("health").get(MetricNames.PROBE_SPEARMAN).get("n").asInt(), "GRPO has no p̂");
 
         String html = Files.readString(compareDir.resolve("report.html"));
         assertTrue(html.contains("<h1>Comparison smoke</h1>"));

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pacedrl.learning.MetricNames;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -62,14 +63,14 @@ class TrainCommandTest {
                     sampledWith.add(version - 1 - Long.parseLong(key.substring("staleness-".length())));
                 }
             });
-            assertEquals(4.0, row.get("groups").asDouble() + row.get("stale-groups").asDouble(), "B groups per update");
+            assertEquals(4.0, row.get("groups").asDouble() + row.get(MetricNames.STALE_GROUPS).asDouble(), "B groups per update");
         }
         assertTrue(sampledWith.size() >= 3, "the generator sampled with several versions of the policy: " + sampledWith);
-        assertEquals(5 * 4 * 4, metrics.get(4).get("rollouts-consumed").asInt());
+        assertEquals(5 * 4 * 4, metrics.get(4).get(MetricNames.ROLLOUTS_CONSUMED).asInt());
         List<Long> evaluated = new ArrayList<>();
         result.get("evaluations").forEach(e -> evaluated.add(e.get("version").asLong()));
         assertEquals(List.of(0L, 2L, 4L, 5L), evaluated, "held-out accuracy at versions 0, 2, 4 and the last");
-        result.get("evaluations").forEach(e -> assertTrue(e.get("pass@1").asDouble() >= 0));
+        result.get("evaluations").forEach(e -> assertTrue(e.get(MetricNames.PASS_AT_1).asDouble() >= 0));
         assertTrue(result.get("finalEvaluation").has("pass@4"));
         assertTrue(result.get("windowCpuSeconds").get("generator").asDouble() > 0);
         assertTrue(Files.readString(runDir.resolve("config.yaml")).contains("look-ahead: 2"));

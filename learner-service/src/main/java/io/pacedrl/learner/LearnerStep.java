@@ -1,0 +1,155 @@
+package io.pacedrl.learner;
+
+import io.pacedrl.learning.HeldOutEvaluation;
+import io.pacedrl.learning.LearnerUpdate;
+import io.pacedrl.learning.MetricNames;
+import io.pacedrl.learning.PolicyLearner;
+import io.pacedrl.learning.PolicyLearner.Trajectory;
+import io.pacedrl.learning.TrainingConfig;
+import io.pacedrl.learning.UniformSampler;
+import io.pacedrl.schemas.ReplayRecord;
+import io.pacedrl.schemas.ScoredRollout;
+import io.pacedrl.tasks.TaskPrompt;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.IntStream;
+
+/**
+ * What the learner does with a batch, without Kafka: the assembled batch becomes the learning
+ * rules' groups and trajectories, {@link LearnerUpdate} (the synchronous reference's own update)
+ * runs on it, and the step's figures come back typed and named, with the batch's own (staleness,
+ * released and dropped groups) and p̂ over the pool. Also the held-out evaluations. The service
+ * shell feeds it and publishes what it returns.
+ */
+final class LearnerStep {
+    private static final int BINS = MetricNames.P_HAT_BINS;
+    /** Pool prompts, a seeded sample, whose p̂ makes each version's histogram (the whole pool when smaller). */
+    static final int HISTOGRAM_SAMPLE = 4096;
+
+    /** One update's outcome: its figures, and every metric of its run event. */
+    record Result(LearnerUpdate.Figures figures, Map<String, Double> metrics) {}
+
+    private final TrainingConfig config;
+    private final PolicyLearner learner;
+    private final HeldOutEvaluation evaluation;
+    private final Map<String, Integer> poolIndex = new HashMap<>();
+    private final int[] histogramSample;
+
+    LearnerStep(TrainingConfig config, PolicyLearner learner, List<TaskPrompt> pool, HeldOutEvaluation evaluation) {
+        this.config = config;
+        this.learner = learner;
+        this.evaluation = evaluation;
+        for (int i = 0; i < pool.size(); i++) {
+            poolIndex.put(pool.get(i).id(), i);
+        }
+        this.histogramSample = pool.size() <= HISTOGRAM_SAMPLE ? IntStream.range(0, pool.size()).toArray()
+                : new UniformSampler(config.seed() + 37).select(new double[pool.size()], HISTOGRAM_SAMPLE, i -> false);
+    }
+
+    /** Whether a prompt is in the pool the learner learns on. */
+    boolean knows(String promptId) {
+        return poolIndex.containsKey(promptId);
+    }
+
+    /** Update {@code batch.version()} → + 1. */
+    Result apply(BatchAssembler.Batch batch) {
+        List<PolicyLearner.Group> groups = new ArrayList<>();
+        double[] estimates = new double[batch.groups().size()];
+        for (int g = 0; g < batch.groups().size(); g++) {
+            BatchAssembler.Group group = batch.groups().get(g);
+            int prompt = poolIndex.get(group.promptId());
+            groups.add(new PolicyLearner.Group(prompt, group.rollouts().stream().map(r -> trajectory(r, prompt)).toList()));
+            // The estimate the scheduler chose it with: from the Z_φ of the version that was current then.
+            estimates[g] = group.pHat() == null ? Double.NaN : group.pHat();
+        }
+        List<Trajectory> replayed = new ArrayList<>();
+        for (ReplayRecord record : batch.replay()) {
+            Integer prompt = poolIndex.get(record.getTrajectory().getRollout().getPrompt().getId());
+            if (prompt != null) {
+                replayed.add(trajectory(record.getTrajectory(), prompt));
+            }
+        }
+        LearnerUpdate.Figures figures = LearnerUpdate.apply(learner,
+                new LearnerUpdate.Batch(batch.version(), groups, estimates, replayed, false));
+        Map<String, Double> metrics = figures.asMetrics();
+        metrics.put(MetricNames.STALE_GROUPS, (double) batch.stale().size());
+        metrics.put(MetricNames.DISCARDED_GROUPS, (double) batch.discarded().size());
+        metrics.put(MetricNames.RELEASED_GROUPS, (double) batch.released());
+        batch.staleness().forEach((behind, count) -> metrics.put(MetricNames.staleness(behind), (double) count));
+        metrics.put(MetricNames.MEAN_STALENESS, batch.staleness().entrySet().stream().mapToDouble(e -> e.getKey() * (double) e.getValue())
+                .sum() / Math.max(1, batch.staleness().values().stream().mapToInt(Integer::intValue).sum()));
+        if (config.method().estimatesAccuracy()) {
+            int[] histogram = new int[BINS];
+            for (double p : learner.accuracyEstimates(histogramSample)) {
+                histogram[bin(p)]++;
+            }
+            for (int b = 0; b < BINS; b++) {
+                metrics.put(MetricNames.pHatBin(b), (double) histogram[b]);
+            }
+        }
+        return new Result(figures, metrics);
+    }
+
+    /** The held-out evaluation of the policy at {@code version}, with p̂'s calibration on the probe prompts. */
+    Map<String, Double> evaluate(long version) {
+        HeldOutEvaluation.Point point = evaluation.evaluate(learner.policy(),
+                config.method().estimatesAccuracy() ? learner::accuracyEstimates : null, (int) version);
+        Map<String, Double> metrics = new LinkedHashMap<>(point.passAtK());
+        metrics.put(MetricNames.PASS_AT_1, point.passAt1());
+        metrics.put(MetricNames.AVERAGE_AT_K, point.averageAtK());
+        metrics.put(MetricNames.PROBE_ACCURACY, point.probeAccuracy());
+        metrics.put(MetricNames.PROBE_SPEARMAN, point.probeSpearman());
+        metrics.put(MetricNames.SAMPLES, (double) config.evalSamples());
+        metrics.put(MetricNames.PROMPTS, (double) evaluation.heldOut().size());
+        if (point.probeEstimates() != null) {
+            // The probe prompts binned by p̂: each bin's mean p̂ and mean observed accuracy.
+            double[] sumP = new double[BINS];
+            double[] sumObserved = new double[BINS];
+            int[] count = new int[BINS];
+            for (int i = 0; i < point.probeEstimates().length; i++) {
+                int bin = bin(point.probeEstimates()[i]);
+                sumP[bin] += point.probeEstimates()[i];
+                sumObserved[bin] += point.probeObserved()[i];
+                count[bin]++;
+            }
+            for (int b = 0; b < BINS; b++) {
+                metrics.put(MetricNames.calibrationCount(b), (double) count[b]);
+                if (count[b] > 0) {
+                    metrics.put(MetricNames.calibrationPHat(b), sumP[b] / count[b]);
+                    metrics.put(MetricNames.calibrationAccuracy(b), sumObserved[b] / count[b]);
+                }
+            }
+        }
+        return metrics;
+    }
+
+    /** pass@k, avg@k and distinct correct answers from {@code final-samples} samples per held-out prompt. */
+    Map<String, Double> finalEvaluation() {
+        HeldOutEvaluation.Final last = evaluation.finalEvaluation(learner.policy());
+        Map<String, Double> metrics = new LinkedHashMap<>(last.passAtK());
+        metrics.put(MetricNames.AVERAGE_AT_K, last.averageAtK());
+        metrics.put(MetricNames.DISTINCT_CORRECT, last.distinctCorrect());
+        metrics.put(MetricNames.DISTINCT_CORRECT_COUNTDOWN, last.distinctCorrectCountdown());
+        metrics.put(MetricNames.SAMPLES, (double) config.finalSamples());
+        return metrics;
+    }
+
+    private static Trajectory trajectory(ScoredRollout scored, int prompt) {
+        var rollout = scored.getRollout();
+        float[] behaviour = new float[rollout.getBehaviourLogProbs().size()];
+        for (int i = 0; i < behaviour.length; i++) {
+            behaviour[i] = rollout.getBehaviourLogProbs().get(i);
+        }
+        return new Trajectory(rollout.getRolloutId(), prompt, rollout.getPromptTokens().stream().mapToInt(Integer::intValue).toArray(),
+                rollout.getResponseTokens().stream().mapToInt(Integer::intValue).toArray(), behaviour, scored.getReward(),
+                scored.getCorrect());
+    }
+
+    /** p̂'s histogram bin: tenths of [0, 1]. */
+    private static int bin(double p) {
+        return Math.min(BINS - 1, Math.max(0, (int) (p * BINS)));
+    }
+}

@@ -1,0 +1,42 @@
+package io.pacedrl.learner;
+
+import io.pacedrl.topics.TopicSpec;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+
+/** The learner's reads: committed records only, offsets its own to commit, values as bytes to decode (and dead-letter) itself. */
+final class TopicReads {
+    private TopicReads() {}
+
+    static KafkaConsumer<String, byte[]> consumer(String bootstrapServers, Map<String, Object> extra) {
+        Map<String, Object> properties = new HashMap<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false));
+        properties.putAll(extra);
+        return new KafkaConsumer<>(properties, new StringDeserializer(), new ByteArrayDeserializer());
+    }
+
+    /** Every record of a topic up to its end now, all partitions, without a group. */
+    static List<ConsumerRecord<String, byte[]>> readAll(KafkaConsumer<String, byte[]> reader, TopicSpec<?, ?> spec) {
+        List<TopicPartition> partitions = new ArrayList<>();
+        for (int p = 0; p < spec.partitions(); p++) {
+            partitions.add(new TopicPartition(spec.name(), p));
+        }
+        reader.assign(partitions);
+        reader.seekToBeginning(partitions);
+        Map<TopicPartition, Long> end = reader.endOffsets(partitions);
+        List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
+        while (partitions.stream().anyMatch(p -> reader.position(p) < end.get(p))) {
+            reader.poll(Duration.ofMillis(200)).forEach(out::add);
+        }
+        return out;
+    }
+}
