@@ -15,15 +15,32 @@ class DifficultyCommandsTest {
     Path dir;
 
     @Test
-    void theBenchmarkFeedsTheAppOnTheEmbeddedBrokerAndReportsBothFigures() throws Exception {
-        CommandRun run = CommandRun.of("bench", "difficulty", "--pool-size", "300", "--groups", "400", "--selection-pool",
-                "5000", "--repeats", "3", "--run-dir", dir.toString());
+    void theBenchmarkFeedsTheAppOnTheEmbeddedBrokerAndReportsItsRate() throws Exception {
+        CommandRun run = CommandRun.of("bench", "difficulty", "--pool-size", "300", "--groups", "400", "--run-dir", dir.toString());
         assertEquals(0, run.exitCode(), run.out() + run.err());
         assertTrue(run.out().contains("scored rollouts"), run.out());
         JsonNode figures = new ObjectMapper().readTree(dir.resolve("bench-difficulty.json").toFile());
         assertTrue(figures.path("scoredRolloutsPerSecond").asLong() > 0, figures.toString());
-        assertEquals(5000, figures.path("selection").path("poolSize").asInt());
-        assertTrue(figures.path("selection").path("medianMs").asDouble() > 0);
+    }
+
+    @Test
+    void theSelectionBenchmarkPlaysALearnerAgainstTheRealStreamAndPrintsItsTable() throws Exception {
+        CommandRun run = CommandRun.of("bench", "selection", "--pools", "100,300", "--versions", "3", "--warm-up", "1",
+                "--learner-steps", "1", "--run-dir", dir.toString());
+        assertEquals(0, run.exitCode(), run.out() + run.err());
+        assertTrue(run.out().contains("| pool | records written / version |"), run.out());
+        JsonNode figures = new ObjectMapper().readTree(dir.resolve("bench-selection.json").toFile());
+        assertTrue(figures.path("learnerStepSeconds").asDouble() > 0, figures.toString());
+        JsonNode pools = figures.path("pools");
+        assertEquals(2, pools.size());
+        for (JsonNode pool : pools) {
+            assertEquals(3, pool.path("versions").size(), pool.toString());
+            assertEquals(pool.path("pool").asInt(), pool.path("candidates").asInt(), "a small pool is scored whole");
+            assertTrue(pool.path("cpuMs").asDouble() > 0 && pool.path("recordsWritten").asDouble() > 0, pool.toString());
+        }
+        CommandRun bad = CommandRun.of("bench", "selection", "--pools", "10", "--run-dir", dir.toString());
+        assertEquals(2, bad.exitCode());
+        assertTrue(bad.err().contains("every pool needs ≥ 2 batches of prompts"), bad.err());
     }
 
     @Test
