@@ -120,6 +120,8 @@ public final class BatchScheduler {
     public static final String RELEASED = "released-groups";
     public static final String SCORED = "scored-candidates";
     public static final String EMBEDDED = "embedded-prompts";
+    /** CPU time the scheduler task has spent on its events: selection with scoring, replay, decisions (µs). */
+    public static final String SCHEDULER_CPU_MICROS = "scheduler-cpu-micros";
 
     private final Settings settings;
     private final SchedulerState state;

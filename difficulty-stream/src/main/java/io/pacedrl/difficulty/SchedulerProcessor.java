@@ -29,6 +29,8 @@ import io.pacedrl.topics.ModelUpdateChunks;
 import io.pacedrl.topics.PoolEmbeddings;
 import io.pacedrl.topics.RunEvents;
 import io.pacedrl.topics.Topics;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -61,6 +63,7 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
     static final String EMBEDDINGS_STORE = "prompt-embeddings";
     static final String ESTIMATOR_STORE = "partition-function";
     static final String STATE_KEY = "state";
+    private static final ThreadMXBean CPU = ManagementFactory.getThreadMXBean();
 
     private final Topics topics;
     private final BatchScheduler.Settings settings;
@@ -123,6 +126,7 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
 
     @Override
     public void process(Record<String, Object> record) {
+        long cpuStart = CPU.getCurrentThreadCpuTime();
         if (record.value() instanceof DifficultyEvent event) {
             onEvent(event);
         } else if (record.value() instanceof byte[] bytes) {
@@ -164,6 +168,9 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         for (ScheduleEntry entry : scheduler.drainChanged()) {
             index.put(entry.getPromptId(), entry);
         }
+        // What scheduling and replay cost, apart from the per-prompt work of the other sub-topology.
+        scheduler.state().getCounters().merge(BatchScheduler.SCHEDULER_CPU_MICROS, (CPU.getCurrentThreadCpuTime() - cpuStart) / 1000,
+                Long::sum);
         stateStore.put(STATE_KEY, scheduler.state());
     }
 

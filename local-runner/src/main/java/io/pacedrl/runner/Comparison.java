@@ -60,12 +60,14 @@ final class Comparison {
      * pipeline over the steady window (generation: the generators; scoring: the reward service;
      * update: the learner and its publisher; scheduling: the difficulty stream, which also keeps the
      * replay buffer; other: the broker, registry and the rest), the wall seconds per update, the
-     * learner's own split of its step time, and scheduling + replay as a share of all CPU time. Wall
+     * learner's own split of its step time, the difficulty stream as a share of all CPU time and,
+     * within it, its scheduler task (scoring, selection, replay; over the whole run, against the
+     * window's CPU: a slight overestimate). Wall
      * seconds per 1,000 rollouts compare methods at equal budgets (a dynamic-sampling update
      * consumes many more rollouts than the others').
      */
     record Cost(Stat wallSecondsPerUpdate, Stat wallSecondsPerThousandRollouts, Map<String, Stat> cpuSecondsPerUpdate,
-            Stat schedulingShare, Map<String, Stat> learnerSecondsPerUpdate) {}
+            Stat schedulingShare, Stat schedulerTaskShare, Map<String, Stat> learnerSecondsPerUpdate) {}
 
     /**
      * One method over its seeds.
@@ -245,6 +247,10 @@ final class Comparison {
             double total = r.windowCpuSeconds().values().stream().mapToDouble(Double::doubleValue).sum();
             return total > 0 ? r.windowCpuSeconds().getOrDefault("difficulty-stream", Double.NaN) / total : Double.NaN;
         }).toList());
+        Stat schedulerTask = Stat.of(runs.stream().map(r -> {
+            double total = r.windowCpuSeconds().values().stream().mapToDouble(Double::doubleValue).sum();
+            return total > 0 ? r.schedulerCpuSeconds() / total : Double.NaN;
+        }).toList());
         Map<String, Stat> learner = new LinkedHashMap<>();
         for (String key : List.of("compute", "waiting", "assembling", "evaluating", "snapshot", "hand-off")) {
             learner.put(key, Stat.of(runs.stream().map(r -> {
@@ -253,7 +259,8 @@ final class Comparison {
             }).toList()));
         }
         return new Cost(Stat.of(runs.stream().map(r -> r.windowSeconds() / windowUpdates(r)).toList()),
-                Stat.of(runs.stream().map(r -> 1000 * r.windowSeconds() / r.windowRollouts()).toList()), cpu, share, learner);
+                Stat.of(runs.stream().map(r -> 1000 * r.windowSeconds() / r.windowRollouts()).toList()), cpu, share, schedulerTask,
+                learner);
     }
 
     /** Updates in a run's steady window: from the first update's metrics to the last's. */

@@ -103,12 +103,14 @@ final class ComparisonReport {
                     Comparison.format(m.cost().wallSecondsPerThousandRollouts())));
             m.cost().cpuSecondsPerUpdate().values().forEach(s -> row.add(Comparison.format(s)));
             row.add(Comparison.format(m.cost().schedulingShare()));
+            row.add(Comparison.format(m.cost().schedulerTaskShare()));
             m.cost().learnerSecondsPerUpdate().values().forEach(s -> row.add(Comparison.format(s)));
             cost.add(row);
         }
         List<String> costHeader = new ArrayList<>(List.of("method", "wall s", "wall s per 1,000 rollouts"));
         methods.stream().findFirst().ifPresent(m -> m.cost().cpuSecondsPerUpdate().keySet().forEach(k -> costHeader.add(k + " CPU s")));
-        costHeader.add("scheduling + replay share of CPU");
+        costHeader.add("difficulty stream share of CPU");
+        costHeader.add("its scheduler task (scoring, selection, replay) share of CPU");
         methods.stream().findFirst().ifPresent(m -> m.cost().learnerSecondsPerUpdate().keySet().forEach(k -> costHeader.add("learner " + k + " s")));
         table(html, costHeader, cost);
         if (!plots.isEmpty()) {

@@ -183,8 +183,10 @@ final class TrainCommand implements Callable<Integer> {
         StringBuilder cpu = new StringBuilder();
         r.windowCpuSeconds().forEach((service, seconds) -> cpu.append(String.format("%s %.0f s, ", service, seconds)));
         double used = r.windowCpuSeconds().values().stream().mapToDouble(Double::doubleValue).sum();
-        lines.put("cpu", cpu + String.format("of %.0f core-seconds; scheduling and replay (the difficulty stream) %.1f%% of the CPU "
-                + "used", r.windowSeconds() * r.cores(), 100 * r.windowCpuSeconds().getOrDefault("difficulty-stream", 0.0) / used));
+        lines.put("cpu", cpu + String.format("of %.0f core-seconds; the difficulty stream %.1f%% of the CPU used, its scheduler task "
+                + "(scoring, selection, replay) %.0f s over the whole run, %.1f%%", r.windowSeconds() * r.cores(),
+                100 * r.windowCpuSeconds().getOrDefault("difficulty-stream", 0.0) / used, r.schedulerCpuSeconds(),
+                100 * r.schedulerCpuSeconds() / used));
         return lines;
     }
 

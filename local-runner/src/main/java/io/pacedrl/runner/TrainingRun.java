@@ -1,5 +1,8 @@
 package io.pacedrl.runner;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pacedrl.difficulty.BatchScheduler;
 import io.pacedrl.difficulty.DifficultyStream;
 import io.pacedrl.embedded.CommittedRecords;
 import io.pacedrl.generator.GeneratorService;
@@ -19,6 +22,9 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -77,8 +83,8 @@ final class TrainingRun {
      */
     record Result(String runId, boolean lockStep, TrainingConfig config, double seconds, List<Map<String, Object>> metrics,
             List<Map<String, Object>> evaluations, Map<String, Object> finalEvaluation, double windowSeconds,
-            double windowRollouts, Map<String, Double> windowCpuSeconds, long generatedRollouts, long deadLetters, int cores,
-            String commit) {}
+            double windowRollouts, Map<String, Double> windowCpuSeconds, double schedulerCpuSeconds, long generatedRollouts,
+            long deadLetters, int cores, String commit) {}
 
     private TrainingRun() {}
 
@@ -107,9 +113,10 @@ final class TrainingRun {
         List<AutoCloseable> services = new ArrayList<>();
         List<GeneratorService> generators = new ArrayList<>();
         try {
-            services.add(DifficultyStream.start(new DifficultyStream.Options(platform.bootstrapServers(), platform.schemaRegistryUrl(),
-                    prefix, prefix + "difficulty-stream", settings.runDir().resolve("state"), "127.0.0.1", 0, 1, settings.runId(),
-                    Map.of()), config));
+            DifficultyStream stream = DifficultyStream.start(new DifficultyStream.Options(platform.bootstrapServers(),
+                    platform.schemaRegistryUrl(), prefix, prefix + "difficulty-stream", settings.runDir().resolve("state"), "127.0.0.1", 0, 1,
+                    settings.runId(), Map.of()), config);
+            services.add(stream);
             services.add(RewardService.start(RewardService.Options.of(platform.bootstrapServers(), platform.schemaRegistryUrl(), prefix),
                     verifiersFor(settings.pool())));
             for (int g = 0; g < settings.generators(); g++) {
@@ -129,8 +136,8 @@ final class TrainingRun {
             long dead = CommittedRecords.read(platform.bootstrapServers(), topics.deadLetters.name(),
                     topics.deadLetters.valueSerde().deserializer(), read -> false, Duration.ofSeconds(1)).size();
             return new Result(settings.runId(), settings.lockStep(), config, watch.seconds(), watch.metrics(), watch.evaluations(),
-                    watch.finalEvaluation(), watch.windowSeconds(), watch.windowRollouts(), watch.windowCpu(), generated, dead,
-                    Runtime.getRuntime().availableProcessors(), commit());
+                    watch.finalEvaluation(), watch.windowSeconds(), watch.windowRollouts(), watch.windowCpu(), schedulerCpuSeconds(stream),
+                    generated, dead, Runtime.getRuntime().availableProcessors(), commit());
         } finally {
             for (int i = services.size() - 1; i >= 0; i--) {
                 services.get(i).close();
@@ -247,6 +254,22 @@ final class TrainingRun {
                 : cpuByService(windowStartCpu, windowEndCpu, names);
         return new Watch((finished - started) / 1000.0, metrics, evaluations, last, (windowEnd - windowStart) / 1e9,
                 windowEndRollouts - windowStartRollouts, windowCpu);
+    }
+
+    /** The scheduler task's CPU time over the whole run (its counter, read over the stream's queries); NaN if unread. */
+    private static double schedulerCpuSeconds(DifficultyStream stream) {
+        try {
+            HttpResponse<String> response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(stream.queryUrl().resolve("/scheduler"))
+                    .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+            JsonNode counters = new ObjectMapper().readTree(response.body()).path("counters");
+            return counters.has(BatchScheduler.SCHEDULER_CPU_MICROS) ? counters.path(BatchScheduler.SCHEDULER_CPU_MICROS).asLong() / 1e6
+                    : Double.NaN;
+        } catch (IOException e) {
+            return Double.NaN;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Double.NaN;
+        }
     }
 
     private static Map<Long, String> threadNames() {
