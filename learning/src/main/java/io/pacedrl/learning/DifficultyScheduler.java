@@ -5,7 +5,8 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.function.IntPredicate;
-import java.util.stream.IntStream;
+import java.util.function.IntToDoubleFunction;
+import java.util.function.IntUnaryOperator;
 
 /**
  * PACED-RL's difficulty scheduler: the B free prompts whose estimated accuracy p̂ is closest to
@@ -94,8 +95,7 @@ public final class DifficultyScheduler implements PromptSampler {
         if (pHat.length != idRank.length) {
             throw new IllegalArgumentException(pHat.length + " estimates for a pool of " + idRank.length);
         }
-        int[] candidates = IntStream.range(0, pHat.length).filter(i -> !inFlight.test(i)).toArray();
-        return selectAmong(candidates, Arrays.stream(candidates).mapToDouble(i -> pHat[i]).toArray(), batch);
+        return best(pHat.length, k -> k, k -> pHat[k], inFlight, batch);
     }
 
     /**
@@ -106,13 +106,21 @@ public final class DifficultyScheduler implements PromptSampler {
         if (pHat.length != candidates.length) {
             throw new IllegalArgumentException(pHat.length + " estimates for " + candidates.length + " candidates");
         }
+        return best(candidates.length, k -> candidates[k], k -> pHat[k], k -> false, batch);
+    }
+
+    /** The best {@code batch} of {@code n} entries (entry k: pool prompt index(k), estimate value(k)), skipping some. */
+    private int[] best(int n, IntUnaryOperator index, IntToDoubleFunction value, IntPredicate skip, int batch) {
         // heap[0] is the worst of the best-so-far: the first to be replaced (pool indices, distances).
-        int[] heap = new int[Math.min(batch, candidates.length)];
+        int[] heap = new int[Math.min(batch, n)];
         double[] distance = new double[heap.length];
         int size = 0;
-        for (int k = 0; k < candidates.length; k++) {
-            int i = candidates[k];
-            double d = Math.abs(pHat[k] - target);
+        for (int k = 0; k < n; k++) {
+            if (skip.test(k)) {
+                continue;
+            }
+            int i = index.applyAsInt(k);
+            double d = Math.abs(value.applyAsDouble(k) - target);
             if (size < heap.length) {
                 heap[size] = i;
                 distance[size] = d;

@@ -11,7 +11,7 @@ import java.util.function.IntPredicate;
 
 /**
  * How long scheduling takes: choosing a batch from a large pool with the difficulty scheduler
- * and the uniform sampler, and refreshing p̂ for a whole pool through Z_φ. Each figure is the
+ * and the uniform sampler, and scoring prompts with Z_φ (what the scheduler does to a batch's candidates). Each figure is the
  * median (and worst) of repeated timed runs after warm-up runs.
  */
 public final class SchedulingBenchmark {
@@ -21,17 +21,17 @@ public final class SchedulingBenchmark {
      * @param poolSize     prompts in the pool the selectors choose from
      * @param batch        prompts chosen per call
      * @param inFlightShare share of the pool marked in flight (skipped)
-     * @param refreshSizes pool sizes whose p̂ refresh is timed
+     * @param scoreSizes   numbers of prompts whose scoring through Z_φ is timed
      * @param embeddingSize width of the prompt embeddings (the policy's d_model)
      */
-    public record Config(int poolSize, int batch, double inFlightShare, int repeats, List<Integer> refreshSizes,
+    public record Config(int poolSize, int batch, double inFlightShare, int repeats, List<Integer> scoreSizes,
                          int embeddingSize, PartitionFunction.Config partition) {}
 
     /** Milliseconds: median and worst of the timed runs. */
     public record Timing(double medianMs, double maxMs) {}
 
-    public record Result(double schedulerSetupMs, Timing difficultySelect, Timing uniformSelect, List<Integer> refreshSizes,
-                         List<Timing> refresh) {}
+    public record Result(double schedulerSetupMs, Timing difficultySelect, Timing uniformSelect, List<Integer> scoreSizes,
+                         List<Timing> scoring) {}
 
     public static Result run(NDManager manager, Config config) {
         SplittableRandom random = new SplittableRandom(1);
@@ -50,15 +50,15 @@ public final class SchedulingBenchmark {
         Timing difficulty = time(config.repeats(), () -> scheduler.select(pHat, config.batch(), busy));
         UniformSampler uniform = new UniformSampler(2);
         Timing uniformTiming = time(config.repeats(), () -> uniform.select(pHat, config.batch(), busy));
-        List<Timing> refresh = new ArrayList<>();
-        for (int size : config.refreshSizes()) {
+        List<Timing> scoring = new ArrayList<>();
+        for (int size : config.scoreSizes()) {
             try (NDManager scratch = manager.newSubManager();
                  PartitionFunction partition = new PartitionFunction(scratch, config.embeddingSize(), config.partition(), 3)) {
                 NDArray embeddings = scratch.randomNormal(new Shape(size, config.embeddingSize()));
-                refresh.add(time(Math.max(3, config.repeats() / 10), () -> partition.accuracyEstimates(embeddings, 0.05)));
+                scoring.add(time(Math.max(3, config.repeats() / 10), () -> partition.accuracyEstimates(embeddings, 0.05)));
             }
         }
-        return new Result(setupMs, difficulty, uniformTiming, List.copyOf(config.refreshSizes()), refresh);
+        return new Result(setupMs, difficulty, uniformTiming, List.copyOf(config.scoreSizes()), scoring);
     }
 
     private static Timing time(int repeats, Runnable work) {

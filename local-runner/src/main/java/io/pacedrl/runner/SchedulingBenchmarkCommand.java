@@ -16,9 +16,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
-/** Scheduling latency: batch selection over a large pool and the p̂ refresh through Z_φ. */
+/** Scheduling latency: batch selection over a large pool and scoring prompts through Z_φ. */
 @Command(name = "scheduler", mixinStandardHelpOptions = true,
-        description = "Batch selection over a large prompt pool and the p̂ refresh of a whole pool, timed.")
+        description = "Batch selection over a large prompt pool and scoring prompts with Z_φ, timed.")
 final class SchedulingBenchmarkCommand implements Callable<Integer> {
     @Mixin
     RunOptions run;
@@ -35,9 +35,9 @@ final class SchedulingBenchmarkCommand implements Callable<Integer> {
     @Option(names = "--repeats", paramLabel = "N", description = "Timed selections (default: ${DEFAULT-VALUE}).")
     int repeats = 50;
 
-    @Option(names = "--refresh-sizes", paramLabel = "N", split = ",",
-            description = "Pool sizes whose p̂ refresh is timed (default: 20000,1000000).")
-    List<Integer> refreshSizes = List.of(20_000, 1_000_000);
+    @Option(names = "--score-sizes", paramLabel = "N", split = ",",
+            description = "Numbers of prompts whose scoring with Z_φ is timed (default: 4096,1000000).")
+    List<Integer> scoreSizes = List.of(4096, 1_000_000);
 
     @Mixin
     EngineOptions engine;
@@ -48,14 +48,14 @@ final class SchedulingBenchmarkCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (poolSize < 1 || batch < 1 || repeats < 1 || !(inFlight >= 0 && inFlight < 1)
-                || refreshSizes.stream().anyMatch(size -> size < 1)) {
-            throw new ParameterException(spec.commandLine(), "--pool-size, --batch, --repeats and --refresh-sizes "
+                || scoreSizes.stream().anyMatch(size -> size < 1)) {
+            throw new ParameterException(spec.commandLine(), "--pool-size, --batch, --repeats and --score-sizes "
                     + "must be ≥ 1 and --in-flight in [0, 1)");
         }
         PrintWriter out = spec.commandLine().getOut();
         engine.startEngine();
         TrainingConfig defaults = TrainingConfig.defaults();
-        SchedulingBenchmark.Config config = new SchedulingBenchmark.Config(poolSize, batch, inFlight, repeats, refreshSizes, 128,
+        SchedulingBenchmark.Config config = new SchedulingBenchmark.Config(poolSize, batch, inFlight, repeats, scoreSizes, 128,
                 new PartitionFunction.Config(defaults.partitionHidden(), 0f, 10));
         out.printf("scheduling benchmark: pool %,d, batch %d, %.0f%% in flight, %d threads%n", poolSize, batch, 100 * inFlight, engine.threads);
         out.flush();
@@ -68,9 +68,9 @@ final class SchedulingBenchmarkCommand implements Callable<Integer> {
                 r.difficultySelect().medianMs(), r.difficultySelect().maxMs());
         out.printf("uniform selection                 %8.2f ms median, %.2f ms worst%n", r.uniformSelect().medianMs(),
                 r.uniformSelect().maxMs());
-        for (int i = 0; i < r.refreshSizes().size(); i++) {
-            out.printf("p̂ refresh of %,9d prompts     %8.1f ms median, %.1f ms worst (Z_φ hidden %d)%n", r.refreshSizes().get(i),
-                    r.refresh().get(i).medianMs(), r.refresh().get(i).maxMs(), defaults.partitionHidden());
+        for (int i = 0; i < r.scoreSizes().size(); i++) {
+            out.printf("Z_φ scoring of %,9d prompts  %8.1f ms median, %.1f ms worst (Z_φ hidden %d)%n", r.scoreSizes().get(i),
+                    r.scoring().get(i).medianMs(), r.scoring().get(i).maxMs(), defaults.partitionHidden());
         }
         Map<String, Object> results = new LinkedHashMap<>();
         results.put("config", config);

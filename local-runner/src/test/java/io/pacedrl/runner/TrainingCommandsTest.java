@@ -75,13 +75,13 @@ class TrainingCommandsTest {
     }
 
     @Test
-    void schedulerBenchmarkTimesSelectionAndTheRefresh() throws Exception {
-        CommandRun run = CommandRun.of("bench", "scheduler", "--pool-size", "20000", "--batch", "32", "--repeats", "5", "--refresh-sizes", "2000",
+    void schedulerBenchmarkTimesSelectionAndScoring() throws Exception {
+        CommandRun run = CommandRun.of("bench", "scheduler", "--pool-size", "20000", "--batch", "32", "--repeats", "5", "--score-sizes", "2000",
                 "--threads", "2", "--run-dir", dir.resolve("bench").toString());
         assertEquals(0, run.exitCode(), run.out() + run.err());
         assertTrue(run.out().lines().anyMatch(l -> l.startsWith("difficulty selection")), run.out());
         JsonNode result = new ObjectMapper().readTree(dir.resolve("bench/bench-scheduler.json").toFile()).get("result");
         assertTrue(result.at("/difficultySelect/medianMs").asDouble() > 0);
-        assertEquals(1, result.get("refresh").size());
+        assertEquals(1, result.get("scoring").size());
     }
 }
