@@ -238,11 +238,6 @@ public final class BatchScheduler {
         return estimator == null ? -1 : estimator.version();
     }
 
-    /** Prompts of the pool whose embedding has arrived. */
-    public int embedded() {
-        return embedded;
-    }
-
     /**
      * A group came back. Returns the scheduling it answered if it was still in flight (its prompt is
      * free again), or null if it came after its release or answers nothing this scheduler sent.

@@ -32,10 +32,6 @@ final class PartitionEstimator implements BatchScheduler.Estimator, AutoCloseabl
         return version;
     }
 
-    int dimension() {
-        return partition.inputSize();
-    }
-
     @Override
     public double[] pHat(float[] rows, int count) {
         if (rows.length != count * partition.inputSize()) {

@@ -75,10 +75,6 @@ public final class ReferenceSchedule<T> {
         replay.add(groups);
     }
 
-    public List<ReplayBuffer.Entry<T>> buffered() {
-        return replay.entries();
-    }
-
     private static int indexOf(int[] values, int value) {
         for (int k = 0; k < values.length; k++) {
             if (values[k] == value) {
