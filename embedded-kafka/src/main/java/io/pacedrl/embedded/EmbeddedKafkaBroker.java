@@ -79,8 +79,9 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         for (int attempt = 1; ; attempt++) {
             // Static quorum voters need the controller's port before start; a port another process
             // takes between choosing and binding fails the start, which is retried on new ports.
-            int brokerPort = freeLoopbackPort();
-            int controllerPort = freeLoopbackPort();
+            int[] ports = freeLoopbackPorts(2);
+            int brokerPort = ports[0];
+            int controllerPort = ports[1];
             KafkaConfig config = new KafkaConfig(config(logDir, brokerPort, controllerPort), false);
             format(logDir);
             KafkaRaftServer server = new KafkaRaftServer(config, Time.SYSTEM);
@@ -135,9 +136,25 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         log.debug("format {}: {}", logDir, output.toString(StandardCharsets.UTF_8).strip());
     }
 
-    private static int freeLoopbackPort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName(HOST))) {
-            return socket.getLocalPort();
+    /**
+     * Distinct free ports: each socket stays open until all are chosen, since the system may hand a
+     * just-closed port out again (two listeners on one port once stopped a broker's start in CI).
+     */
+    private static int[] freeLoopbackPorts(int count) throws IOException {
+        ServerSocket[] sockets = new ServerSocket[count];
+        try {
+            int[] ports = new int[count];
+            for (int i = 0; i < count; i++) {
+                sockets[i] = new ServerSocket(0, 1, InetAddress.getByName(HOST));
+                ports[i] = sockets[i].getLocalPort();
+            }
+            return ports;
+        } finally {
+            for (ServerSocket socket : sockets) {
+                if (socket != null) {
+                    socket.close();
+                }
+            }
         }
     }
 
