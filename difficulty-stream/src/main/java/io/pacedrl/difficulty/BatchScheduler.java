@@ -322,11 +322,7 @@ public final class BatchScheduler {
                         DifficultyScheduler.candidateSeed(settings.seed(), batchId));
                 double[] scores = score(candidates);
                 chosen = ranking().selectAmong(candidates, scores, wanted);
-                Map<Integer, Double> byIndex = new HashMap<>();
-                for (int k = 0; k < candidates.length; k++) {
-                    byIndex.put(candidates[k], scores[k]);
-                }
-                pHat = Arrays.stream(chosen).mapToDouble(byIndex::get).toArray();
+                pHat = DifficultyScheduler.estimatesOf(chosen, candidates, scores);
                 scored = candidates.length;
                 state.getCounters().merge(SCORED, (long) scored, Long::sum);
             } else {

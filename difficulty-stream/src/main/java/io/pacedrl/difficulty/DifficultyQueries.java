@@ -261,8 +261,8 @@ public final class DifficultyQueries implements AutoCloseable {
         EstimatorParameters parameters = this.<EstimatorParameters>store(SchedulerProcessor.ESTIMATOR_STORE)
                 .get(SchedulerProcessor.STATE_KEY);
         if (parameters != null) {
-            try (PartitionEstimator estimator = new PartitionEstimator(parameters.getVersion(), bytes(parameters.getParameters()),
-                    settings.beta()); KeyValueIterator<String, EmbeddingChange> all = embeddings.all()) {
+            try (PartitionEstimator estimator = PartitionEstimator.of(parameters, settings.beta());
+                    KeyValueIterator<String, EmbeddingChange> all = embeddings.all()) {
                 List<float[]> rows = new ArrayList<>();
                 while (all.hasNext()) {
                     EmbeddingChange next = all.next().value;
@@ -298,8 +298,7 @@ public final class DifficultyQueries implements AutoCloseable {
             throw new IllegalArgumentException(embedding == null ? "prompt '" + id + "' has no embedding"
                     : "no Z_φ has arrived yet");
         }
-        try (PartitionEstimator estimator = new PartitionEstimator(parameters.getVersion(), bytes(parameters.getParameters()),
-                settings.beta())) {
+        try (PartitionEstimator estimator = PartitionEstimator.of(parameters, settings.beta())) {
             double pHat = score(estimator, List.of(PoolEmbeddings.decode(embedding.getDimension(), embedding.getValues())))[0];
             return JSON.createObjectNode().put("promptId", id).put("pHat", pHat).put("estimatorVersion", parameters.getVersion());
         }
@@ -315,12 +314,6 @@ public final class DifficultyQueries implements AutoCloseable {
             System.arraycopy(rows.get(k), 0, flat, k * width, width);
         }
         return estimator.pHat(flat, rows.size());
-    }
-
-    private static byte[] bytes(ByteBuffer buffer) {
-        byte[] bytes = new byte[buffer.remaining()];
-        buffer.duplicate().get(bytes);
-        return bytes;
     }
 
     private JsonNode replay() {

@@ -1,6 +1,7 @@
 package io.pacedrl.difficulty;
 
 import ai.djl.ndarray.NDManager;
+import io.pacedrl.difficulty.state.EstimatorParameters;
 import io.pacedrl.learning.PartitionFunction;
 
 /**
@@ -25,6 +26,13 @@ final class PartitionEstimator implements BatchScheduler.Estimator, AutoCloseabl
             manager.close();
             throw e;
         }
+    }
+
+    /** The Z_φ a {@code partition-function} store entry holds. */
+    static PartitionEstimator of(EstimatorParameters stored, double beta) {
+        byte[] parameters = new byte[stored.getParameters().remaining()];
+        stored.getParameters().duplicate().get(parameters);
+        return new PartitionEstimator(stored.getVersion(), parameters, beta);
     }
 
     @Override

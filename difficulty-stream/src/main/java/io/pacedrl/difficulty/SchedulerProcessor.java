@@ -114,7 +114,7 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         }
         EstimatorParameters stored = estimatorStore.get(STATE_KEY);
         if (stored != null) {
-            useEstimator(stored.getVersion(), bytes(stored.getParameters()));
+            useEstimator(PartitionEstimator.of(stored, settings.beta()));
         }
         List<ReplayBuffer.Entry<ReplayEntry>> buffered = new ArrayList<>();
         try (KeyValueIterator<String, ReplayEntry> all = replayStore.all()) {
@@ -235,17 +235,17 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         if (whole.isEmpty() || whole.get().version() <= scheduler.estimatorVersion()) {
             return;
         }
+        EstimatorParameters received = new EstimatorParameters(whole.get().version(), ByteBuffer.wrap(whole.get().weights()));
         try {
-            useEstimator(whole.get().version(), whole.get().weights());
+            useEstimator(PartitionEstimator.of(received, settings.beta()));
         } catch (IllegalArgumentException e) {
             rejections.reject(record, Rejections.IMPOSSIBLE_VALUE, e.getMessage());
             return;
         }
-        estimatorStore.put(STATE_KEY, new EstimatorParameters(whole.get().version(), ByteBuffer.wrap(whole.get().weights())));
+        estimatorStore.put(STATE_KEY, received);
     }
 
-    private void useEstimator(long version, byte[] parameters) {
-        PartitionEstimator loaded = new PartitionEstimator(version, parameters, settings.beta());
+    private void useEstimator(PartitionEstimator loaded) {
         if (estimator != null) {
             estimator.close();
         }

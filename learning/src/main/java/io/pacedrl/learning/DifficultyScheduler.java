@@ -2,7 +2,9 @@ package io.pacedrl.learning;
 
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.IntPredicate;
 import java.util.function.IntToDoubleFunction;
@@ -107,6 +109,15 @@ public final class DifficultyScheduler implements PromptSampler {
             throw new IllegalArgumentException(pHat.length + " estimates for " + candidates.length + " candidates");
         }
         return best(candidates.length, k -> candidates[k], k -> pHat[k], k -> false, batch);
+    }
+
+    /** The estimates of {@code chosen}, in its order, from those of the candidates it was chosen among. */
+    public static double[] estimatesOf(int[] chosen, int[] candidates, double[] pHat) {
+        Map<Integer, Integer> position = new HashMap<>();
+        for (int k = 0; k < candidates.length; k++) {
+            position.put(candidates[k], k);
+        }
+        return Arrays.stream(chosen).mapToDouble(i -> pHat[position.get(i)]).toArray();
     }
 
     /** The best {@code batch} of {@code n} entries (entry k: pool prompt index(k), estimate value(k)), skipping some. */

@@ -50,11 +50,7 @@ public final class ReferenceSchedule<T> {
                     DifficultyScheduler.candidateSeed(config.seed(), batch));
             double[] scores = estimates.apply(candidates);
             int[] chosen = order.selectAmong(candidates, scores, size);
-            double[] pHat = new double[chosen.length];
-            for (int k = 0; k < chosen.length; k++) {
-                pHat[k] = scores[indexOf(candidates, chosen[k])];
-            }
-            return new Choice(chosen, pHat);
+            return new Choice(chosen, DifficultyScheduler.estimatesOf(chosen, candidates, scores));
         }
         int[] chosen = uniform(batch, 0, size);
         return new Choice(chosen, estimates == null ? null : estimates.apply(chosen));
@@ -73,14 +69,5 @@ public final class ReferenceSchedule<T> {
     /** A batch's scored groups, each with the p̂ it was chosen with, offer their successes to the buffer. */
     public void offerReplay(List<ReplayBuffer.Group<T>> groups) {
         replay.add(groups);
-    }
-
-    private static int indexOf(int[] values, int value) {
-        for (int k = 0; k < values.length; k++) {
-            if (values[k] == value) {
-                return k;
-            }
-        }
-        throw new IllegalStateException(value + " is not a candidate");
     }
 }
