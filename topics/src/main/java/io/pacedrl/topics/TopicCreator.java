@@ -15,10 +15,13 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.KafkaFuture;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 
@@ -87,9 +90,12 @@ public final class TopicCreator {
             try {
                 Map<String, TopicDescription> described = await(admin.describeTopics(names).allTopicNames());
                 await(admin.describeConfigs(resources).all());
-                // A partition without a leader yet refuses writes, and a producer with several
-                // requests in flight can then have a later batch accepted before an earlier one.
-                if (described.values().stream().allMatch(d -> d.partitions().stream().allMatch(p -> p.leader() != null))) {
+                // A partition whose leader replica is not yet open refuses writes, and an idempotent
+                // producer with several requests in flight can then have a later batch accepted before
+                // an earlier one, which is retried until it expires (KAFKA-15591). The metadata can name
+                // a leader before that broker opened the replica; listing offsets asks the replica itself.
+                if (described.values().stream().allMatch(d -> d.partitions().stream().allMatch(p -> p.leader() != null))
+                        && leadersServe(described)) {
                     return;
                 }
                 if (System.nanoTime() > deadline) {
@@ -106,6 +112,26 @@ public final class TopicCreator {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted waiting for new topics", e);
             }
+        }
+    }
+
+    private boolean leadersServe(Map<String, TopicDescription> described) {
+        Map<TopicPartition, OffsetSpec> partitions = new HashMap<>();
+        described.forEach((name, d) -> d.partitions().forEach(p -> partitions.put(new TopicPartition(name, p.partition()),
+                OffsetSpec.latest())));
+        try {
+            admin.listOffsets(partitions).all().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return true;
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RetriableException) {
+                return false;
+            }
+            throw new IllegalStateException("topic administration failed: " + e.getCause(), e.getCause());
+        } catch (TimeoutException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted waiting for new topics", e);
         }
     }
 
