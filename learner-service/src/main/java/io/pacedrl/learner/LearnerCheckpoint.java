@@ -6,6 +6,7 @@ import io.pacedrl.learning.PolicyLearner;
 import io.pacedrl.schemas.DeadLetter;
 import io.pacedrl.schemas.ReplayRecord;
 import io.pacedrl.schemas.ScoredRollout;
+import io.pacedrl.topics.ModelUpdateChunks;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -45,23 +46,33 @@ final class LearnerCheckpoint {
     /** A run event the learner will publish, as plain data. */
     record Event(String type, long version, long timestampMs, Map<String, Double> metrics, Map<String, String> attributes) {}
 
+    /** A fresh group an update learned from, in the update's order: what the version's record lists. */
+    record Learned(String scheduleId, Double pHat, List<String> rolloutIds) {}
+
     /**
      * What goes out in version {@code version}'s transaction.
      *
-     * @param partition   Z_φ's parameters (published beside the policy), or null for methods without Z_φ
-     * @param embeddings  whether the pool's embeddings go out with it (version 0 of a method that estimates p̂)
-     * @param rolloutIds  provenance: the fresh trajectories of the batch
-     * @param replayIds   provenance: the replayed ones
-     * @param events      run events (the step's metrics, evaluations of the previous version)
-     * @param deadLetters records that could not be used, read before {@code positions}
-     * @param positions   consumer positions ("topic:partition" → next offset) committed with it
+     * @param partition     Z_φ's parameters (published beside the policy), or null for methods without Z_φ
+     * @param trainerSha256 the optimisers' state's checksum, for the version's record
+     * @param embeddings    whether the pool's embeddings go out with it (version 0 of a method that estimates p̂)
+     * @param groups        provenance: the fresh groups of the batch
+     * @param replayIds     provenance: the replayed trajectories
+     * @param events        run events (the step's metrics, evaluations of the previous version)
+     * @param deadLetters   records that could not be used, read before {@code positions}
+     * @param positions     consumer positions ("topic:partition" → next offset) committed with it
      */
-    record Publication(long version, byte[] weights, byte[] partition, boolean embeddings, List<String> rolloutIds,
-            List<String> replayIds, List<Event> events, List<DeadLetter> deadLetters, Map<String, Long> positions) {
+    record Publication(long version, byte[] weights, byte[] partition, String trainerSha256, boolean embeddings,
+            List<Learned> groups, List<String> replayIds, List<Event> events, List<DeadLetter> deadLetters,
+            Map<String, Long> positions) {
 
         Publication withModel(PolicyLearner.State state) {
-            return new Publication(version, state.weights(), state.partition(), embeddings, rolloutIds, replayIds, events,
-                    deadLetters, positions);
+            return new Publication(version, state.weights(), state.partition(), ModelUpdateChunks.sha256(state.trainer()), embeddings,
+                    groups, replayIds, events, deadLetters, positions);
+        }
+
+        /** The fresh trajectories, in the update's order. */
+        List<String> rolloutIds() {
+            return groups.stream().flatMap(g -> g.rolloutIds().stream()).toList();
         }
     }
 
@@ -74,7 +85,7 @@ final class LearnerCheckpoint {
     }
 
     /** What state.json holds: everything but the arrays and records, which have their own files. */
-    private record Manifest(long version, List<String> rolloutIds, List<String> replayIds, List<Event> events,
+    private record Manifest(long version, List<Learned> groups, List<String> replayIds, List<Event> events,
             Map<String, Long> positions, boolean embeddings, long next, Map<Long, List<String>> released,
             Map<Long, List<String>> kept, Map<Long, Integer> drawn, Map<String, Double> estimates, long late,
             Map<String, Double> totals) {}
@@ -108,7 +119,7 @@ final class LearnerCheckpoint {
         Path tmp = dir.resolve("." + name(p.version()) + ".tmp");
         deleteTree(tmp);
         Files.createDirectories(tmp);
-        JSON.writeValue(tmp.resolve("state.json").toFile(), new Manifest(p.version(), p.rolloutIds(), p.replayIds(), p.events(),
+        JSON.writeValue(tmp.resolve("state.json").toFile(), new Manifest(p.version(), p.groups(), p.replayIds(), p.events(),
                 p.positions(), p.embeddings(), a.next(), a.released(), a.kept(), a.drawn(), a.estimates(), a.late(),
                 contents.totals()));
         Files.write(tmp.resolve("policy.weights"), contents.state().weights());
@@ -150,12 +161,13 @@ final class LearnerCheckpoint {
         Manifest m = JSON.readValue(at.resolve("state.json").toFile(), Manifest.class);
         byte[] weights = Files.readAllBytes(at.resolve("policy.weights"));
         byte[] partition = Files.exists(at.resolve(PARTITION)) ? Files.readAllBytes(at.resolve(PARTITION)) : null;
-        Publication publication = new Publication(m.version(), weights, partition, m.embeddings(), m.rolloutIds(), m.replayIds(),
-                m.events(), readRecords(at.resolve("dead-letters.avro"), DeadLetter.class), m.positions());
+        byte[] trainer = Files.readAllBytes(at.resolve("trainer.bin"));
+        Publication publication = new Publication(m.version(), weights, partition, ModelUpdateChunks.sha256(trainer), m.embeddings(),
+                m.groups(), m.replayIds(), m.events(), readRecords(at.resolve("dead-letters.avro"), DeadLetter.class), m.positions());
         BatchAssembler.Snapshot assembler = new BatchAssembler.Snapshot(m.next(),
                 readRecords(at.resolve("rollouts.avro"), ScoredRollout.class), readRecords(at.resolve("replay.avro"), ReplayRecord.class),
                 m.released(), m.kept(), m.drawn(), m.estimates(), m.late());
-        return new Contents(publication, new PolicyLearner.State(weights, Files.readAllBytes(at.resolve("trainer.bin")), partition),
+        return new Contents(publication, new PolicyLearner.State(weights, trainer, partition),
                 assembler, m.totals());
     }
 

@@ -6,7 +6,9 @@ import io.pacedrl.learner.LearnerCheckpoint.Publication;
 import io.pacedrl.learning.PartitionFunction;
 import io.pacedrl.learning.PolicyLearner;
 import io.pacedrl.schemas.DeadLetter;
+import io.pacedrl.schemas.LearnedGroup;
 import io.pacedrl.schemas.ModelUpdate;
+import io.pacedrl.schemas.ModelVersion;
 import io.pacedrl.schemas.PromptEmbedding;
 import io.pacedrl.schemas.RunEvent;
 import io.pacedrl.topics.ModelUpdateChunks;
@@ -60,14 +62,21 @@ final class LearnerPublisher implements AutoCloseable {
     private final KafkaProducer<String, Object> producer;
     private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> new Thread(r, "learner-publisher"));
     private final Consumer<Publication> beforeCommit;
+    private final String config;
     private final double[] seconds = new double[2];
     private CompletableFuture<Void> inFlight = CompletableFuture.completedFuture(null);
     private long inFlightVersion = -1;
     private Pool pool;
+    private String referenceSha256;
 
-    /** @param beforeCommit called with each version's records sent, before its transaction commits (fault injection) */
-    LearnerPublisher(LearnerService.Options options, Topics topics, LearnerCheckpoint checkpoints, Consumer<Publication> beforeCommit) {
+    /**
+     * @param config       the run's training keys as JSON, for version 0's record
+     * @param beforeCommit called with each version's records sent, before its transaction commits (fault injection)
+     */
+    LearnerPublisher(LearnerService.Options options, Topics topics, LearnerCheckpoint checkpoints, String config,
+            Consumer<Publication> beforeCommit) {
         this.options = options;
+        this.config = config;
         this.topics = topics;
         this.checkpoints = checkpoints;
         this.beforeCommit = beforeCommit;
@@ -176,12 +185,20 @@ final class LearnerPublisher implements AutoCloseable {
                 chunks.addAll(ModelUpdateChunks.split(options.modelId() + LearnerService.PARTITION_SUFFIX, p.version(),
                         PartitionFunction.FORMAT, p.partition(), p.version(), List.of(), List.of(), now));
             }
-            chunks.addAll(ModelUpdateChunks.split(options.modelId(), p.version(), LearnerService.FORMAT, p.weights(), p.version(),
-                    p.rolloutIds(), p.replayIds(), now));
+            List<ModelUpdate> policy = ModelUpdateChunks.split(options.modelId(), p.version(), LearnerService.FORMAT, p.weights(),
+                    p.version(), p.rolloutIds(), p.replayIds(), now);
+            chunks.addAll(policy);
+            if (p.version() == 0) {
+                // π_ref under its own model id: compaction keeps it after later versions replace version 0's chunks.
+                chunks.addAll(ModelUpdateChunks.split(options.modelId() + LearnerService.REFERENCE_SUFFIX, 0, LearnerService.FORMAT,
+                        reference(), 0, List.of(), List.of(), now));
+            }
             for (ModelUpdate chunk : chunks) {
                 producer.send(new ProducerRecord<>(topics.modelUpdates.name(), ModelUpdateChunks.key(chunk.getModelId(),
                         chunk.getChunkIndex()), chunk));
             }
+            producer.send(new ProducerRecord<>(topics.modelVersions.name(), options.modelId(), record(p, policy.get(0).getSha256(),
+                    chunks.get(0).getSha256(), now)));
         }
         for (Event e : p.events()) {
             producer.send(new ProducerRecord<>(topics.runEvents.name(), options.runId(), RunEvent.newBuilder()
@@ -205,6 +222,18 @@ final class LearnerPublisher implements AutoCloseable {
             beforeCommit.accept(p);
         }
         producer.commitTransaction();
+    }
+
+    /** What model-versions keeps of version {@code p}. */
+    private ModelVersion record(Publication p, String weightsSha256, String firstChunkSha256, long now) {
+        if (referenceSha256 == null) {
+            referenceSha256 = ModelUpdateChunks.sha256(reference());
+        }
+        return ModelVersion.newBuilder().setRunId(options.runId()).setModelId(options.modelId()).setVersion(p.version())
+                .setWeightsSha256(weightsSha256).setPartitionSha256(p.partition() == null ? null : firstChunkSha256)
+                .setTrainerSha256(p.trainerSha256()).setReferenceSha256(referenceSha256)
+                .setGroups(p.groups().stream().map(g -> new LearnedGroup(g.scheduleId(), g.pHat(), List.copyOf(g.rolloutIds()))).toList())
+                .setReplayIds(List.copyOf(p.replayIds())).setConfig(p.version() == 0 ? config : null).setCreatedAtMs(now).build();
     }
 
     private byte[] reference() {

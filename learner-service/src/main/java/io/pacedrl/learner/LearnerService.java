@@ -84,6 +84,8 @@ public final class LearnerService implements AutoCloseable {
     public static final String FORMAT = "paced-rl-weights";
     /** Z_φ travels on model-updates as model {@code <model id>/partition-function}, in {@code PartitionFunction.FORMAT}. */
     public static final String PARTITION_SUFFIX = "/partition-function";
+    /** π_ref travels on model-updates once, at version 0, as model {@code <model id>/reference}. */
+    public static final String REFERENCE_SUFFIX = "/reference";
     /**
      * Fault injection for crash tests: with this system property set to a version, the process
      * halts (as kill -9 would stop it) after that version's checkpoint is written and its records
@@ -165,7 +167,7 @@ public final class LearnerService implements AutoCloseable {
         this.settings = new BatchAssembler.Settings(method.prompts() == Method.Prompts.DYNAMIC, method.replay(),
                 config.promptsPerStep(), config.maxStaleness());
         this.input = TopicReads.consumer(options.bootstrapServers(), Map.of(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000));
-        this.publisher = new LearnerPublisher(options, topics, checkpoints, beforeCommit);
+        this.publisher = new LearnerPublisher(options, topics, checkpoints, config.toJson(), beforeCommit);
         this.thread = new Thread(this::run, "learner");
     }
 
@@ -239,36 +241,16 @@ public final class LearnerService implements AutoCloseable {
     private List<TaskPrompt> loadPool() throws InterruptedException {
         long deadline = System.nanoTime() + options.poolWait().toNanos();
         while (true) {
-            Map<String, TaskPrompt> latest = new TreeMap<>();
-            try (KafkaConsumer<String, byte[]> reader = TopicReads.consumer(options.bootstrapServers(), Map.of())) {
-                for (ConsumerRecord<String, byte[]> record : TopicReads.readAll(reader, topics.prompts)) {
-                    if (record.value() == null) {
-                        latest.remove(record.key());
-                        continue;
-                    }
-                    try {
-                        Prompt prompt = topics.prompts.valueSerde().deserializer().deserialize(record.topic(), record.value());
-                        latest.put(prompt.getId(), PromptRecords.toTask(prompt));
-                    } catch (RuntimeException e) {
-                        // The difficulty stream dead-letters the pool's bad records; the learner leaves them out.
-                        log.warn("pool record {}-{}@{} left out: {}", record.topic(), record.partition(), record.offset(), e.getMessage());
-                    }
-                }
-            }
-            List<TaskPrompt> train = latest.values().stream().filter(p -> p.split() == TaskPrompt.Split.TRAIN).toList();
-            List<TaskPrompt> heldOut = new ArrayList<>(latest.values().stream().filter(p -> p.split() == TaskPrompt.Split.HELD_OUT)
-                    .toList());
-            if (train.size() >= config.promptsPerStep() && !heldOut.isEmpty()) {
-                log.info("learner: pool of {} training and {} held-out prompts", train.size(), heldOut.size());
-                List<TaskPrompt> pool = new ArrayList<>(train);
-                // Evaluations use the first eval-prompts of these: a seeded shuffle, since ids sort by family.
-                Collections.shuffle(heldOut, new Random(config.seed()));
-                pool.addAll(heldOut);
+            PoolTopic.Pool read = PoolTopic.read(options.bootstrapServers(), topics, config.seed());
+            if (read.train().size() >= config.promptsPerStep() && !read.heldOut().isEmpty()) {
+                log.info("learner: pool of {} training and {} held-out prompts", read.train().size(), read.heldOut().size());
+                List<TaskPrompt> pool = new ArrayList<>(read.train());
+                pool.addAll(read.heldOut());
                 return pool;
             }
             if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("topic '" + topics.prompts.name() + "' holds " + train.size()
-                        + " training and " + heldOut.size() + " held-out prompts after " + options.poolWait().toSeconds()
+                throw new IllegalStateException("topic '" + topics.prompts.name() + "' holds " + read.train().size()
+                        + " training and " + read.heldOut().size() + " held-out prompts after " + options.poolWait().toSeconds()
                         + " s; a run needs at least prompts-per-step = " + config.promptsPerStep()
                         + " training prompts and one held-out prompt (paced-rl train loads a pool)");
             }
@@ -315,7 +297,7 @@ public final class LearnerService implements AutoCloseable {
         if (saved.isEmpty()) {
             assembler = new BatchAssembler(settings);
             totals.put(MetricNames.ROLLOUTS_CONSUMED, 0.0);
-            Publication first = new Publication(0, null, null, method.estimatesAccuracy(), List.of(), List.of(),
+            Publication first = new Publication(0, null, null, null, method.estimatesAccuracy(), List.of(), List.of(),
                     List.of(new Event("lifecycle", 0, System.currentTimeMillis(), Map.of(), Map.of("state", "started",
                             "method", method.key()))), List.of(), Map.of());
             publisher.handOver(first, learner.snapshot(), assembler.snapshot(), Map.copyOf(totals));
@@ -453,7 +435,7 @@ public final class LearnerService implements AutoCloseable {
         metrics.putAll(totals);
         metrics.putAll(timeSplit());
         pendingEvents.add(new Event(RunEvents.METRICS, next, System.currentTimeMillis(), metrics, Map.of()));
-        Publication publication = new Publication(next, null, null, false, ids(batch.groups()),
+        Publication publication = new Publication(next, null, null, null, false, learned(batch.groups()),
                 batch.replay().stream().map(r -> r.getTrajectory().getRollout().getRolloutId()).toList(), List.copyOf(pendingEvents),
                 letters, positions);
         pendingEvents.clear();
@@ -492,7 +474,7 @@ public final class LearnerService implements AutoCloseable {
             metrics.putAll(totals);
             metrics.putAll(timeSplit());
             pendingEvents.add(new Event(RunEvents.FINAL, version, System.currentTimeMillis(), metrics, Map.of()));
-            Publication closing = new Publication(version, null, null, false, List.of(), List.of(), List.copyOf(pendingEvents),
+            Publication closing = new Publication(version, null, null, null, false, List.of(), List.of(), List.copyOf(pendingEvents),
                     List.copyOf(deadLetters), Map.of());
             pendingEvents.clear();
             publisher.sendNow(closing);
@@ -530,8 +512,9 @@ public final class LearnerService implements AutoCloseable {
         return split;
     }
 
-    private static List<String> ids(List<BatchAssembler.Group> groups) {
-        return groups.stream().flatMap(g -> g.rollouts().stream()).map(r -> r.getRollout().getRolloutId()).toList();
+    private static List<LearnerCheckpoint.Learned> learned(List<BatchAssembler.Group> groups) {
+        return groups.stream().map(g -> new LearnerCheckpoint.Learned(g.scheduleId(), g.pHat(),
+                g.rollouts().stream().map(r -> r.getRollout().getRolloutId()).toList())).toList();
     }
 
     private DeadLetter deadLetter(ConsumerRecord<String, byte[]> record, String type, String reason) {

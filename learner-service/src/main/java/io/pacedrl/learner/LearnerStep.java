@@ -4,14 +4,10 @@ import io.pacedrl.learning.HeldOutEvaluation;
 import io.pacedrl.learning.LearnerUpdate;
 import io.pacedrl.learning.MetricNames;
 import io.pacedrl.learning.PolicyLearner;
-import io.pacedrl.learning.PolicyLearner.Trajectory;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.learning.UniformSampler;
 import io.pacedrl.schemas.ReplayRecord;
-import io.pacedrl.schemas.ScoredRollout;
 import io.pacedrl.tasks.TaskPrompt;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,45 +31,27 @@ final class LearnerStep {
     private final TrainingConfig config;
     private final PolicyLearner learner;
     private final HeldOutEvaluation evaluation;
-    private final Map<String, Integer> poolIndex = new HashMap<>();
+    private final UpdateInputs inputs;
     private final int[] histogramSample;
 
     LearnerStep(TrainingConfig config, PolicyLearner learner, List<TaskPrompt> pool, HeldOutEvaluation evaluation) {
         this.config = config;
         this.learner = learner;
         this.evaluation = evaluation;
-        for (int i = 0; i < pool.size(); i++) {
-            poolIndex.put(pool.get(i).id(), i);
-        }
+        this.inputs = new UpdateInputs(pool);
         this.histogramSample = pool.size() <= HISTOGRAM_SAMPLE ? IntStream.range(0, pool.size()).toArray()
                 : new UniformSampler(config.seed() + 37).select(new double[pool.size()], HISTOGRAM_SAMPLE, i -> false);
     }
 
     /** Whether a prompt is in the pool the learner learns on. */
     boolean knows(String promptId) {
-        return poolIndex.containsKey(promptId);
+        return inputs.knows(promptId);
     }
 
     /** Update {@code batch.version()} → + 1. */
     Result apply(BatchAssembler.Batch batch) {
-        List<PolicyLearner.Group> groups = new ArrayList<>();
-        double[] estimates = new double[batch.groups().size()];
-        for (int g = 0; g < batch.groups().size(); g++) {
-            BatchAssembler.Group group = batch.groups().get(g);
-            int prompt = poolIndex.get(group.promptId());
-            groups.add(new PolicyLearner.Group(prompt, group.rollouts().stream().map(r -> trajectory(r, prompt)).toList()));
-            // The estimate the scheduler chose it with: from the Z_φ of the version that was current then.
-            estimates[g] = group.pHat() == null ? Double.NaN : group.pHat();
-        }
-        List<Trajectory> replayed = new ArrayList<>();
-        for (ReplayRecord record : batch.replay()) {
-            Integer prompt = poolIndex.get(record.getTrajectory().getRollout().getPrompt().getId());
-            if (prompt != null) {
-                replayed.add(trajectory(record.getTrajectory(), prompt));
-            }
-        }
-        LearnerUpdate.Figures figures = LearnerUpdate.apply(learner,
-                new LearnerUpdate.Batch(batch.version(), groups, estimates, replayed, false));
+        LearnerUpdate.Figures figures = LearnerUpdate.apply(learner, inputs.batch(batch.version(), batch.groups(),
+                batch.replay().stream().map(ReplayRecord::getTrajectory).toList()));
         Map<String, Double> metrics = figures.asMetrics();
         metrics.put(MetricNames.STALE_GROUPS, (double) batch.stale().size());
         metrics.put(MetricNames.DISCARDED_GROUPS, (double) batch.discarded().size());
@@ -135,17 +113,6 @@ final class LearnerStep {
         metrics.put(MetricNames.DISTINCT_CORRECT_COUNTDOWN, last.distinctCorrectCountdown());
         metrics.put(MetricNames.SAMPLES, (double) config.finalSamples());
         return metrics;
-    }
-
-    private static Trajectory trajectory(ScoredRollout scored, int prompt) {
-        var rollout = scored.getRollout();
-        float[] behaviour = new float[rollout.getBehaviourLogProbs().size()];
-        for (int i = 0; i < behaviour.length; i++) {
-            behaviour[i] = rollout.getBehaviourLogProbs().get(i);
-        }
-        return new Trajectory(rollout.getRolloutId(), prompt, rollout.getPromptTokens().stream().mapToInt(Integer::intValue).toArray(),
-                rollout.getResponseTokens().stream().mapToInt(Integer::intValue).toArray(), behaviour, scored.getReward(),
-                scored.getCorrect());
     }
 
     /** p̂'s histogram bin: tenths of [0, 1]. */

@@ -2,6 +2,7 @@ package io.pacedrl.learning;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
@@ -191,6 +192,25 @@ public record TrainingConfig(
     /** Every key and its value, in declaration order. */
     public Map<String, Object> asKeys() {
         return KEYS.convertValue(this, KEYS.getTypeFactory().constructMapType(LinkedHashMap.class, String.class, Object.class));
+    }
+
+    /** Every key and its value as one JSON object: how a run records its configuration on its topics. */
+    public String toJson() {
+        try {
+            return KEYS.writeValueAsString(asKeys());
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The configuration {@link #toJson} wrote; an unknown key or a bad value is an error naming it. */
+    public static TrainingConfig fromJson(String json) {
+        try {
+            return defaults().with(KEYS.readValue(json, KEYS.getTypeFactory().constructMapType(LinkedHashMap.class, String.class,
+                    Object.class)));
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("a recorded configuration is not JSON: " + e.getOriginalMessage(), e);
+        }
     }
 
     /** The key at fault and why, from a Jackson binding error. */

@@ -1,7 +1,9 @@
 package io.pacedrl.runner;
 
 import io.pacedrl.embedded.LocalKafka;
+import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.topics.TopicCreator;
+import io.pacedrl.topics.Topics;
 import io.pacedrl.topics.TopicSpec;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -63,6 +65,19 @@ public final class Platform implements AutoCloseable {
             List<String> names = admin.listTopics().names().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS).stream()
                     .filter(name -> name.startsWith(prefix)).toList();
             admin.deleteTopics(names).all().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * The topic prefixes ({@code <prefix><run id>.}) of the runs recorded on this cluster under
+     * {@code prefix}: those with a model-versions topic.
+     */
+    public List<String> recordedRuns(String prefix) throws Exception {
+        String suffix = new Topics(new SchemaRegistryClient(schemaRegistryUrl)).modelVersions.name();
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
+            return admin.listTopics().names().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS).stream()
+                    .filter(name -> name.startsWith(prefix) && name.endsWith("." + suffix))
+                    .map(name -> name.substring(0, name.length() - suffix.length())).sorted().toList();
         }
     }
 

@@ -3,7 +3,9 @@ package io.pacedrl.runner;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.topics.Topics;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -69,6 +71,48 @@ public final class PlatformOptions {
 
     Path writeResults(String commandName, String fileName, Object results) throws IOException {
         return run.writeResults(commandName, fileName, results);
+    }
+
+    /**
+     * The cluster that holds a recorded run: the external one, or the embedded broker started over
+     * the data an earlier command left in {@code --run-dir} (DIR/kafka).
+     */
+    Platform openRecorded() throws Exception {
+        validate();
+        if (!embedded()) {
+            return Platform.external(bootstrapServers, schemaRegistryUrl);
+        }
+        if (run.runDir == null || !Files.isDirectory(run.runDir.resolve("kafka"))) {
+            throw new ParameterException(command.commandLine(), "--run-dir must name a run's directory holding its embedded broker's "
+                    + "data (DIR/kafka), or --bootstrap-servers the cluster it ran on");
+        }
+        return Platform.embedded(run.runDir.resolve("kafka"));
+    }
+
+    /**
+     * The topic prefix of run {@code runId} on {@code platform}, or of the only run recorded there
+     * when {@code runId} is null; an error, listing the runs, otherwise.
+     */
+    String recordedRun(Platform platform, String runId) throws Exception {
+        List<String> runs = platform.recordedRuns(topicPrefix);
+        if (runId != null) {
+            String prefix = topicPrefix + runId + ".";
+            if (!runs.contains(prefix)) {
+                throw new ParameterException(command.commandLine(), "no run '" + runId + "' is recorded on " + platform.bootstrapServers()
+                        + (runs.isEmpty() ? "" : "; recorded: " + String.join(", ", strip(runs))));
+            }
+            return prefix;
+        }
+        if (runs.size() != 1) {
+            throw new ParameterException(command.commandLine(), runs.isEmpty() ? "no run is recorded on " + platform.bootstrapServers()
+                    : "several runs are recorded on " + platform.bootstrapServers() + "; name one with --run-id: "
+                    + String.join(", ", strip(runs)));
+        }
+        return runs.get(0);
+    }
+
+    private List<String> strip(List<String> prefixes) {
+        return prefixes.stream().map(p -> p.substring(topicPrefix.length(), p.length() - 1)).toList();
     }
 
     /** Opens the external platform named by the options, or starts the embedded one under the run directory. */

@@ -2,7 +2,9 @@ package io.pacedrl.runner;
 
 import io.pacedrl.schemas.DeadLetter;
 import io.pacedrl.schemas.FinishReason;
+import io.pacedrl.schemas.LearnedGroup;
 import io.pacedrl.schemas.ModelUpdate;
+import io.pacedrl.schemas.ModelVersion;
 import io.pacedrl.schemas.Prompt;
 import io.pacedrl.schemas.PromptEmbedding;
 import io.pacedrl.schemas.PromptSplit;
@@ -30,6 +32,7 @@ final class SampleRecords {
     final Rollout rollout;
     final ScoredRollout scoredRollout;
     final ModelUpdate modelUpdate;
+    final ModelVersion modelVersion;
     final PromptEmbedding embedding;
     final SchedulerDecision decision;
     final ReplayRecord replay;
@@ -57,6 +60,11 @@ final class SampleRecords {
         modelUpdate = ModelUpdate.newBuilder().setModelId(runId + "/policy").setVersion(1).setFormat("djl-params-v1")
                 .setSha256(sha256(weights)).setTotalBytes(weights.length).setChunkIndex(0).setChunkCount(1)
                 .setChunk(ByteBuffer.wrap(weights)).setLearnerStep(1).setRolloutIds(List.of(rollout.getRolloutId()))
+                .setCreatedAtMs(nowMs + 20).build();
+        modelVersion = ModelVersion.newBuilder().setRunId(runId).setModelId(modelUpdate.getModelId()).setVersion(1)
+                .setWeightsSha256(modelUpdate.getSha256()).setTrainerSha256(sha256("optimiser state".getBytes(StandardCharsets.UTF_8)))
+                .setReferenceSha256(sha256("parameters of the reference policy".getBytes(StandardCharsets.UTF_8)))
+                .setGroups(List.of(new LearnedGroup(scheduleId, 0.5, List.of(rollout.getRolloutId())))).setReplayIds(List.of())
                 .setCreatedAtMs(nowMs + 20).build();
         embedding = PoolEmbeddings.of(prompt.getId(), new float[] {0.12f, -0.8f, 1.5f, 0.03f}, sha256(weights), nowMs + 1);
         decision = SchedulerDecision.newBuilder().setRunId(runId).setLearnerVersion(0).setDecidedAtMs(nowMs + 2)

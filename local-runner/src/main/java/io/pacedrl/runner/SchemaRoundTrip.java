@@ -53,6 +53,7 @@ final class SchemaRoundTrip {
             send(producer, sent, topics.rollouts, samples.prompt.getId(), samples.rollout);
             send(producer, sent, topics.scoredRollouts, samples.prompt.getId(), samples.scoredRollout);
             send(producer, sent, topics.modelUpdates, samples.modelUpdate.getModelId() + "/0", samples.modelUpdate);
+            send(producer, sent, topics.modelVersions, samples.modelVersion.getModelId(), samples.modelVersion);
             send(producer, sent, topics.schedulerDecisions, samples.decision.getRunId(), samples.decision);
             send(producer, sent, topics.replay, samples.rollout.getRolloutId(), samples.replay);
             send(producer, sent, topics.deadLetters, samples.deadLetter.getSourceTopic(), samples.deadLetter);

@@ -4,6 +4,7 @@ import io.pacedrl.registry.AvroSerdes;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.schemas.DeadLetter;
 import io.pacedrl.schemas.ModelUpdate;
+import io.pacedrl.schemas.ModelVersion;
 import io.pacedrl.schemas.Prompt;
 import io.pacedrl.schemas.PromptEmbedding;
 import io.pacedrl.schemas.ReplayRecord;
@@ -48,6 +49,7 @@ public final class Topics {
     public final TopicSpec<String, Rollout> rollouts;
     public final TopicSpec<String, ScoredRollout> scoredRollouts;
     public final TopicSpec<String, ModelUpdate> modelUpdates;
+    public final TopicSpec<String, ModelVersion> modelVersions;
     public final TopicSpec<String, PromptEmbedding> promptEmbeddings;
     public final TopicSpec<String, SchedulerDecision> schedulerDecisions;
     public final TopicSpec<String, ReplayRecord> replay;
@@ -73,6 +75,9 @@ public final class Topics {
         // One partition keeps a version's chunks in order; chunks of up to 1 MiB plus their header.
         modelUpdates = topic(prefix + "model-updates", "model id and chunk index", registry, ModelUpdate.class, 1,
                 compacted(4 * ONE_MIB));
+        // The run's history: model-updates keeps only each chunk's newest version.
+        modelVersions = topic(prefix + "model-versions", "model id", registry, ModelVersion.class, 1,
+                retained(RETAIN_FOREVER, ONE_MIB));
         // Partitioned like the pool, so a prompt's embedding meets its prompt in one stream task.
         promptEmbeddings = topic(prefix + "prompt-embeddings", "prompt id (end markers: empty)", registry,
                 PromptEmbedding.class, SCALE_OUT_PARTITIONS, compacted(ONE_MIB));
@@ -98,7 +103,7 @@ public final class Topics {
 
     /** Every topic, in data-flow order. */
     public List<TopicSpec<?, ?>> all() {
-        return List.of(prompts, promptEmbeddings, scheduledPrompts, rollouts, scoredRollouts, modelUpdates,
+        return List.of(prompts, promptEmbeddings, scheduledPrompts, rollouts, scoredRollouts, modelUpdates, modelVersions,
                 schedulerDecisions, replay, deadLetters, runEvents);
     }
 

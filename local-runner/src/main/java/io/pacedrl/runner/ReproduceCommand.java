@@ -1,0 +1,75 @@
+package io.pacedrl.runner;
+
+import io.pacedrl.learner.Reproduction;
+import io.pacedrl.learner.RunRecord;
+import io.pacedrl.policy.Torch;
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ProgressBar;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * Re-executes a recorded run's updates from its topics and checks every version's SHA-256: the
+ * policy's weights, Z_φ and the optimisers' state. Reads the run's topics and writes none.
+ */
+@Command(name = "reproduce", mixinStandardHelpOptions = true,
+        description = "Recompute every version of a recorded run from its topics and compare each with its recorded SHA-256.")
+final class ReproduceCommand implements Callable<Integer> {
+    @Mixin
+    PlatformOptions platform;
+
+    @Option(names = "--run-id", paramLabel = "ID", description = "The run to reproduce. Default: the only run recorded on the cluster.")
+    String runId;
+
+    @Option(names = "--model-id", defaultValue = "policy", paramLabel = "ID", description = "The learner's model id. Default: ${DEFAULT-VALUE}.")
+    String modelId;
+
+    @Option(names = "--up-to", paramLabel = "VERSION", description = "Stop after this version. Default: the newest recorded.")
+    Long upTo;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        // The learner ran on one PyTorch thread; another count sums in another order.
+        Torch.configure(1);
+        try (Platform cluster = platform.openRecorded()) {
+            String prefix = platform.recordedRun(cluster, runId);
+            long start = System.nanoTime();
+            RunRecord record = RunRecord.read(cluster.bootstrapServers(), cluster.schemaRegistryUrl(), prefix, modelId);
+            long last = upTo == null ? record.latestVersion() : Math.min(upTo, record.latestVersion());
+            out.printf("run        %s: %s, versions 0–%d recorded on %s; pool %,d, %,d scored rollouts learned from (read in %.1f s)%n",
+                    record.runId(), record.config().method(), record.latestVersion(), cluster.bootstrapServers(), record.pool().size(),
+                    record.rollouts().size(), (System.nanoTime() - start) / 1e9);
+            out.flush();
+            long computing = System.nanoTime();
+            List<Reproduction.Check> checks;
+            try (ProgressBar bar = ProgressBars.create("reproduce", last + 1)) {
+                checks = Reproduction.run(record, last, check -> {
+                    bar.step();
+                    if (!check.matches()) {
+                        out.printf("mismatch   version %d: %s differ%n", check.version(), check.differences());
+                        out.flush();
+                    }
+                });
+            }
+            double seconds = (System.nanoTime() - computing) / 1e9;
+            List<Reproduction.Check> mismatched = checks.stream().filter(c -> !c.matches()).toList();
+            out.printf("result     %d of %d versions match (versions 0–%d, recomputed in %.1f s)%n", checks.size() - mismatched.size(),
+                    checks.size(), last, seconds);
+            if (!mismatched.isEmpty()) {
+                Reproduction.Check first = mismatched.get(0);
+                out.printf("first      mismatch at version %d: %s%n", first.version(), first.differences());
+                return 1;
+            }
+            return 0;
+        }
+    }
+}
