@@ -13,6 +13,7 @@ public record TopicSpec<K, V>(
         String keyDescription,
         Serde<K> keySerde,
         Serde<V> valueSerde,
+        Class<V> valueType,
         int partitions,
         Map<String, String> configs) {
 

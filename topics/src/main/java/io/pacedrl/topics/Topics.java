@@ -129,7 +129,7 @@ public final class Topics {
 
     private static <V extends SpecificRecord> TopicSpec<String, V> topic(String name, String key,
             SchemaRegistryClient registry, Class<V> type, int partitions, Map<String, String> configs) {
-        return new TopicSpec<>(name, key, Serdes.String(), AvroSerdes.value(registry, type), partitions, configs);
+        return new TopicSpec<>(name, key, Serdes.String(), AvroSerdes.value(registry, type), type, partitions, configs);
     }
 
     private static Map<String, String> compacted(int maxMessageBytes) {
