@@ -12,6 +12,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.Objects;
+import java.util.List;
+import java.util.ArrayList;
 import java.util.Map;
 import java.util.stream.Collectors;
 
@@ -192,6 +195,19 @@ public record TrainingConfig(
     /** Every key and its value, in declaration order. */
     public Map<String, Object> asKeys() {
         return KEYS.convertValue(this, KEYS.getTypeFactory().constructMapType(LinkedHashMap.class, String.class, Object.class));
+    }
+
+    /** The keys whose values differ in {@code other}, as "key: this → other", in declaration order. */
+    public List<String> differences(TrainingConfig other) {
+        Map<String, Object> mine = asKeys();
+        Map<String, Object> theirs = other.asKeys();
+        List<String> out = new ArrayList<>();
+        mine.forEach((key, value) -> {
+            if (!Objects.equals(value, theirs.get(key))) {
+                out.add(key + ": " + value + " → " + theirs.get(key));
+            }
+        });
+        return out;
     }
 
     /** Every key and its value as one JSON object: how a run records its configuration on its topics. */

@@ -118,9 +118,15 @@ public final class PlatformOptions {
     /** Opens the external platform named by the options, or starts the embedded one under the run directory. */
     Platform open(String commandName) throws Exception {
         validate();
+        return embedded() ? openAt(runDir(commandName)) : openAt(null);
+    }
+
+    /** Opens the external platform named by the options, or starts the embedded one in {@code runDir}. */
+    Platform openAt(Path runDir) throws Exception {
+        validate();
         if (!embedded()) {
             return Platform.external(bootstrapServers, schemaRegistryUrl);
         }
-        return Platform.embedded(runDir(commandName).resolve("kafka"));
+        return Platform.embedded(runDir.resolve("kafka"));
     }
 }

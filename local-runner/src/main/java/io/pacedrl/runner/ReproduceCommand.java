@@ -32,14 +32,17 @@ final class ReproduceCommand implements Callable<Integer> {
     @Option(names = "--up-to", paramLabel = "VERSION", description = "Stop after this version. Default: the newest recorded.")
     Long upTo;
 
+    @Option(names = "--threads", defaultValue = "1", paramLabel = "N",
+            description = "PyTorch threads: as many as the learner used (train's: 1), or sums run in another order. Default: ${DEFAULT-VALUE}.")
+    int threads;
+
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        // The learner ran on one PyTorch thread; another count sums in another order.
-        Torch.configure(1);
+        Torch.configure(threads);
         try (Platform cluster = platform.openRecorded()) {
             String prefix = platform.recordedRun(cluster, runId);
             long start = System.nanoTime();

@@ -28,6 +28,11 @@ public final class RunOptions {
         return Files.createDirectories(runDir);
     }
 
+    /** The run directory (given, or runs/&lt;name&gt;), not created. */
+    Path runDirOrNamed(String name) {
+        return runDir != null ? runDir : Path.of("runs", name);
+    }
+
     /** Writes a command's results as indented JSON into the run directory and returns the file. */
     Path writeResults(String commandName, String fileName, Object results) throws IOException {
         Path file = runDir(commandName).resolve(fileName);

@@ -3,10 +3,12 @@ package io.pacedrl.runner;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.pacedrl.learner.RunRecord;
 import io.pacedrl.learning.MetricNames;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.Torch;
 import io.pacedrl.policy.WarmStart;
+import io.pacedrl.schemas.ModelVersion;
 import io.pacedrl.tasks.JsonlDataset;
 import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.tasks.TaskSuite;
@@ -14,6 +16,7 @@ import io.pacedrl.topics.Topics;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.LocalDateTime;
@@ -60,8 +63,14 @@ final class TrainCommand implements Callable<Integer> {
             + "train or held_out; see the README) instead of the generated suite.")
     Path dataset;
 
-    @Option(names = "--run-id", paramLabel = "ID", description = "The run's id; its topics are prefixed with it. Default: train-<time>.")
+    @Option(names = "--run-id", paramLabel = "ID", description = "The run's id; its topics are prefixed with it, and its directory "
+            + "is runs/<id> unless --run-dir says otherwise. Default: train-<time>. An id already recorded on the cluster is refused.")
     String runId;
+
+    @Option(names = "--resume", paramLabel = "RUN", description = "Continue run RUN where it stopped, with the configuration it "
+            + "recorded (a changed one is refused: that is a fork). On the embedded platform its directory (runs/RUN or --run-dir) "
+            + "holds its broker and checkpoints.")
+    String resume;
 
     @Option(names = "--stall-seconds", defaultValue = "300", paramLabel = "S",
             description = "Stop with an error if no update arrives for this long (default: ${DEFAULT-VALUE}).")
@@ -78,7 +87,12 @@ final class TrainCommand implements Callable<Integer> {
         if (generators < 1) {
             throw new ParameterException(spec.commandLine(), "--generators must be ≥ 1, got " + generators);
         }
-        String id = runId != null ? runId : "train-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+        if (resume != null && runId != null && !resume.equals(runId)) {
+            throw new ParameterException(spec.commandLine(), "--resume " + resume + " continues run " + resume + "; --run-id " + runId
+                    + " names another");
+        }
+        String id = resume != null ? resume : runId != null ? runId
+                : "train-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
         try {
             Topics.checkPrefix(id);
         } catch (IllegalArgumentException e) {
@@ -107,7 +121,12 @@ final class TrainCommand implements Callable<Integer> {
         // One PyTorch thread per service: the generators and the learner each take a core.
         Torch.configure(1);
         Path weights = training.referenceWeights(out, warmStart(suite));
-        Path runDir = platform.runDir("train");
+        Path runDir = platform.run.runDirOrNamed(id);
+        if (resume != null && platform.embedded() && !Files.isDirectory(runDir.resolve("kafka"))) {
+            throw new ParameterException(spec.commandLine(), "--resume " + resume + ": " + runDir + " holds no embedded broker data; "
+                    + "give the run's directory with --run-dir");
+        }
+        Files.createDirectories(runDir);
         TrainingRun.Settings settings = new TrainingRun.Settings(config, sync, generators, platform.topicPrefix + id, runDir, weights,
                 pool, heldOut, Duration.ofSeconds(stallSeconds));
         TrainingConfig effective = settings.effectiveConfig();
@@ -116,11 +135,15 @@ final class TrainCommand implements Callable<Integer> {
                 config.groupSize(), pool.size(), Math.min(config.evalPrompts(), heldOut.size()));
         out.flush();
         TrainingRun.Result result;
-        try (Platform cluster = platform.open("train")) {
+        try (Platform cluster = platform.openAt(runDir)) {
             out.printf("cluster    %s, registry %s%n", cluster.bootstrapServers(), cluster.schemaRegistryUrl());
+            long resumedAt = resumePoint(cluster, settings);
+            if (resumedAt >= 0) {
+                out.printf("resumed    run %s at version %d of %d, with the configuration it recorded%n", id, resumedAt, config.steps());
+            }
             out.flush();
             try (ProgressBar bar = ProgressBars.create("train " + config.method(), config.steps())) {
-                result = TrainingRun.run(cluster, settings, progress -> {
+                result = TrainingRun.run(cluster, settings, resumedAt, progress -> {
                     bar.stepTo(progress.version());
                     bar.setExtraMessage(String.format("%,.0f rollouts, held-out %.3f, p̂ ρ %.2f", progress.rolloutsConsumed(),
                             progress.heldOutPassAt1(), progress.probeSpearman()));
@@ -132,6 +155,33 @@ final class TrainCommand implements Callable<Integer> {
         Path report = write(runDir, result, summary);
         out.printf("files      %s, %s, %s%n", runDir.resolve("config.yaml"), runDir.resolve(METRICS), report);
         return 0;
+    }
+
+    /**
+     * The newest version of a run being resumed (-1 for a new run), after checking that it may go on:
+     * a new run's id must be unused on the cluster, and a resumed run's configuration unchanged.
+     */
+    private long resumePoint(Platform cluster, TrainingRun.Settings settings) {
+        String prefix = settings.runId() + ".";
+        List<ModelVersion> recorded = RunRecord.versions(cluster.bootstrapServers(), cluster.schemaRegistryUrl(), prefix, TrainingRun.MODEL_ID);
+        if (resume == null) {
+            if (!recorded.isEmpty()) {
+                throw new IllegalStateException("run '" + settings.runId() + "' is already recorded on " + cluster.bootstrapServers()
+                        + " (versions 0–" + recorded.get(recorded.size() - 1).getVersion() + "); train --resume " + settings.runId()
+                        + " continues it, another --run-id starts a new run");
+            }
+            return -1;
+        }
+        if (recorded.isEmpty()) {
+            throw new IllegalStateException("run '" + resume + "' has no recorded version on " + cluster.bootstrapServers()
+                    + "; there is nothing to resume");
+        }
+        List<String> changed = TrainingConfig.fromJson(recorded.get(0).getConfig()).differences(settings.effectiveConfig());
+        if (!changed.isEmpty()) {
+            throw new IllegalStateException("run '" + resume + "' was recorded with another configuration (" + String.join(", ", changed)
+                    + "); resuming keeps a run's configuration, and a changed one is a fork (paced-rl fork)");
+        }
+        return recorded.get(recorded.size() - 1).getVersion();
     }
 
     /** The file a finished run's whole record is in (a comparison resumes from it). */
@@ -175,18 +225,20 @@ final class TrainCommand implements Callable<Integer> {
                 num(r.finalEvaluation(), "samples"), num(r.finalEvaluation(), MetricNames.AVERAGE_AT_K), num(r.finalEvaluation(), MetricNames.DISTINCT_CORRECT)));
         lines.put("estimator", String.format("probe Spearman(p̂, accuracy) %.2f at the end; mean β·KL %.1e; groups with signal %.0f%%",
                 num(last, MetricNames.PROBE_SPEARMAN), mean(r.metrics(), MetricNames.BETA_KL), 100 * mean(r.metrics(), MetricNames.INFORMATIVE_SHARE)));
-        lines.put("pipeline", String.format("%.1f rollouts/s over updates 1–%d (%.0f s); mean staleness %.2f versions; "
-                        + "stale groups dropped %.0f; dead letters %d", r.windowRollouts() / r.windowSeconds(), (long) num(end, "version"),
-                r.windowSeconds(), mean(r.metrics(), MetricNames.MEAN_STALENESS), num(end, MetricNames.STALE_GROUPS), r.deadLetters()));
+        String window = r.windowSeconds() > 0 ? String.format("%.1f rollouts/s over updates %d–%d (%.0f s)",
+                r.windowRollouts() / r.windowSeconds(), r.windowFrom(), (long) num(end, "version"),
+                r.windowSeconds()) : "no update ran in this process";
+        lines.put("pipeline", String.format("%s; mean staleness %.2f versions; stale groups dropped %.0f; dead letters %d", window,
+                mean(r.metrics(), MetricNames.MEAN_STALENESS), num(end, MetricNames.STALE_GROUPS), r.deadLetters()));
         lines.put("learner", String.format("model compute %.0f s, waiting for batches %.0f s, outside model compute %.2f%% of its "
                         + "step time", num(end, MetricNames.SECONDS_COMPUTE), num(end, MetricNames.SECONDS_WAITING), 100 * num(end, MetricNames.PIPELINE_SHARE)));
         StringBuilder cpu = new StringBuilder();
         r.windowCpuSeconds().forEach((service, seconds) -> cpu.append(String.format("%s %.0f s, ", service, seconds)));
         double used = r.windowCpuSeconds().values().stream().mapToDouble(Double::doubleValue).sum();
-        lines.put("cpu", cpu + String.format("of %.0f core-seconds; the difficulty stream %.1f%% of the CPU used, its scheduler task "
-                + "(scoring, selection, replay) %.0f s over the whole run, %.1f%%", r.windowSeconds() * r.cores(),
-                100 * r.windowCpuSeconds().getOrDefault("difficulty-stream", 0.0) / used, r.schedulerCpuSeconds(),
-                100 * r.schedulerCpuSeconds() / used));
+        lines.put("cpu", used == 0 ? "not measured: no update ran in this process" : cpu + String.format("of %.0f core-seconds; "
+                + "the difficulty stream %.1f%% of the CPU used, its scheduler task (scoring, selection, replay) %.0f s over the whole "
+                + "run, %.1f%%", r.windowSeconds() * r.cores(), 100 * r.windowCpuSeconds().getOrDefault("difficulty-stream", 0.0) / used,
+                r.schedulerCpuSeconds(), 100 * r.schedulerCpuSeconds() / used));
         return lines;
     }
 

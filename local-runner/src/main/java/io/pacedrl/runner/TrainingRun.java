@@ -43,6 +43,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -76,15 +77,19 @@ final class TrainingRun {
 
     /**
      * The run's record. {@code seconds} runs from version 0's publication to the final evaluation.
-     * The steady window runs from the first update's metrics to the last's (start-up and the final
-     * evaluation left out; a run of one update has none): its wall seconds, the rollouts the learner consumed in it, and the CPU
+     * The steady window runs from the metrics of update {@code windowFrom} (the first, or a resumed
+     * run's first in this process) to the last's (start-up and the final evaluation left out; a run
+     * of one update has none): its wall seconds, the rollouts the learner consumed in it, and the CPU
      * seconds each service's threads used in it. {@code generatedRollouts} counts every rollout the
      * generators wrote; {@code commit} is the code's (null in records written before it was kept).
      */
     record Result(String runId, boolean lockStep, TrainingConfig config, double seconds, List<Map<String, Object>> metrics,
             List<Map<String, Object>> evaluations, Map<String, Object> finalEvaluation, double windowSeconds,
-            double windowRollouts, Map<String, Double> windowCpuSeconds, double schedulerCpuSeconds, long generatedRollouts,
+            double windowRollouts, long windowFrom, Map<String, Double> windowCpuSeconds, double schedulerCpuSeconds, long generatedRollouts,
             long deadLetters, int cores, String commit) {}
+
+    /** The learner's model id: what generators follow on model-updates. */
+    static final String MODEL_ID = "policy";
 
     private TrainingRun() {}
 
@@ -103,12 +108,25 @@ final class TrainingRun {
         return id + ("true".equals(git.getProperty("git.dirty")) ? "-dirty" : "");
     }
 
+    /** A new run, from its pool to its end. */
     static Result run(Platform platform, Settings settings, Consumer<Progress> progress) throws Exception {
+        return run(platform, settings, -1, progress);
+    }
+
+    /**
+     * Runs it to its end: a new run ({@code resumedAt} -1) from its pool, or one resumed after
+     * version {@code resumedAt}, whose pool must be the one on its topic.
+     */
+    static Result run(Platform platform, Settings settings, long resumedAt, Consumer<Progress> progress) throws Exception {
         TrainingConfig config = settings.effectiveConfig();
         String prefix = settings.runId() + ".";
         Topics topics = new Topics(prefix, new SchemaRegistryClient(platform.schemaRegistryUrl()));
         platform.ensureTopics(topics.all());
-        loadPool(platform, topics, settings);
+        if (resumedAt < 0) {
+            loadPool(platform, topics, settings);
+        } else {
+            checkPool(platform, topics, settings);
+        }
 
         List<AutoCloseable> services = new ArrayList<>();
         List<GeneratorService> generators = new ArrayList<>();
@@ -121,22 +139,23 @@ final class TrainingRun {
                     verifiersFor(settings.pool())));
             for (int g = 0; g < settings.generators(); g++) {
                 GeneratorService generator = GeneratorService.start(new GeneratorService.Options(platform.bootstrapServers(),
-                        platform.schemaRegistryUrl(), prefix, "generator-" + g, "policy", new Transformer.SamplingConfig(
+                        platform.schemaRegistryUrl(), prefix, "generator-" + g, MODEL_ID, new Transformer.SamplingConfig(
                         (float) config.temperature(), 1f, config.maxNewTokens()), 16, 1));
                 generators.add(generator);
                 services.add(generator);
             }
             LearnerService learner = LearnerService.start(new LearnerService.Options(platform.bootstrapServers(),
-                    platform.schemaRegistryUrl(), prefix, "policy", settings.runId(), settings.runDir().resolve("checkpoints"),
+                    platform.schemaRegistryUrl(), prefix, MODEL_ID, settings.runId(), settings.runDir().resolve("checkpoints"),
                     settings.weights(), 1, Duration.ofMinutes(2)), config);
             services.add(learner);
 
-            Watch watch = watch(platform, topics, settings, learner, progress);
+            long windowFrom = Math.max(1, resumedAt + 1);
+            Watch watch = watch(platform, topics, settings, learner, windowFrom, progress);
             long generated = generators.stream().mapToLong(GeneratorService::rollouts).sum();
             long dead = CommittedRecords.read(platform.bootstrapServers(), topics.deadLetters.name(),
                     topics.deadLetters.valueSerde().deserializer(), read -> false, Duration.ofSeconds(1)).size();
             return new Result(settings.runId(), settings.lockStep(), config, watch.seconds(), watch.metrics(), watch.evaluations(),
-                    watch.finalEvaluation(), watch.windowSeconds(), watch.windowRollouts(), watch.windowCpu(), schedulerCpuSeconds(stream),
+                    watch.finalEvaluation(), watch.windowSeconds(), watch.windowRollouts(), windowFrom, watch.windowCpu(), schedulerCpuSeconds(stream),
                     generated, dead, Runtime.getRuntime().availableProcessors(), commit());
         } finally {
             for (int i = services.size() - 1; i >= 0; i--) {
@@ -162,6 +181,21 @@ final class TrainingRun {
         }
     }
 
+    /** A resumed run's pool, as its topic holds it, must be the one this command would load. */
+    private static void checkPool(Platform platform, Topics topics, Settings settings) {
+        Set<String> expected = new HashSet<>();
+        settings.pool().forEach(p -> expected.add(p.id()));
+        settings.heldOut().forEach(p -> expected.add(p.id()));
+        Set<String> onTopic = new HashSet<>();
+        CommittedRecords.read(platform.bootstrapServers(), topics.prompts.name(), topics.prompts.valueSerde().deserializer(),
+                read -> read.size() >= expected.size(), Duration.ofSeconds(30)).forEach(p -> onTopic.add(p.getId()));
+        if (!onTopic.equals(expected)) {
+            throw new IllegalStateException("run '" + settings.runId() + "' has " + onTopic.size() + " prompts on its topic, this command's "
+                    + "pool " + expected.size() + (onTopic.size() == expected.size() ? " others" : "")
+                    + "; resume it with the suite or dataset it started with");
+        }
+    }
+
     /** The verifiers of the pool's task kinds. */
     private static List<RewardVerifier> verifiersFor(List<TaskPrompt> pool) {
         Set<String> kinds = new HashSet<>();
@@ -172,8 +206,12 @@ final class TrainingRun {
     private record Watch(double seconds, List<Map<String, Object>> metrics, List<Map<String, Object>> evaluations,
             Map<String, Object> finalEvaluation, double windowSeconds, double windowRollouts, Map<String, Double> windowCpu) {}
 
-    /** Follows the learner's run events until its final evaluation, reporting progress after each. */
-    private static Watch watch(Platform platform, Topics topics, Settings settings, LearnerService learner,
+    /**
+     * Follows the learner's run events, from the run's first, until its final evaluation, reporting
+     * progress after each. The steady window (CPU, throughput) opens at the metrics of update
+     * {@code windowFrom}: this process's first, for a resumed run.
+     */
+    private static Watch watch(Platform platform, Topics topics, Settings settings, LearnerService learner, long windowFrom,
             Consumer<Progress> progress) throws Exception {
         List<Map<String, Object>> metrics = new ArrayList<>();
         List<Map<String, Object>> evaluations = new ArrayList<>();
@@ -193,10 +231,11 @@ final class TrainingRun {
         double windowStartRollouts = 0;
         double windowEndRollouts = 0;
         try (var events = new KafkaConsumer<>(Map.<String, Object>of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                platform.bootstrapServers(), ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
-                ConsumerConfig.GROUP_ID_CONFIG, settings.runId() + "-watch", ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"),
+                platform.bootstrapServers(), ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"),
                 new StringDeserializer(), topics.runEvents.valueSerde().deserializer())) {
-            events.subscribe(List.of(topics.runEvents.name()));
+            List<TopicPartition> partitions = List.of(new TopicPartition(topics.runEvents.name(), 0));
+            events.assign(partitions);
+            events.seekToBeginning(partitions);
             while (last == null) {
                 if (learner.failure().isPresent()) {
                     throw new IllegalStateException("the learner failed: " + learner.failure().get().getMessage(), learner.failure().get());
@@ -220,14 +259,14 @@ final class TrainingRun {
                         case RunEvents.METRICS -> {
                             metrics.add(row);
                             consumed = event.getMetrics().getOrDefault(MetricNames.ROLLOUTS_CONSUMED, consumed);
-                            if (event.getLearnerVersion() == 1) {
+                            if (event.getLearnerVersion() == windowFrom) {
                                 names.putAll(threadNames());
                                 windowStartCpu = cpuByThread(threads);
                                 windowStart = System.nanoTime();
                                 windowStartRollouts = consumed;
                             }
                             // The window ends at the last update: steps, or the one that spends the rollout budget.
-                            if (event.getLearnerVersion() > 1) {
+                            if (event.getLearnerVersion() > windowFrom) {
                                 names.putAll(threadNames());
                                 windowEndCpu = cpuByThread(threads);
                                 windowEnd = System.nanoTime();

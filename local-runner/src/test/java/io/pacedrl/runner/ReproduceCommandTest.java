@@ -1,0 +1,176 @@
+package io.pacedrl.runner;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pacedrl.schemas.LearnedGroup;
+import io.pacedrl.schemas.ModelVersion;
+import io.pacedrl.schemas.ScoredRollout;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.apache.avro.Schema;
+import org.apache.avro.file.DataFileReader;
+import org.apache.avro.file.DataFileWriter;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.avro.specific.SpecificDatumReader;
+import org.apache.avro.specific.SpecificDatumWriter;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A run's topics are its record: an asynchronous run on the embedded broker is reproduced version by
+ * version from them, carried to a fresh broker as files and reproduced there, found out when one
+ * recorded rollout is changed, and resumed after a SIGKILL with its invariants intact.
+ */
+class ReproduceCommandTest {
+    @TempDir
+    static Path dir;
+    private static Path weights;
+
+    @BeforeAll
+    static void tinyWarmStart() throws Exception {
+        weights = TinyPolicy.train(dir);
+    }
+
+    private static List<String> train(int steps, String... more) {
+        List<String> args = new ArrayList<>(List.of("train", "--weights", weights.toString(), "--pool-size", "200", "--steps",
+                Integer.toString(steps), "--set", "prompts-per-step=4", "--set", "group-size=4", "--set", "replay-size=4",
+                "--set", "max-new-tokens=8", "--set", "eval-every=50", "--set", "eval-prompts=8", "--set", "eval-samples=2",
+                "--set", "final-samples=2", "--set", "probe-prompts=8", "--set", "partition-fit-steps=2"));
+        args.addAll(List.of(more));
+        return args;
+    }
+
+    @Test
+    void aRecordedRunIsReproducedHereAndOnAFreshBrokerAndAChangedRolloutIsFound() throws Exception {
+        Path run = dir.resolve("recorded");
+        CommandRun trained = CommandRun.of(train(6, "--method", "paced", "--run-id", "rec", "--run-dir", run.toString())
+                .toArray(String[]::new));
+        assertEquals(0, trained.exitCode(), trained.out() + trained.err());
+
+        CommandRun here = CommandRun.of("reproduce", "--run-dir", run.toString());
+        assertEquals(0, here.exitCode(), here.out() + here.err());
+        assertTrue(here.out().contains("result     7 of 7 versions match (versions 0–6"), here.out());
+
+        Path exported = dir.resolve("exported");
+        CommandRun export = CommandRun.of("export", "--run-dir", run.toString(), "--to", exported.toString());
+        assertEquals(0, export.exitCode(), export.out() + export.err());
+        assertTrue(Files.isRegularFile(exported.resolve("schemas/ModelVersion.avsc")) && Files.isRegularFile(exported.resolve("report.html")));
+        Path elsewhere = dir.resolve("imported");
+        CommandRun imported = CommandRun.of("import", exported.toString(), "--run-dir", elsewhere.toString());
+        assertEquals(0, imported.exitCode(), imported.out() + imported.err());
+        CommandRun there = CommandRun.of("reproduce", "--run-dir", elsewhere.toString(), "--run-id", "rec");
+        assertEquals(0, there.exitCode(), there.out() + there.err());
+        assertTrue(there.out().contains("result     7 of 7 versions match"), there.out());
+
+        // One scored rollout of version 3's batch, changed in the files: the first version that learned from it stops matching.
+        List<ModelVersion> versions = read(exported.resolve("topics/model-versions.avro"), ModelVersion.class);
+        String changed = versions.get(3).getGroups().get(0).getRolloutIds().get(0);
+        long firstUse = versions.stream().filter(v -> v.getGroups().stream().map(LearnedGroup::getRolloutIds).anyMatch(ids -> ids.contains(changed))
+                || v.getReplayIds().contains(changed)).mapToLong(ModelVersion::getVersion).min().orElseThrow();
+        rewrite(exported.resolve("topics/scored-rollouts.avro"), changed);
+        CommandRun tampered = CommandRun.of("import", exported.toString(), "--run-dir", dir.resolve("tampered").toString());
+        assertEquals(0, tampered.exitCode(), tampered.out() + tampered.err());
+        CommandRun found = CommandRun.of("reproduce", "--run-dir", dir.resolve("tampered").toString());
+        assertEquals(1, found.exitCode(), found.out() + found.err());
+        assertTrue(found.out().contains("first      mismatch at version " + firstUse + ": policy weights, Z_φ, optimiser state"),
+                "changed " + changed + ", first learned by version " + firstUse + ":\n" + found.out());
+    }
+
+    @Test
+    void aKilledRunResumesExactlyOnceAndAChangedConfigurationIsRefused() throws Exception {
+        Path run = dir.resolve("killed");
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
+                System.getProperty("java.class.path"), PacedRl.class.getName()));
+        command.addAll(train(40, "--run-id", "kill", "--run-dir", run.toString()));
+        Process first = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(dir.resolve("killed.log").toFile()).start();
+        try {
+            Path checkpoint = run.resolve("checkpoints/v-000000004");
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+            while (!Files.isDirectory(checkpoint) && first.isAlive() && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            assertTrue(Files.isDirectory(checkpoint), "version 4 was checkpointed: " + Files.readString(dir.resolve("killed.log")));
+        } finally {
+            first.destroyForcibly().waitFor(); // SIGKILL: the services and the broker stop mid-run
+        }
+
+        CommandRun again = CommandRun.of(train(40, "--run-id", "kill", "--run-dir", run.toString()).toArray(String[]::new));
+        assertEquals(1, again.exitCode());
+        assertTrue(again.err().contains("run 'kill' is already recorded") && again.err().contains("train --resume kill continues it"),
+                again.err());
+        CommandRun changed = CommandRun.of(train(40, "--resume", "kill", "--run-dir", run.toString(), "--set", "beta=0.1")
+                .toArray(String[]::new));
+        assertEquals(1, changed.exitCode());
+        assertTrue(changed.err().contains("recorded with another configuration (beta: 0.05 → 0.1)"), changed.err());
+
+        CommandRun resumed = CommandRun.of(train(40, "--resume", "kill", "--run-dir", run.toString()).toArray(String[]::new));
+        assertEquals(0, resumed.exitCode(), resumed.out() + resumed.err());
+        assertTrue(resumed.out().lines().anyMatch(l -> l.matches("resumed    run kill at version \\d+ of 40, .*")), resumed.out());
+
+        Path files = dir.resolve("killed-export");
+        assertEquals(0, CommandRun.of("export", "--run-dir", run.toString(), "--to", files.toString()).exitCode());
+        List<ModelVersion> versions = read(files.resolve("topics/model-versions.avro"), ModelVersion.class);
+        assertEquals(41, versions.size(), "versions 0–40, each once");
+        for (int v = 0; v < versions.size(); v++) {
+            assertEquals(v, versions.get(v).getVersion());
+        }
+        Set<String> learned = new HashSet<>();
+        for (ModelVersion version : versions) {
+            for (LearnedGroup group : version.getGroups()) {
+                group.getRolloutIds().forEach(id -> assertTrue(learned.add(id), "rollout " + id + " learned fresh twice"));
+            }
+        }
+        assertEquals(40 * 4 * 4, learned.size(), "every update learned from B × G fresh rollouts");
+        CommandRun reproduced = CommandRun.of("reproduce", "--run-dir", run.toString());
+        assertEquals(0, reproduced.exitCode(), reproduced.out() + reproduced.err());
+        assertTrue(reproduced.out().contains("result     41 of 41 versions match"), reproduced.out());
+    }
+
+    private static <T> List<T> read(Path file, Class<T> type) throws Exception {
+        List<T> values = new ArrayList<>();
+        try (DataFileReader<GenericRecord> in = new DataFileReader<>(file.toFile(), new SpecificDatumReader<>())) {
+            for (GenericRecord row : in) {
+                values.add(type.cast(row.get("value")));
+            }
+        }
+        return values;
+    }
+
+    /** Flips the reward of one scored rollout in an exported topic file. */
+    private static void rewrite(Path file, String rolloutId) throws Exception {
+        List<GenericRecord> rows = new ArrayList<>();
+        Schema schema;
+        try (DataFileReader<GenericRecord> in = new DataFileReader<>(file.toFile(), new SpecificDatumReader<>())) {
+            schema = in.getSchema();
+            in.forEach(rows::add);
+        }
+        int changed = 0;
+        for (GenericRecord row : rows) {
+            if (row.get("value") instanceof ScoredRollout scored && scored.getRollout().getRolloutId().equals(rolloutId)) {
+                scored.setReward(1 - scored.getReward());
+                scored.setCorrect(!scored.getCorrect());
+                changed++;
+            }
+        }
+        assertEquals(1, changed);
+        File out = file.toFile();
+        try (DataFileWriter<GenericRecord> writer = new DataFileWriter<>(new SpecificDatumWriter<GenericRecord>(schema))) {
+            writer.create(schema, out);
+            rows.forEach(row -> {
+                try {
+                    writer.append(row);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+        }
+    }
+}
