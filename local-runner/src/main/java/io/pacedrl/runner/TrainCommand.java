@@ -12,6 +12,7 @@ import io.pacedrl.schemas.ModelVersion;
 import io.pacedrl.tasks.JsonlDataset;
 import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.tasks.TaskSuite;
+import io.pacedrl.topics.HangingTransactions;
 import io.pacedrl.topics.Topics;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -140,6 +141,11 @@ final class TrainCommand implements Callable<Integer> {
             long resumedAt = resumePoint(cluster, settings);
             if (resumedAt >= 0) {
                 out.printf("resumed    run %s at version %d of %d, with the configuration it recorded%n", id, resumedAt, config.steps());
+                // A broker killed mid-transaction can leave one that nothing would ever end.
+                for (HangingTransactions.Aborted hanging : cluster.abortHangingTransactions(settings.runId() + ".")) {
+                    out.printf("recovered  aborted a hanging transaction of producer %d on %s (open since offset %d)%n",
+                            hanging.producerId(), hanging.partition(), hanging.startOffset());
+                }
             }
             out.flush();
             try (ProgressBar bar = ProgressBars.create("train " + config.method(), config.steps())) {
