@@ -155,7 +155,7 @@ class DifficultyStreamTest {
         List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
                 System.getProperty("java.class.path"), DifficultyStream.class.getName(), "--bootstrap-servers", kafka.bootstrapServers(),
                 "--schema-registry-url", kafka.schemaRegistryUrl(), "--topic-prefix", "kill.", "--state-dir", dir.resolve("kill-state").toString(),
-                "--http-port", "0", "--set", "method=paced", "--set", "prompts-per-step=3", "--set", "group-size=2", "--set", "look-ahead=1",
+                "--http-port", "0", "--instance-id", "kill-0", "--set", "method=paced", "--set", "prompts-per-step=3", "--set", "group-size=2", "--set", "look-ahead=1",
                 "--set", "replay-size=2");
         java.io.File log = dir.resolve("kill-stream.log").toFile();
         Process app = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log)).start();

@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -43,6 +44,10 @@ final class ReproduceCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Torch.configure(threads);
+        if (Torch.threads() != threads) {
+            throw new ParameterException(spec.commandLine(), "--threads " + threads + ": PyTorch already runs " + Torch.threads()
+                    + " threads in this process, and sums would run in another order");
+        }
         try (Platform cluster = platform.openRecorded()) {
             String prefix = platform.recordedRun(cluster, runId);
             long start = System.nanoTime();

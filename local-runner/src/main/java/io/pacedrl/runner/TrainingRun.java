@@ -133,7 +133,7 @@ final class TrainingRun {
         try {
             DifficultyStream stream = DifficultyStream.start(new DifficultyStream.Options(platform.bootstrapServers(),
                     platform.schemaRegistryUrl(), prefix, prefix + "difficulty-stream", settings.runDir().resolve("state"), "127.0.0.1", 0, 1,
-                    settings.runId(), Map.of()), config);
+                    settings.runId(), DifficultyStream.staticMember(prefix + "difficulty-stream-0")), config);
             services.add(stream);
             services.add(RewardService.start(RewardService.Options.of(platform.bootstrapServers(), platform.schemaRegistryUrl(), prefix),
                     verifiersFor(settings.pool())));

@@ -3,6 +3,7 @@ package io.pacedrl.runner;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.pacedrl.policy.Torch;
 import io.pacedrl.schemas.LearnedGroup;
 import io.pacedrl.schemas.ModelVersion;
 import io.pacedrl.schemas.ScoredRollout;
@@ -55,7 +56,9 @@ class ReproduceCommandTest {
                 .toArray(String[]::new));
         assertEquals(0, trained.exitCode(), trained.out() + trained.err());
 
-        CommandRun here = CommandRun.of("reproduce", "--run-dir", run.toString());
+        // In this JVM the learner ran with the engine's threads as the first command set them; so does reproduce.
+        String threads = Integer.toString(Torch.threads());
+        CommandRun here = CommandRun.of("reproduce", "--run-dir", run.toString(), "--threads", threads);
         assertEquals(0, here.exitCode(), here.out() + here.err());
         assertTrue(here.out().contains("result     7 of 7 versions match (versions 0–6"), here.out());
 
@@ -66,7 +69,7 @@ class ReproduceCommandTest {
         Path elsewhere = dir.resolve("imported");
         CommandRun imported = CommandRun.of("import", exported.toString(), "--run-dir", elsewhere.toString());
         assertEquals(0, imported.exitCode(), imported.out() + imported.err());
-        CommandRun there = CommandRun.of("reproduce", "--run-dir", elsewhere.toString(), "--run-id", "rec");
+        CommandRun there = CommandRun.of("reproduce", "--run-dir", elsewhere.toString(), "--run-id", "rec", "--threads", threads);
         assertEquals(0, there.exitCode(), there.out() + there.err());
         assertTrue(there.out().contains("result     7 of 7 versions match"), there.out());
 
@@ -78,7 +81,7 @@ class ReproduceCommandTest {
         rewrite(exported.resolve("topics/scored-rollouts.avro"), changed);
         CommandRun tampered = CommandRun.of("import", exported.toString(), "--run-dir", dir.resolve("tampered").toString());
         assertEquals(0, tampered.exitCode(), tampered.out() + tampered.err());
-        CommandRun found = CommandRun.of("reproduce", "--run-dir", dir.resolve("tampered").toString());
+        CommandRun found = CommandRun.of("reproduce", "--run-dir", dir.resolve("tampered").toString(), "--threads", threads);
         assertEquals(1, found.exitCode(), found.out() + found.err());
         assertTrue(found.out().contains("first      mismatch at version " + firstUse + ": policy weights, Z_φ, optimiser state"),
                 "changed " + changed + ", first learned by version " + firstUse + ":\n" + found.out());
@@ -87,10 +90,8 @@ class ReproduceCommandTest {
     @Test
     void aKilledRunResumesExactlyOnceAndAChangedConfigurationIsRefused() throws Exception {
         Path run = dir.resolve("killed");
-        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
-                System.getProperty("java.class.path"), PacedRl.class.getName()));
-        command.addAll(train(40, "--run-id", "kill", "--run-dir", run.toString()));
-        Process first = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(dir.resolve("killed.log").toFile()).start();
+        // Its own JVMs, each with one PyTorch thread, as train runs the learner: what reproduce recomputes with.
+        Process first = launch(train(24, "--run-id", "kill", "--run-dir", run.toString()), dir.resolve("killed.log"));
         try {
             Path checkpoint = run.resolve("checkpoints/v-000000004");
             long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
@@ -102,23 +103,25 @@ class ReproduceCommandTest {
             first.destroyForcibly().waitFor(); // SIGKILL: the services and the broker stop mid-run
         }
 
-        CommandRun again = CommandRun.of(train(40, "--run-id", "kill", "--run-dir", run.toString()).toArray(String[]::new));
+        CommandRun again = CommandRun.of(train(24, "--run-id", "kill", "--run-dir", run.toString()).toArray(String[]::new));
         assertEquals(1, again.exitCode());
         assertTrue(again.err().contains("run 'kill' is already recorded") && again.err().contains("train --resume kill continues it"),
                 again.err());
-        CommandRun changed = CommandRun.of(train(40, "--resume", "kill", "--run-dir", run.toString(), "--set", "beta=0.1")
+        CommandRun changed = CommandRun.of(train(24, "--resume", "kill", "--run-dir", run.toString(), "--set", "beta=0.1")
                 .toArray(String[]::new));
         assertEquals(1, changed.exitCode());
         assertTrue(changed.err().contains("recorded with another configuration (beta: 0.05 → 0.1)"), changed.err());
 
-        CommandRun resumed = CommandRun.of(train(40, "--resume", "kill", "--run-dir", run.toString()).toArray(String[]::new));
-        assertEquals(0, resumed.exitCode(), resumed.out() + resumed.err());
-        assertTrue(resumed.out().lines().anyMatch(l -> l.matches("resumed    run kill at version \\d+ of 40, .*")), resumed.out());
+        Process resume = launch(train(24, "--resume", "kill", "--run-dir", run.toString()), dir.resolve("resumed.log"));
+        assertTrue(resume.waitFor(5, TimeUnit.MINUTES), "the resumed run ended");
+        String resumed = Files.readString(dir.resolve("resumed.log"));
+        assertEquals(0, resume.exitValue(), resumed);
+        assertTrue(resumed.lines().anyMatch(l -> l.matches("resumed    run kill at version \\d+ of 24, .*")), resumed);
 
         Path files = dir.resolve("killed-export");
         assertEquals(0, CommandRun.of("export", "--run-dir", run.toString(), "--to", files.toString()).exitCode());
         List<ModelVersion> versions = read(files.resolve("topics/model-versions.avro"), ModelVersion.class);
-        assertEquals(41, versions.size(), "versions 0–40, each once");
+        assertEquals(25, versions.size(), "versions 0–24, each once");
         for (int v = 0; v < versions.size(); v++) {
             assertEquals(v, versions.get(v).getVersion());
         }
@@ -128,10 +131,20 @@ class ReproduceCommandTest {
                 group.getRolloutIds().forEach(id -> assertTrue(learned.add(id), "rollout " + id + " learned fresh twice"));
             }
         }
-        assertEquals(40 * 4 * 4, learned.size(), "every update learned from B × G fresh rollouts");
-        CommandRun reproduced = CommandRun.of("reproduce", "--run-dir", run.toString());
-        assertEquals(0, reproduced.exitCode(), reproduced.out() + reproduced.err());
-        assertTrue(reproduced.out().contains("result     41 of 41 versions match"), reproduced.out());
+        assertEquals(24 * 4 * 4, learned.size(), "every update learned from B × G fresh rollouts");
+        Process reproduce = launch(List.of("reproduce", "--run-dir", run.toString()), dir.resolve("reproduced.log"));
+        assertTrue(reproduce.waitFor(5, TimeUnit.MINUTES));
+        String reproduced = Files.readString(dir.resolve("reproduced.log"));
+        assertEquals(0, reproduce.exitValue(), reproduced);
+        assertTrue(reproduced.contains("result     25 of 25 versions match"), reproduced);
+    }
+
+    /** The command line in a JVM of its own, its output in {@code log}. */
+    private static Process launch(List<String> args, Path log) throws Exception {
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
+                System.getProperty("java.class.path"), PacedRl.class.getName()));
+        command.addAll(args);
+        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }
 
     private static <T> List<T> read(Path file, Class<T> type) throws Exception {

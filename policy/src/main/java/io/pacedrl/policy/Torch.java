@@ -22,6 +22,11 @@ public final class Torch {
         return Engine.getEngine("PyTorch");
     }
 
+    /** The intra-op threads the engine runs (or will run) with in this process: the first setting wins. */
+    public static int threads() {
+        return Integer.parseInt(System.getProperty("ai.djl.pytorch.num_threads", Integer.toString(Runtime.getRuntime().availableProcessors())));
+    }
+
     private static void setIfAbsent(String key, String value) {
         if (System.getProperty(key) == null) {
             System.setProperty(key, value);
