@@ -1,7 +1,7 @@
 package io.pacedrl.learner;
 
+import io.pacedrl.topics.TopicScan;
 import io.pacedrl.topics.TopicSpec;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -9,7 +9,6 @@ import java.util.Map;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 
@@ -26,17 +25,8 @@ final class TopicReads {
 
     /** Every record of a topic up to its end now, all partitions, without a group. */
     static List<ConsumerRecord<String, byte[]>> readAll(KafkaConsumer<String, byte[]> reader, TopicSpec<?, ?> spec) {
-        List<TopicPartition> partitions = new ArrayList<>();
-        for (int p = 0; p < spec.partitions(); p++) {
-            partitions.add(new TopicPartition(spec.name(), p));
-        }
-        reader.assign(partitions);
-        reader.seekToBeginning(partitions);
-        Map<TopicPartition, Long> end = reader.endOffsets(partitions);
         List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
-        while (partitions.stream().anyMatch(p -> reader.position(p) < end.get(p))) {
-            reader.poll(Duration.ofMillis(200)).forEach(out::add);
-        }
+        TopicScan.toEnd(reader, spec, out::add);
         return out;
     }
 }

@@ -185,7 +185,7 @@ final class TrainCommand implements Callable<Integer> {
         List<String> changed = TrainingConfig.fromJson(recorded.get(0).getConfig()).differences(settings.effectiveConfig());
         if (!changed.isEmpty()) {
             throw new IllegalStateException("run '" + resume + "' was recorded with another configuration (" + String.join(", ", changed)
-                    + "); resuming keeps a run's configuration, and a changed one is a fork (paced-rl fork)");
+                    + "); resuming keeps a run's configuration: start a changed one as a new run (another --run-id)");
         }
         return recorded.get(recorded.size() - 1).getVersion();
     }
