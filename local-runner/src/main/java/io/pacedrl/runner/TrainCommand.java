@@ -119,14 +119,14 @@ final class TrainCommand implements Callable<Integer> {
                         + " train prompts and one held_out");
             }
         }
-        // One PyTorch thread per service: the generators and the learner each take a core.
-        Torch.configure(1);
-        Path weights = training.referenceWeights(out, warmStart(suite));
         Path runDir = platform.run.runDirOrNamed(id);
         if (resume != null && platform.embedded() && !Files.isDirectory(runDir.resolve("kafka"))) {
             throw new ParameterException(spec.commandLine(), "--resume " + resume + ": " + runDir + " holds no embedded broker data; "
                     + "give the run's directory with --run-dir");
         }
+        // One PyTorch thread per service: the generators and the learner each take a core.
+        Torch.configure(1);
+        Path weights = training.referenceWeights(out, warmStart(suite));
         Files.createDirectories(runDir);
         TrainingRun.Settings settings = new TrainingRun.Settings(config, sync, generators, platform.topicPrefix + id, runDir, weights,
                 pool, heldOut, Duration.ofSeconds(stallSeconds));

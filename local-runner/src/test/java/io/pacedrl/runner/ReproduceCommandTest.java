@@ -139,6 +139,25 @@ class ReproduceCommandTest {
         assertTrue(reproduced.contains("result     25 of 25 versions match"), reproduced);
     }
 
+    @Test
+    void badOptionsFailBeforeAnythingStartsNamingTheProblem() throws Exception {
+        CommandRun noRun = CommandRun.of("reproduce", "--run-dir", dir.resolve("nothing-here").toString(), "--threads",
+                Integer.toString(Torch.threads()));
+        assertEquals(2, noRun.exitCode());
+        assertTrue(noRun.err().contains("--run-dir must name a run's directory holding its embedded broker's data"), noRun.err());
+        CommandRun notExported = CommandRun.of("import", dir.toString());
+        assertEquals(2, notExported.exitCode());
+        assertTrue(notExported.err().contains("is not an exported run (no run.json)"), notExported.err());
+        Files.createDirectories(dir.resolve("full"));
+        Files.writeString(dir.resolve("full/file"), "x");
+        CommandRun full = CommandRun.of("export", "--run-dir", dir.resolve("nothing-here").toString(), "--to", dir.resolve("full").toString());
+        assertEquals(2, full.exitCode());
+        assertTrue(full.err().contains("is not empty"), full.err());
+        CommandRun resume = CommandRun.of(train(5, "--resume", "ghost", "--run-dir", dir.resolve("ghost").toString()).toArray(String[]::new));
+        assertEquals(2, resume.exitCode());
+        assertTrue(resume.err().contains("--resume ghost: ") && resume.err().contains("holds no embedded broker data"), resume.err());
+    }
+
     /** The command line in a JVM of its own, its output in {@code log}. */
     private static Process launch(List<String> args, Path log) throws Exception {
         List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
