@@ -180,13 +180,12 @@ final class LearnerPublisher implements AutoCloseable {
         }
         if (p.weights() != null) {
             // Z_φ before the policy: a reader that learns of the version from the policy already has its Z_φ.
-            List<ModelUpdate> chunks = new ArrayList<>();
-            if (p.partition() != null) {
-                chunks.addAll(ModelUpdateChunks.split(options.modelId() + LearnerService.PARTITION_SUFFIX, p.version(),
-                        PartitionFunction.FORMAT, p.partition(), p.version(), List.of(), List.of(), now));
-            }
+            List<ModelUpdate> partition = p.partition() == null ? List.of() : ModelUpdateChunks.split(options.modelId()
+                    + LearnerService.PARTITION_SUFFIX, p.version(), PartitionFunction.FORMAT, p.partition(), p.version(), List.of(),
+                    List.of(), now);
             List<ModelUpdate> policy = ModelUpdateChunks.split(options.modelId(), p.version(), LearnerService.FORMAT, p.weights(),
                     p.version(), p.rolloutIds(), p.replayIds(), now);
+            List<ModelUpdate> chunks = new ArrayList<>(partition);
             chunks.addAll(policy);
             if (p.version() == 0) {
                 // π_ref under its own model id: compaction keeps it after later versions replace version 0's chunks.
@@ -198,7 +197,7 @@ final class LearnerPublisher implements AutoCloseable {
                         chunk.getChunkIndex()), chunk));
             }
             producer.send(new ProducerRecord<>(topics.modelVersions.name(), options.modelId(), record(p, policy.get(0).getSha256(),
-                    chunks.get(0).getSha256(), now)));
+                    partition.isEmpty() ? null : partition.get(0).getSha256(), now)));
         }
         for (Event e : p.events()) {
             producer.send(new ProducerRecord<>(topics.runEvents.name(), options.runId(), RunEvent.newBuilder()
@@ -225,12 +224,12 @@ final class LearnerPublisher implements AutoCloseable {
     }
 
     /** What model-versions keeps of version {@code p}. */
-    private ModelVersion record(Publication p, String weightsSha256, String firstChunkSha256, long now) {
+    private ModelVersion record(Publication p, String weightsSha256, String partitionSha256, long now) {
         if (referenceSha256 == null) {
             referenceSha256 = ModelUpdateChunks.sha256(reference());
         }
         return ModelVersion.newBuilder().setRunId(options.runId()).setModelId(options.modelId()).setVersion(p.version())
-                .setWeightsSha256(weightsSha256).setPartitionSha256(p.partition() == null ? null : firstChunkSha256)
+                .setWeightsSha256(weightsSha256).setPartitionSha256(partitionSha256)
                 .setTrainerSha256(p.trainerSha256()).setReferenceSha256(referenceSha256)
                 .setGroups(p.groups().stream().map(g -> new LearnedGroup(g.scheduleId(), g.pHat(), List.copyOf(g.rolloutIds()))).toList())
                 .setReplayIds(List.copyOf(p.replayIds())).setConfig(p.version() == 0 ? config : null).setCreatedAtMs(now).build();
