@@ -1,0 +1,114 @@
+package io.pacedrl.learner;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import io.pacedrl.learning.LearnerUpdate;
+import io.pacedrl.learning.PolicyLearner;
+import io.pacedrl.learning.TrainingConfig;
+import io.pacedrl.policy.CharTokenizer;
+import io.pacedrl.policy.Torch;
+import io.pacedrl.policy.Transformer;
+import io.pacedrl.schemas.LearnedGroup;
+import io.pacedrl.schemas.ModelVersion;
+import io.pacedrl.schemas.Prompt;
+import io.pacedrl.schemas.PromptSplit;
+import io.pacedrl.schemas.ScoredRollout;
+import io.pacedrl.tasks.TaskPrompt;
+import io.pacedrl.topics.ModelUpdateChunks;
+import io.pacedrl.topics.PromptRecords;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Reproduction, without Kafka: a learner records four versions as the service does (its inputs,
+ * then the checksums of what it produced); a fresh one re-executes them from that record alone and
+ * every version matches; a changed rollout is found at the first version that learned from it.
+ */
+class ReproductionTest {
+    private static final TrainingConfig CONFIG = TrainingConfig.defaults().with(Map.of("method", "paced", "prompts-per-step", 2,
+            "group-size", 3, "partition-hidden", 16, "partition-fit-steps", 2));
+    private static final List<Prompt> PROMPTS = List.of(Fixtures.prompt("p0", "1+1=", "2", PromptSplit.TRAIN),
+            Fixtures.prompt("p1", "2+3=", "5", PromptSplit.TRAIN), Fixtures.prompt("p2", "7*6=", "42", PromptSplit.TRAIN),
+            Fixtures.prompt("p3", "9-4=", "5", PromptSplit.TRAIN));
+    private static byte[] reference;
+
+    @BeforeAll
+    static void tinyPolicy() {
+        Torch.configure(1);
+        try (NDManager manager = NDManager.newBaseManager();
+                Transformer model = new Transformer(manager, new Transformer.Config(CharTokenizer.ASCII.vocabularySize(), 32, 1, 2, 32,
+                        0f, true), CharTokenizer.ASCII, 3)) {
+            reference = model.toBytes();
+        }
+    }
+
+    @Test
+    void aRecordedRunIsReproducedAndAChangedRolloutIsFoundWhereItWasFirstLearned() {
+        RunRecord record = record(4);
+        List<Reproduction.Check> checks = new ArrayList<>();
+        Reproduction.run(record, Long.MAX_VALUE, checks::add);
+        assertEquals(5, checks.size(), "versions 0–4");
+        checks.forEach(check -> assertTrue(check.matches(), check.toString()));
+
+        // Version 3 learned fresh from p2@2.0/0 (replayed by version 4): flip its reward.
+        Map<String, ScoredRollout> changed = new HashMap<>(record.rollouts());
+        ScoredRollout original = changed.get("p2@2.0/0");
+        changed.put("p2@2.0/0", ScoredRollout.newBuilder(original).setReward(1 - original.getReward())
+                .setCorrect(!original.getCorrect()).build());
+        List<Reproduction.Check> after = Reproduction.run(new RunRecord(record.runId(), record.modelId(), record.config(),
+                record.reference(), record.pool(), record.versions(), changed), Long.MAX_VALUE, check -> { });
+        assertEquals(List.of(true, true, true, false, false), after.stream().map(Reproduction.Check::matches).toList());
+        assertEquals("policy weights, Z_φ, optimiser state", after.get(3).differences());
+
+        Map<String, ScoredRollout> missing = new HashMap<>(record.rollouts());
+        missing.remove("p2@2.0/0");
+        RunRecord.IncompleteRecordException gap = assertThrows(RunRecord.IncompleteRecordException.class, () -> Reproduction.run(
+                new RunRecord(record.runId(), record.modelId(), record.config(), record.reference(), record.pool(), record.versions(),
+                        missing), Long.MAX_VALUE, check -> { }));
+        assertEquals("version 3 learned from rollout 'p2@2.0/0', which is not on scored-rollouts", gap.getMessage());
+    }
+
+    /** Versions 0 to {@code updates} as the learner service records them; from version 2 on, each replays the previous batch's first rollout. */
+    private static RunRecord record(int updates) {
+        List<TaskPrompt> pool = PROMPTS.stream().map(PromptRecords::toTask).toList();
+        UpdateInputs inputs = new UpdateInputs(pool);
+        List<ModelVersion> versions = new ArrayList<>();
+        Map<String, ScoredRollout> rollouts = new HashMap<>();
+        try (PolicyLearner learner = new PolicyLearner(CONFIG, reference, pool.stream().map(TaskPrompt::text).toList())) {
+            versions.add(version(0, learner.state(), List.of(), List.of()));
+            for (int batch = 0; batch < updates; batch++) {
+                List<BatchAssembler.Group> groups = new ArrayList<>();
+                List<LearnedGroup> learned = new ArrayList<>();
+                for (int g = 0; g < 2; g++) {
+                    Prompt prompt = PROMPTS.get((batch + g) % PROMPTS.size());
+                    List<ScoredRollout> group = Fixtures.group(prompt, batch, 3, (batch + g) % 4, Math.max(0, batch - 1));
+                    group.forEach(r -> rollouts.put(r.getRollout().getRolloutId(), r));
+                    double pHat = 0.25 * g + 0.1 * batch;
+                    groups.add(new BatchAssembler.Group(prompt.getId() + "@" + batch + ".0", batch, group, pHat));
+                    learned.add(new LearnedGroup(prompt.getId() + "@" + batch + ".0", pHat,
+                            group.stream().map(r -> r.getRollout().getRolloutId()).toList()));
+                }
+                List<ScoredRollout> replayed = batch == 0 ? List.of()
+                        : List.of(rollouts.get(versions.get(batch).getGroups().get(0).getRolloutIds().get(0)));
+                LearnerUpdate.apply(learner, inputs.batch(batch, groups, replayed));
+                versions.add(version(batch + 1, learner.state(), learned,
+                        replayed.stream().map(r -> r.getRollout().getRolloutId()).toList()));
+            }
+        }
+        return new RunRecord("run", "policy", CONFIG, reference, pool, versions, rollouts);
+    }
+
+    private static ModelVersion version(long version, PolicyLearner.State state, List<LearnedGroup> groups, List<String> replayIds) {
+        return ModelVersion.newBuilder().setRunId("run").setModelId("policy").setVersion(version)
+                .setWeightsSha256(ModelUpdateChunks.sha256(state.weights())).setPartitionSha256(ModelUpdateChunks.sha256(state.partition()))
+                .setTrainerSha256(ModelUpdateChunks.sha256(state.trainer())).setReferenceSha256(ModelUpdateChunks.sha256(reference))
+                .setGroups(groups).setReplayIds(replayIds).setCreatedAtMs(0).build();
+    }
+}
