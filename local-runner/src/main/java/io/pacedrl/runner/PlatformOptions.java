@@ -117,8 +117,8 @@ public final class PlatformOptions {
 
     /** Opens the external platform named by the options, or starts the embedded one under the run directory. */
     Platform open(String commandName) throws Exception {
-        validate();
-        return embedded() ? openAt(runDir(commandName)) : openAt(null);
+        validate(); // before the run directory is made
+        return openAt(embedded() ? runDir(commandName) : null);
     }
 
     /** Opens the external platform named by the options, or starts the embedded one in {@code runDir}. */
