@@ -213,6 +213,7 @@ public final class DifficultyStream implements AutoCloseable {
                         applicationId == null ? defaults.applicationId() : applicationId, Files.createDirectories(stateDir),
                         httpHost, httpPort, threads, run.runId(cluster.topicPrefix),
                         instanceId == null ? Map.of() : staticMember(instanceId));
+                cluster.requireReachable();
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }

@@ -421,6 +421,7 @@ public final class GeneratorService implements AutoCloseable {
                 options = new Options(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix,
                         generatorId == null ? defaults.generatorId() : generatorId, modelId,
                         new Transformer.SamplingConfig(temperature, topP, maxNewTokens), batchPrompts, threads);
+                cluster.requireReachable();
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }

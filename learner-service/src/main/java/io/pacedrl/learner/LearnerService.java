@@ -568,6 +568,7 @@ public final class LearnerService implements AutoCloseable {
                         checkpointDir, weights);
                 options = new Options(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix, modelId,
                         run.runId(cluster.topicPrefix), checkpointDir, weights, threads, defaults.poolWait());
+                cluster.requireReachable();
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }

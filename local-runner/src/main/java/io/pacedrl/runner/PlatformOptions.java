@@ -1,10 +1,12 @@
 package io.pacedrl.runner;
 
 import io.pacedrl.registry.SchemaRegistryClient;
+import io.pacedrl.topics.ClusterCheck;
 import io.pacedrl.topics.Topics;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -32,8 +34,15 @@ public final class PlatformOptions {
             description = "Prefix for every topic name, to keep runs apart on a shared cluster. Default: none.")
     String topicPrefix;
 
+    @Option(names = ClusterCheck.WAIT_OPTION, defaultValue = "10", paramLabel = "SECONDS",
+            description = "How long an external cluster and its registry have to answer at start-up (default: ${DEFAULT-VALUE}).")
+    int clusterWaitSeconds;
+
     /** Checks the options together, naming the one at fault. */
     void validate() {
+        if (clusterWaitSeconds < 1) {
+            throw new ParameterException(command.commandLine(), ClusterCheck.WAIT_OPTION + " must be ≥ 1 second, got " + clusterWaitSeconds);
+        }
         if (bootstrapServers != null && schemaRegistryUrl == null) {
             throw new ParameterException(command.commandLine(),
                     "--schema-registry-url is required with --bootstrap-servers (the registry of that cluster)");
@@ -80,7 +89,7 @@ public final class PlatformOptions {
     Platform openRecorded() throws Exception {
         validate();
         if (!embedded()) {
-            return Platform.external(bootstrapServers, schemaRegistryUrl);
+            return external();
         }
         if (run.runDir == null || !Files.isDirectory(run.runDir.resolve("kafka"))) {
             throw new ParameterException(command.commandLine(), "--run-dir must name a run's directory holding its embedded broker's "
@@ -115,6 +124,12 @@ public final class PlatformOptions {
         return prefixes.stream().map(p -> p.substring(topicPrefix.length(), p.length() - 1)).toList();
     }
 
+    /** The external cluster, once a broker and the registry have answered. */
+    private Platform external() {
+        ClusterCheck.require(bootstrapServers, schemaRegistryUrl, Duration.ofSeconds(clusterWaitSeconds));
+        return Platform.external(bootstrapServers, schemaRegistryUrl);
+    }
+
     /** Opens the external platform named by the options, or starts the embedded one under the run directory. */
     Platform open(String commandName) throws Exception {
         validate(); // before the run directory is made
@@ -125,7 +140,7 @@ public final class PlatformOptions {
     Platform openAt(Path runDir) throws Exception {
         validate();
         if (!embedded()) {
-            return Platform.external(bootstrapServers, schemaRegistryUrl);
+            return external();
         }
         return Platform.embedded(runDir.resolve("kafka"));
     }

@@ -125,9 +125,35 @@ class DemoCommandTest {
                 "--run-dir", tempDir.resolve("no-registry").toString());
         assertEquals(1, run.exitCode(), run.out() + run.err());
         assertTrue(run.err().startsWith("paced-rl demo: "), run.err());
-        assertTrue(run.err().contains("schema registry unreachable: POST /subjects/no-registry.prompts-value/versions"),
-                run.err());
+        assertTrue(run.err().contains("the schema registry at http://127.0.0.1:" + closedPort + " did not answer within 10 s "
+                + "(--cluster-wait sets the wait): schema registry unreachable: GET /subjects"), run.err());
         assertEquals(1, run.err().lines().count(), "one line, no stack trace: " + run.err());
+    }
+
+    /** A cluster that is not there is reported within the wait, by the commands and by each service alike. */
+    @Test
+    void aDeadClusterIsReportedWithinTheWaitNamingTheOption() throws Exception {
+        int closedPort;
+        try (var socket = new java.net.ServerSocket(0)) {
+            closedPort = socket.getLocalPort();
+        }
+        String[] cluster = {"--bootstrap-servers", "127.0.0.1:" + closedPort, "--schema-registry-url",
+                "http://127.0.0.1:" + closedPort, "--cluster-wait", "2"};
+        Run run = demo(DifficultyCommandsTest.concat(cluster, "--run-dir", tempDir.resolve("dead-cluster").toString()));
+        assertEquals(1, run.exitCode(), run.out() + run.err());
+        assertTrue(run.err().startsWith("paced-rl demo: no Kafka broker answered at 127.0.0.1:" + closedPort
+                + " within 2 s (--cluster-wait sets the wait)"), run.err());
+        String checkpoints = tempDir.resolve("dead-cluster-checkpoints").toString();
+        for (String[] service : List.of(new String[] {"generator-service"}, new String[] {"reward-service"},
+                new String[] {"difficulty-stream"}, new String[] {"learner-service", "--checkpoint-dir", checkpoints})) {
+            CommandRun started = CommandRun.of(DifficultyCommandsTest.concat(service, cluster));
+            assertEquals(1, started.exitCode(), service[0] + ": " + started.err());
+            assertTrue(started.err().contains("no Kafka broker answered at 127.0.0.1:" + closedPort + " within 2 s"),
+                    service[0] + ": " + started.err());
+        }
+        Run badWait = demo("--cluster-wait", "0");
+        assertEquals(2, badWait.exitCode());
+        assertTrue(badWait.err().contains("--cluster-wait must be ≥ 1 second, got 0"), badWait.err());
     }
 
     /** Confluent's own Python client (Debian's python3-confluent-kafka) reads our topics and writes one. */

@@ -232,6 +232,7 @@ public final class RewardService implements AutoCloseable {
                 }
                 options = new Options(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix,
                         UUID.randomUUID().toString().substring(0, 8), Duration.ofMillis(timeoutMs), threads);
+                cluster.requireReachable();
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
