@@ -32,6 +32,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -117,6 +118,8 @@ public final class GeneratorService implements AutoCloseable {
         }
         prompts = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
                 ConsumerConfig.GROUP_ID_CONFIG, options.topicPrefix() + "generator",
+                // Static membership: a generator restarted under its id takes its partitions back at once.
+                ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, options.topicPrefix() + options.generatorId(),
                 ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false, ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
                 ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
                 ConsumerConfig.MAX_POLL_RECORDS_CONFIG, options.batchPrompts()),
@@ -200,7 +203,8 @@ public final class GeneratorService implements AutoCloseable {
             failure = e;
             log.error("{} stopped", options.generatorId(), e);
         } finally {
-            prompts.close();
+            // A static member leaves its group only when asked; a crashed one keeps its partitions for its restart.
+            prompts.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
             updates.close();
             producer.close(Duration.ofSeconds(5));
             stopped.countDown();

@@ -135,7 +135,8 @@ final class TrainingRun {
                     platform.schemaRegistryUrl(), prefix, prefix + "difficulty-stream", settings.runDir().resolve("state"), "127.0.0.1", 0, 1,
                     settings.runId(), DifficultyStream.staticMember(prefix + "difficulty-stream-0")), config);
             services.add(stream);
-            services.add(RewardService.start(RewardService.Options.of(platform.bootstrapServers(), platform.schemaRegistryUrl(), prefix),
+            services.add(RewardService.start(RewardService.Options.of(platform.bootstrapServers(), platform.schemaRegistryUrl(), prefix)
+                    .withInstanceId("0"),
                     verifiersFor(settings.pool())));
             for (int g = 0; g < settings.generators(); g++) {
                 GeneratorService generator = GeneratorService.start(new GeneratorService.Options(platform.bootstrapServers(),

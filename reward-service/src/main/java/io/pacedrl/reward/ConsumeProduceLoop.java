@@ -6,6 +6,7 @@ import io.pacedrl.topics.Topics;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -65,7 +66,8 @@ abstract class ConsumeProduceLoop implements Runnable {
             failure = e;
             log.error("{} stopped", service, e);
         } finally {
-            consumer.close();
+            // A static member leaves its group only when asked; a crashed one keeps its partitions for its restart.
+            consumer.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
             producer.close(Duration.ofSeconds(5));
         }
     }

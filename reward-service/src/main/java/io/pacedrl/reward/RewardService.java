@@ -49,7 +49,9 @@ public final class RewardService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(RewardService.class);
 
     /**
-     * @param instanceId    distinguishes this process's transactional producers from another's
+     * @param instanceId    this process among the service's instances: its transactional producers and its static
+     *                      group membership (a process restarted with the same id takes its partitions back at
+     *                      once instead of after the dead one's session timeout)
      * @param verifyTimeout longest a verification may take before its rollout is dead-lettered
      * @param threads       verifications run in parallel per verifier
      */
@@ -70,6 +72,10 @@ public final class RewardService implements AutoCloseable {
         public static Options of(String bootstrapServers, String schemaRegistryUrl, String topicPrefix) {
             return new Options(bootstrapServers, schemaRegistryUrl, topicPrefix, UUID.randomUUID().toString().substring(0, 8),
                     Duration.ofSeconds(30), 2);
+        }
+
+        public Options withInstanceId(String id) {
+            return new Options(bootstrapServers, schemaRegistryUrl, topicPrefix, id, verifyTimeout, threads);
         }
     }
 
@@ -164,6 +170,7 @@ public final class RewardService implements AutoCloseable {
     private static KafkaConsumer<String, byte[]> consumer(Options options, String member) {
         return new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
                 ConsumerConfig.GROUP_ID_CONFIG, groupId(options.topicPrefix(), member),
+                ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, groupId(options.topicPrefix(), member) + "-" + options.instanceId(),
                 ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
                 ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
@@ -213,6 +220,11 @@ public final class RewardService implements AutoCloseable {
                 description = "Parallel verifications per verifier (default: ${DEFAULT-VALUE}).")
         int threads;
 
+        @Option(names = "--instance-id", paramLabel = "ID",
+                description = "This instance among the service's: give a restarted process its old id and it takes its "
+                        + "partitions back at once. Two live processes must not share one. Default: random.")
+        String instanceId;
+
         @Spec
         CommandSpec spec;
 
@@ -231,7 +243,8 @@ public final class RewardService implements AutoCloseable {
                     chosen.add(verifier);
                 }
                 options = new Options(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix,
-                        UUID.randomUUID().toString().substring(0, 8), Duration.ofMillis(timeoutMs), threads);
+                        instanceId == null ? UUID.randomUUID().toString().substring(0, 8) : instanceId,
+                        Duration.ofMillis(timeoutMs), threads);
                 cluster.requireReachable();
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
