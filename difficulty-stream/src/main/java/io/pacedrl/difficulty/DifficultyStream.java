@@ -8,6 +8,7 @@ import io.pacedrl.topics.ServiceConfigOptions;
 import io.pacedrl.topics.ServiceLifecycle;
 import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.Topics;
+import io.pacedrl.topics.TransactionalProducers;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -122,6 +123,7 @@ public final class DifficultyStream implements AutoCloseable {
         // Larger polls and producer batches: scored rollouts/s on two cores went from ~30k to 40–47k.
         props.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_RECORDS_CONFIG), 5000);
         props.put(StreamsConfig.producerPrefix(ProducerConfig.BATCH_SIZE_CONFIG), 256 * 1024);
+        props.put(StreamsConfig.producerPrefix(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION), TransactionalProducers.MAX_IN_FLIGHT);
         props.putAll(options.streamsOverrides());
         return props;
     }

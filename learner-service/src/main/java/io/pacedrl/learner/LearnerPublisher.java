@@ -15,6 +15,7 @@ import io.pacedrl.topics.ModelUpdateChunks;
 import io.pacedrl.topics.PoolEmbeddings;
 import io.pacedrl.topics.RunEvents;
 import io.pacedrl.topics.Topics;
+import io.pacedrl.topics.TransactionalProducers;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Duration;
@@ -82,6 +83,7 @@ final class LearnerPublisher implements AutoCloseable {
         this.beforeCommit = beforeCommit;
         this.producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
                 ProducerConfig.TRANSACTIONAL_ID_CONFIG, options.topicPrefix() + "learner-" + options.modelId(),
+                ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, TransactionalProducers.MAX_IN_FLIGHT,
                 ProducerConfig.LINGER_MS_CONFIG, 5, ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024,
                 ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.modelUpdates.maxMessageBytes()),
                 new StringSerializer(), topics.valueSerializer());

@@ -7,5 +7,6 @@ import picocli.CommandLine.Command;
         description = "Benchmarks that print measured figures.",
         subcommands = {PlatformBenchmark.class, ModelBenchmarkCommand.class, SchedulingBenchmarkCommand.class,
                 DifficultyBenchmarkCommand.class, SelectionBenchmarkCommand.class,
-                GeneratorBenchmarkCommand.class, RewardBenchmarkCommand.class, PipelineBenchmarkCommand.class})
+                GeneratorBenchmarkCommand.class, RewardBenchmarkCommand.class, PipelineBenchmarkCommand.class,
+                FloodBenchmarkCommand.class})
 final class BenchCommand {}

@@ -234,8 +234,8 @@ final class TrainCommand implements Callable<Integer> {
         String window = r.windowSeconds() > 0 ? String.format("%.1f rollouts/s over updates %d–%d (%.0f s)",
                 r.windowRollouts() / r.windowSeconds(), r.windowFrom(), (long) num(end, "version"),
                 r.windowSeconds()) : "no update ran in this process";
-        lines.put("pipeline", String.format("%s; mean staleness %.2f versions; stale groups dropped %.0f; dead letters %d", window,
-                mean(r.metrics(), MetricNames.MEAN_STALENESS), num(end, MetricNames.STALE_GROUPS), r.deadLetters()));
+        lines.put("pipeline", String.format("%s; mean staleness %.2f versions; stale groups dropped %.0f; dead letters %s", window,
+                mean(r.metrics(), MetricNames.MEAN_STALENESS), num(end, MetricNames.STALE_GROUPS), r.deadLetters().describe()));
         lines.put("learner", String.format("model compute %.0f s, waiting for batches %.0f s, outside model compute %.2f%% of its "
                         + "step time", num(end, MetricNames.SECONDS_COMPUTE), num(end, MetricNames.SECONDS_WAITING), 100 * num(end, MetricNames.PIPELINE_SHARE)));
         StringBuilder cpu = new StringBuilder();

@@ -86,7 +86,7 @@ final class TrainingRun {
     record Result(String runId, boolean lockStep, TrainingConfig config, double seconds, List<Map<String, Object>> metrics,
             List<Map<String, Object>> evaluations, Map<String, Object> finalEvaluation, double windowSeconds,
             double windowRollouts, long windowFrom, Map<String, Double> windowCpuSeconds, double schedulerCpuSeconds, long generatedRollouts,
-            long deadLetters, int cores, String commit) {}
+            DeadLetterCounts deadLetters, int cores, String commit) {}
 
     /** The learner's model id: what generators follow on model-updates. */
     static final String MODEL_ID = "policy";
@@ -153,8 +153,7 @@ final class TrainingRun {
             long windowFrom = Math.max(1, resumedAt + 1);
             Watch watch = watch(platform, topics, settings, learner, windowFrom, progress);
             long generated = generators.stream().mapToLong(GeneratorService::rollouts).sum();
-            long dead = CommittedRecords.read(platform.bootstrapServers(), topics.deadLetters.name(),
-                    topics.deadLetters.valueSerde().deserializer(), read -> false, Duration.ofSeconds(1)).size();
+            DeadLetterCounts dead = DeadLetterCounts.read(platform.bootstrapServers(), topics, prefix);
             return new Result(settings.runId(), settings.lockStep(), config, watch.seconds(), watch.metrics(), watch.evaluations(),
                     watch.finalEvaluation(), watch.windowSeconds(), watch.windowRollouts(), windowFrom, watch.windowCpu(), schedulerCpuSeconds(stream),
                     generated, dead, Runtime.getRuntime().availableProcessors(), commit());

@@ -102,7 +102,7 @@ class ComparisonTest {
                 "distinct-correct-countdown", 1.0, "distinct-correct", 1.2));
         Map<String, Double> cpu = Map.of("generator", 9.0, "reward-service", 1.0, "learner", 9.0, "difficulty-stream", 0.9);
         TrainingRun.Result result = new TrainingRun.Result(method.key() + seed, false, config, 10, metrics, evaluations, last, 9, 90, 1,
-                cpu, 0.2, 100, 0, 2, "abc");
+                cpu, 0.2, 100, new DeadLetterCounts(0, 0, 0, Map.of()), 2, "abc");
         return new Comparison.Run(method, seed, method.key() + seed, "dir", null, result);
     }
 }

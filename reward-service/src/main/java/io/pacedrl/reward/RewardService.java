@@ -6,6 +6,7 @@ import io.pacedrl.topics.ClusterOptions;
 import io.pacedrl.topics.ServiceLifecycle;
 import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.Topics;
+import io.pacedrl.topics.TransactionalProducers;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -181,6 +182,7 @@ public final class RewardService implements AutoCloseable {
     private static KafkaProducer<String, Object> producer(Options options, Topics topics, String member) {
         return new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
                 ProducerConfig.TRANSACTIONAL_ID_CONFIG, groupId(options.topicPrefix(), member) + "-" + options.instanceId(),
+                ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, TransactionalProducers.MAX_IN_FLIGHT,
                 ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
                 ProducerConfig.LINGER_MS_CONFIG, 5,
                 ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.deadLetters.maxMessageBytes()),
