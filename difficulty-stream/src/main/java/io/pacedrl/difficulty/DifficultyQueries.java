@@ -12,6 +12,7 @@ import io.pacedrl.difficulty.state.PromptState;
 import io.pacedrl.difficulty.state.ReplayEntry;
 import io.pacedrl.difficulty.state.ScheduleEntry;
 import io.pacedrl.difficulty.state.SchedulerState;
+import io.pacedrl.registry.HttpServers;
 import io.pacedrl.topics.PoolEmbeddings;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -77,7 +78,7 @@ public final class DifficultyQueries implements AutoCloseable {
     /** Binds the server now (so its address can be advertised to Streams); it answers once {@link #serve} is called. */
     DifficultyQueries(String host, int port, BatchScheduler.Settings settings) throws IOException {
         this.settings = settings;
-        http = HttpServer.create(new InetSocketAddress(host, port), 0);
+        http = HttpServers.create(new InetSocketAddress(host, port), 0);
         self = new HostInfo(host, http.getAddress().getPort());
         executor = Executors.newFixedThreadPool(2, r -> {
             Thread t = new Thread(r, "difficulty-queries");

@@ -42,20 +42,26 @@ import org.apache.kafka.streams.state.Stores;
  *       scheduled prompts, replay draws, the scheduler's decisions and run events.
  * </ol>
  * Inputs are read as bytes and decoded in the processors, so bad records reach the dead letters whole.
+ * An input record written to another partition than Java's producers would choose for its key
+ * reaches its prompt's task through the {@code misplaced-inputs} repartition topic ({@link Placement}).
  */
 public final class DifficultyTopology {
     /** Name of the repartition topic between the two halves (prefixed with the application id). */
     public static final String EVENTS = "difficulty-events";
+    /** Name of the repartition topic that brings records written to another partition than Java's (see {@link Placement}). */
+    public static final String MISPLACED = "misplaced-inputs";
 
     private DifficultyTopology() {}
 
     /**
-     * @param embeddingPartitions the partitions of the prompt-embeddings topic as it exists (the
-     *                            catalogue's count on a cluster; 1 in a TopologyTestDriver): the pool's
-     *                            embeddings are whole once the end marker has arrived from each
+     * @param poolPartitions the partitions of the co-partitioned prompts, prompt-embeddings and
+     *                       scored-rollouts topics as they exist (the catalogue's count on a cluster; 1
+     *                       in a TopologyTestDriver): the pool's embeddings are whole once the end
+     *                       marker has arrived from each, and a record is in place in the partition
+     *                       Java's partitioner gives its key among them
      */
     public static Topology build(Topics topics, SchemaRegistryClient registry, TrainingConfig config, String runId,
-            int embeddingPartitions) {
+            int poolPartitions) {
         StreamsBuilder builder = new StreamsBuilder();
         store(builder, PromptStateProcessor.STATE_STORE, registry, PromptState.class);
         store(builder, PromptStateProcessor.GROUPS_STORE, registry, OpenGroup.class);
@@ -68,8 +74,13 @@ public final class DifficultyTopology {
 
         Consumed<String, byte[]> raw = Consumed.with(Serdes.String(), Serdes.ByteArray());
         long timeoutMs = config.groupTimeoutSeconds() * 1000L;
-        KStream<String, SpecificRecord> perPrompt = builder
-                .stream(List.of(topics.prompts.name(), topics.promptEmbeddings.name(), topics.scoredRollouts.name()), raw)
+        KStream<String, byte[]> inputs = builder
+                .stream(List.of(topics.prompts.name(), topics.promptEmbeddings.name(), topics.scoredRollouts.name()), raw);
+        KStream<String, byte[]> misplaced = inputs.process(() -> new Placement(false, poolPartitions))
+                .repartition(Repartitioned.<String, byte[]>as(MISPLACED).withKeySerde(Serdes.String())
+                        .withValueSerde(Serdes.ByteArray()).withNumberOfPartitions(poolPartitions));
+        KStream<String, SpecificRecord> perPrompt = inputs.process(() -> new Placement(true, poolPartitions))
+                .merge(misplaced)
                 .process(() -> new PromptStateProcessor(topics, config.accuracyEma(), timeoutMs),
                         PromptStateProcessor.STATE_STORE, PromptStateProcessor.GROUPS_STORE);
         to(perPrompt, topics.deadLetters, DeadLetter.class);
@@ -82,7 +93,7 @@ public final class DifficultyTopology {
         KStream<String, Object> versions = builder.stream(topics.modelUpdates.name(), raw).mapValues(value -> (Object) value);
         SchedulerProcessor.Replay replay = new SchedulerProcessor.Replay(config.method().replay(),
                 config.replayCapacity(), config.replayAdd(), config.replaySize());
-        BatchScheduler.Settings settings = BatchScheduler.Settings.of(config, embeddingPartitions);
+        BatchScheduler.Settings settings = BatchScheduler.Settings.of(config, poolPartitions);
         KStream<String, SpecificRecord> scheduler = events.merge(versions)
                 .process(() -> new SchedulerProcessor(topics, settings, replay, runId), SchedulerProcessor.INDEX_STORE,
                         SchedulerProcessor.STATE_STORE, SchedulerProcessor.REPLAY_STORE, SchedulerProcessor.CANDIDATES_STORE,

@@ -25,7 +25,6 @@ import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
-import org.apache.kafka.streams.processor.api.RecordMetadata;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.slf4j.Logger;
@@ -72,7 +71,7 @@ final class PromptStateProcessor implements Processor<String, byte[], String, Sp
 
     @Override
     public void process(Record<String, byte[]> record) {
-        String topic = context.recordMetadata().map(RecordMetadata::topic).orElse("");
+        String topic = RecordSource.of(record, context).topic();
         if (topic.equals(topics.prompts.name())) {
             onPrompt(record);
         } else if (topic.equals(topics.promptEmbeddings.name())) {
@@ -139,7 +138,7 @@ final class PromptStateProcessor implements Processor<String, byte[], String, Sp
         }
         if (PoolEmbeddings.isEndMarker(embedding)) {
             // Everything this partition had is already on its way to the scheduler, ahead of this.
-            int partition = context.recordMetadata().map(RecordMetadata::partition).orElseThrow();
+            int partition = RecordSource.of(record, context).partition();
             context.forward(new Record<>(PoolEmbeddings.MARKER_KEY, new DifficultyEvent(PoolEmbeddings.MARKER_KEY,
                     new EmbeddingsDone(partition)), record.timestamp()));
             return;

@@ -9,7 +9,6 @@ import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
-import org.apache.kafka.streams.processor.api.RecordMetadata;
 
 /**
  * Input records are read as bytes and decoded here, so that a record which does not decode, or
@@ -31,7 +30,7 @@ final class Rejections {
 
     /** The decoded value, or null when it did not decode (it has gone to the dead letters). */
     <T> T decode(Deserializer<T> deserializer, Record<String, byte[]> record) {
-        String topic = context.recordMetadata().map(RecordMetadata::topic).orElse("");
+        String topic = RecordSource.of(record, context).topic();
         try {
             return deserializer.deserialize(topic, record.value());
         } catch (RecordDecodingException e) {
@@ -47,7 +46,7 @@ final class Rejections {
 
     /** Sends the record being processed to the dead letters with {@code errorType} and {@code reason}. */
     void reject(Record<String, byte[]> record, String errorType, String reason) {
-        RecordMetadata origin = context.recordMetadata().orElseThrow();
+        RecordSource origin = RecordSource.of(record, context);
         byte[] key = record.key() == null ? null : record.key().getBytes(StandardCharsets.UTF_8);
         context.forward(new Record<>(origin.topic(), DeadLetters.of(origin.topic(), origin.partition(), origin.offset(),
                 key, record.value(), errorType, reason, SERVICE, record.timestamp()), record.timestamp()));

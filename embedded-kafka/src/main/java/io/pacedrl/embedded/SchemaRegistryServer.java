@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.pacedrl.embedded.KafkaSchemaStore.StoredSchema;
+import io.pacedrl.registry.HttpServers;
 import io.pacedrl.registry.RegistryError;
 import io.pacedrl.registry.SchemaRegistryException;
 import java.io.IOException;
@@ -69,7 +70,7 @@ public final class SchemaRegistryServer implements AutoCloseable {
         KafkaSchemaStore store = KafkaSchemaStore.open(bootstrapServers, topic, Duration.ofSeconds(30));
         HttpServer http;
         try {
-            http = HttpServer.create(new InetSocketAddress(host, port), 64);
+            http = HttpServers.create(new InetSocketAddress(host, port), 64);
         } catch (IOException e) {
             store.close();
             throw new IOException("cannot listen on " + host + ":" + port + " for the schema registry: " + e.getMessage(), e);
