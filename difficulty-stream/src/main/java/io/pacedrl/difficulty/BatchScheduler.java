@@ -502,13 +502,15 @@ public final class BatchScheduler {
     }
 
     /**
-     * Whether PACED can choose now: every partition of prompt-embeddings has its end marker, and the
-     * Z_φ of the learner's current version has arrived. Choosing before would rank prompts with the
-     * previous policy's Z_φ, or leave out prompts whose embedding is still on its way.
+     * Whether PACED can choose now: every partition of prompt-embeddings has its end marker, every
+     * embedded prompt is here too, and the Z_φ of the learner's current version has arrived.
+     * Choosing before would rank prompts with the previous policy's Z_φ, or leave out prompts whose
+     * embedding, or whose prompt (one written to another partition than Java's partitioner picks
+     * comes the long way round), is still on its way.
      */
     public boolean estimatesCurrent() {
         return estimator != null && estimator.version() >= state.getLearnerVersion()
-                && state.getEmbeddedPartitions().size() >= settings.embeddingPartitions();
+                && state.getEmbeddedPartitions().size() >= settings.embeddingPartitions() && unplaced.isEmpty();
     }
 
     private void updateAvailability(int index) {

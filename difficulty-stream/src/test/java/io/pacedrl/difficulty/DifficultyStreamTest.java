@@ -2,6 +2,7 @@ package io.pacedrl.difficulty;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -17,14 +18,18 @@ import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.TopicSpec;
 import io.pacedrl.topics.Topics;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -312,6 +317,99 @@ class DifficultyStreamTest {
             List<ScheduledPrompt> all = scheduled(9, Duration.ofSeconds(60));
             assertEquals(List.of(0L, 0L, 0L, 1L, 1L, 1L, 2L, 2L, 2L), batches(all));
         }
+    }
+
+    /**
+     * The pool and the scored rollouts written by Confluent's Python client, whose default
+     * partitioner (CRC32) places most keys elsewhere than Java's (murmur2): the stream still meets
+     * each prompt with its embedding and its rollouts, schedules with p̂ and counts the groups.
+     */
+    @Test
+    void aPoolAndRolloutsWrittenWithThePythonClientsPartitionerAreScheduledWithEstimates() throws Exception {
+        assumeTrue(pythonClientInstalled(), "Confluent's Python client is not installed (apt-get install "
+                + "python3-confluent-kafka); .ci/run installs it");
+        Topics py = new Topics("py.", new SchemaRegistryClient(kafka.schemaRegistryUrl()));
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            new TopicCreator(admin, Duration.ofSeconds(30)).ensure(py.all());
+        }
+        List<JsonNode> pool = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            pool.add(record(py.prompts, "p" + i, Records.prompt("p" + i)));
+        }
+        List<JsonNode> placed = writeWithPython(pool);
+        long elsewhere = placed.stream().filter(p -> p.path("partition").asInt()
+                != Placement.partitionFor(p.path("key").asText(), py.prompts.partitions())).count();
+        assertTrue(elsewhere >= 6, "most prompts sit where Java would not put them: " + placed);
+        refresh(py, 0);
+        send(py.modelUpdates, "policy/0", Records.version(0));
+
+        TrainingConfig config = TrainingConfig.defaults().with(Map.of("method", "paced", "prompts-per-step", 3,
+                "group-size", 2, "look-ahead", 1));
+        try (DifficultyStream app = DifficultyStream.start(DifficultyStream.Options.of(kafka.bootstrapServers(),
+                kafka.schemaRegistryUrl(), "py.", dir.resolve("py-state")), config)) {
+            app.awaitRunning(Duration.ofSeconds(60));
+            List<ScheduledPrompt> first = scheduled(py, 3, Duration.ofSeconds(60));
+            assertEquals(Set.of("p6", "p5", "p7"), first.stream().map(s -> s.getPrompt().getId()).collect(Collectors.toSet()),
+                    "the three nearest τ by Z_φ");
+            assertTrue(first.stream().allMatch(s -> s.getPHat() != null), "scheduled with p̂: " + first);
+            List<JsonNode> rollouts = new ArrayList<>();
+            for (ScheduledPrompt s : first) {
+                String id = s.getPrompt().getId();
+                rollouts.add(record(py.scoredRollouts, id, Records.scored(id, s.getScheduleId(), 0, 2, 1)));
+                rollouts.add(record(py.scoredRollouts, id, Records.scored(id, s.getScheduleId(), 1, 2, 0)));
+            }
+            writeWithPython(rollouts);
+            awaitJson(app.queryUrl(), "/scheduler", node -> node.path("inFlight").asLong() == 0
+                    && node.path("counters").path(BatchScheduler.COMPLETED).asLong() == 3);
+            JsonNode p6 = awaitJson(app.queryUrl(), "/prompts/p6", node -> node.path("state").path("groups").asLong() == 1);
+            assertEquals(0.5, p6.path("state").path("lastAccuracy").asDouble());
+            refresh(py, 1);
+            send(py.modelUpdates, "policy/0", Records.version(1));
+            List<ScheduledPrompt> next = scheduled(py, 6, Duration.ofSeconds(60)).stream().filter(s -> s.getBatchId() == 1).toList();
+            assertEquals(3, next.size());
+            assertTrue(next.stream().allMatch(s -> s.getPHat() != null), "scheduled with p̂: " + next);
+        }
+        List<io.pacedrl.schemas.DeadLetter> dead = CommittedRecords.read(kafka.bootstrapServers(), py.deadLetters.name(),
+                py.deadLetters.valueSerde().deserializer(), read -> false, Duration.ofSeconds(2));
+        assertEquals(List.of(), dead.stream().map(d -> d.getErrorType() + ": " + d.getReason()).toList(), "nothing dead-lettered");
+    }
+
+    static final String PYTHON = "/usr/bin/python3";
+
+    static boolean pythonClientInstalled() {
+        try {
+            Process check = new ProcessBuilder(PYTHON, "-c", "import confluent_kafka").redirectErrorStream(true).start();
+            check.getInputStream().readAllBytes();
+            return check.waitFor(30, TimeUnit.SECONDS) && check.exitValue() == 0;
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
+    /** One record as the Python writer takes it: topic, key, and the value's bytes as our serializer writes them. */
+    static <V> JsonNode record(TopicSpec<String, V> topic, String key, V value) {
+        return JSON.createObjectNode().put("topic", topic.name()).put("key", key)
+                .put("value", Base64.getEncoder().encodeToString(topic.valueSerde().serializer().serialize(topic.name(), value)));
+    }
+
+    /** Writes the records with Confluent's Python client's default partitioner; where each went. */
+    static List<JsonNode> writeWithPython(List<JsonNode> records) throws Exception {
+        Process python = new ProcessBuilder(PYTHON, Path.of("src/test/python/produce_with_default_partitioner.py").toString(),
+                kafka.bootstrapServers()).start();
+        try (var stdin = python.getOutputStream()) {
+            for (JsonNode record : records) {
+                stdin.write((record + "\n").getBytes(StandardCharsets.UTF_8));
+            }
+        }
+        String out = new String(python.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String err = new String(python.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(python.waitFor(60, TimeUnit.SECONDS) && python.exitValue() == 0, err);
+        List<JsonNode> placed = new ArrayList<>();
+        for (String line : out.lines().toList()) {
+            placed.add(JSON.readTree(line));
+        }
+        assertEquals(records.size(), placed.size(), out + err);
+        return placed;
     }
 
     /**

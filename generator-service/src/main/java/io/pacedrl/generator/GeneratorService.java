@@ -23,6 +23,7 @@ import io.pacedrl.topics.TransactionalProducers;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -95,6 +96,9 @@ public final class GeneratorService implements AutoCloseable {
         }
     }
 
+    /** Scheduled prompts fetched per poll: many sampling batches' worth. */
+    private static final int POLL_RECORDS = 500;
+
     private final Options options;
     private final Topics topics;
     private final KafkaConsumer<String, byte[]> prompts;
@@ -123,7 +127,8 @@ public final class GeneratorService implements AutoCloseable {
                 ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, options.topicPrefix() + options.generatorId(),
                 ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false, ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
                 ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                ConsumerConfig.MAX_POLL_RECORDS_CONFIG, options.batchPrompts()),
+                // Many more than one sampling batch: bad records are passed over inside what was fetched.
+                ConsumerConfig.MAX_POLL_RECORDS_CONFIG, POLL_RECORDS),
                 new StringDeserializer(), new ByteArrayDeserializer());
         // Every generator reads every update: no group, the one partition from the start.
         updates = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
@@ -194,9 +199,9 @@ public final class GeneratorService implements AutoCloseable {
                     prompts.subscribe(List.of(topics.scheduledPrompts.name()));
                     subscribed = true;
                 }
-                ConsumerRecords<String, byte[]> batch = prompts.poll(Duration.ofMillis(200));
-                if (!batch.isEmpty()) {
-                    generate(manager, policy, batch);
+                ConsumerRecords<String, byte[]> polled = prompts.poll(Duration.ofMillis(200));
+                if (!polled.isEmpty()) {
+                    generate(manager, policy, polled);
                 }
             }
         } catch (WakeupException e) {
@@ -254,55 +259,99 @@ public final class GeneratorService implements AutoCloseable {
         return policy;
     }
 
-    /** Samples G responses for every prompt of the batch in one call and commits them with the offsets. */
-    private void generate(NDManager manager, Transformer policy, ConsumerRecords<String, byte[]> batch) {
+    /** A polled record: the prompt to sample and its tokens, or why it cannot be (its dead letter). */
+    private record Polled(ConsumerRecord<String, byte[]> record, ScheduledPrompt prompt, int[] tokens, DeadLetter deadLetter) {}
+
+    /**
+     * Samples every usable prompt polled, {@code batchPrompts} at a time, each batch committed with
+     * its offsets and the dead letters of the bad records among it; a failed commit rewinds to the
+     * batch's first record and leaves the rest for the next poll.
+     */
+    private void generate(NDManager manager, Transformer policy, ConsumerRecords<String, byte[]> polled) {
+        List<Polled> chunk = new ArrayList<>();
+        int usable = 0;
+        List<Polled> all = new ArrayList<>();
+        polled.forEach(record -> all.add(decode(policy, record)));
+        for (int i = 0; i < all.size(); i++) {
+            Polled next = all.get(i);
+            if (next.prompt() != null && usable == options.batchPrompts()) {
+                if (!sample(manager, policy, chunk)) {
+                    rewind(all.subList(i - chunk.size(), all.size()));
+                    return;
+                }
+                chunk = new ArrayList<>();
+                usable = 0;
+            }
+            chunk.add(next);
+            usable += next.prompt() == null ? 0 : 1;
+        }
+        if (!sample(manager, policy, chunk)) {
+            rewind(chunk);
+        }
+    }
+
+    private Polled decode(Transformer policy, ConsumerRecord<String, byte[]> record) {
+        ScheduledPrompt prompt;
+        try {
+            prompt = topics.scheduledPrompts.valueSerde().deserializer().deserialize(record.topic(), record.value());
+        } catch (RecordDecodingException e) {
+            if (e.isTransient()) {
+                throw e;
+            }
+            return new Polled(record, null, null, deadLetter(record, e.reason().name(), e.getMessage()));
+        }
+        try {
+            if (prompt.getGroupSize() < 1 || prompt.getGroupSize() > 1024) {
+                throw new IllegalArgumentException("group size " + prompt.getGroupSize() + " is not in [1, 1024]");
+            }
+            int[] tokens = policy.tokenizer().encodePrompt(prompt.getPrompt().getText());
+            if (tokens.length >= policy.config().context()) {
+                throw new IllegalArgumentException("prompt of " + tokens.length + " tokens fills the context of "
+                        + policy.config().context());
+            }
+            return new Polled(record, prompt, tokens, null);
+        } catch (IllegalArgumentException e) {
+            return new Polled(record, null, null, deadLetter(record, UNUSABLE_PROMPT, e.getMessage()));
+        }
+    }
+
+    /** Every partition back to its first record among {@code unprocessed}: they are read again. */
+    private void rewind(List<Polled> unprocessed) {
+        Map<TopicPartition, Long> first = new LinkedHashMap<>();
+        for (Polled p : unprocessed) {
+            first.merge(new TopicPartition(p.record().topic(), p.record().partition()), p.record().offset(), Math::min);
+        }
+        first.forEach(prompts::seek);
+    }
+
+    /** Samples G responses for every prompt of the chunk in one call and commits them with its offsets; false if the commit failed. */
+    private boolean sample(NDManager manager, Transformer policy, List<Polled> chunk) {
         List<ProducerRecord<String, Object>> out = new ArrayList<>();
         List<ScheduledPrompt> scheduled = new ArrayList<>();
         List<int[]> rows = new ArrayList<>();
         CharTokenizer tokenizer = policy.tokenizer();
-        for (ConsumerRecord<String, byte[]> record : batch) {
-            ScheduledPrompt prompt;
-            try {
-                prompt = topics.scheduledPrompts.valueSerde().deserializer().deserialize(record.topic(), record.value());
-            } catch (RecordDecodingException e) {
-                if (e.isTransient()) {
-                    throw e;
-                }
-                out.add(new ProducerRecord<>(topics.deadLetters.name(), record.topic(), deadLetter(record, e.reason().name(),
-                        e.getMessage())));
+        for (Polled p : chunk) {
+            if (p.deadLetter() != null) {
+                out.add(new ProducerRecord<>(topics.deadLetters.name(), p.record().topic(), p.deadLetter()));
                 continue;
             }
-            int[] tokens;
-            try {
-                if (prompt.getGroupSize() < 1 || prompt.getGroupSize() > 1024) {
-                    throw new IllegalArgumentException("group size " + prompt.getGroupSize() + " is not in [1, 1024]");
-                }
-                tokens = tokenizer.encodePrompt(prompt.getPrompt().getText());
-                if (tokens.length >= policy.config().context()) {
-                    throw new IllegalArgumentException("prompt of " + tokens.length + " tokens fills the context of "
-                            + policy.config().context());
-                }
-            } catch (IllegalArgumentException e) {
-                out.add(new ProducerRecord<>(topics.deadLetters.name(), record.topic(), deadLetter(record, UNUSABLE_PROMPT,
-                        e.getMessage())));
-                continue;
-            }
-            scheduled.add(prompt);
-            for (int i = 0; i < prompt.getGroupSize(); i++) {
-                rows.add(tokens);
+            scheduled.add(p.prompt());
+            for (int i = 0; i < p.prompt().getGroupSize(); i++) {
+                rows.add(p.tokens());
             }
         }
         // Never sample with a policy older than the one the scheduler saw: in lock-step (look-ahead 1)
         // the update a batch waits for is published just before the batch is scheduled.
         long needed = scheduled.stream().mapToLong(ScheduledPrompt::getLearnerVersion).max().orElse(-1);
         List<DeadLetter> problems = new ArrayList<>();
+        takeUpdates(manager, policy, problems, Duration.ZERO); // the newest version, between batches of one poll too
         while (running && policyVersion < needed) {
             takeUpdates(manager, policy, problems, Duration.ofMillis(100));
         }
         problems.forEach(d -> out.add(new ProducerRecord<>(topics.deadLetters.name(), d.getSourceTopic(), d)));
         long started = System.currentTimeMillis();
         List<Transformer.Completion> completions = rows.isEmpty() ? List.of()
-                : policy.sample(rows, options.sampling(), seed(batch));
+                : policy.sample(rows, options.sampling(), seed(chunk.get(0).record()));
         long finished = System.currentTimeMillis();
         int row = 0;
         long sampledTokens = 0;
@@ -323,19 +372,16 @@ public final class GeneratorService implements AutoCloseable {
                 out.add(new ProducerRecord<>(topics.rollouts.name(), prompt.getPrompt().getId(), rollout));
             }
         }
-        if (commit(out, ServiceLifecycle.nextOffsets(batch))) {
-            rollouts.addAndGet(rows.size());
-            tokens.addAndGet(sampledTokens);
-        } else {
-            for (TopicPartition partition : batch.partitions()) {
-                prompts.seek(partition, batch.records(partition).get(0).offset());
-            }
+        if (!commit(out, ServiceLifecycle.nextOffsets(chunk.stream().map(Polled::record).toList()))) {
+            return false;
         }
+        rollouts.addAndGet(rows.size());
+        tokens.addAndGet(sampledTokens);
+        return true;
     }
 
-    /** A different random stream per batch and generator; the first scheduling of the batch names it. */
-    private long seed(ConsumerRecords<String, byte[]> batch) {
-        ConsumerRecord<String, byte[]> first = batch.iterator().next();
+    /** A different random stream per batch and generator; the batch's first scheduling names it. */
+    private long seed(ConsumerRecord<String, byte[]> first) {
         return (options.generatorId().hashCode() * 1_000_003L + first.partition()) * 1_000_003L + first.offset();
     }
 

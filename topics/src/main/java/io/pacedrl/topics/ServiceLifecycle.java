@@ -1,7 +1,6 @@
 package io.pacedrl.topics;
 
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
@@ -9,7 +8,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 
@@ -57,11 +55,11 @@ public final class ServiceLifecycle {
     }
 
     /** The offsets just past each partition's last record of {@code batch}: what a transaction commits with it. */
-    public static <K, V> Map<TopicPartition, OffsetAndMetadata> nextOffsets(ConsumerRecords<K, V> batch) {
+    public static <K, V> Map<TopicPartition, OffsetAndMetadata> nextOffsets(Iterable<ConsumerRecord<K, V>> batch) {
         Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
-        for (TopicPartition partition : batch.partitions()) {
-            List<ConsumerRecord<K, V>> records = batch.records(partition);
-            next.put(partition, new OffsetAndMetadata(records.get(records.size() - 1).offset() + 1));
+        for (ConsumerRecord<K, V> record : batch) {
+            next.merge(new TopicPartition(record.topic(), record.partition()), new OffsetAndMetadata(record.offset() + 1),
+                    (a, b) -> a.offset() >= b.offset() ? a : b);
         }
         return next;
     }
