@@ -251,6 +251,13 @@ final class KafkaSchemaStore implements AutoCloseable {
         return subjects.getOrDefault(subject, new TreeMap<>()).values().stream().filter(v -> !v.deleted()).toList();
     }
 
+    /** Every version of every subject, deleted ones too (their ids still resolve). */
+    synchronized List<StoredSchema> allVersions() {
+        List<StoredSchema> all = new ArrayList<>();
+        subjects.values().forEach(versions -> all.addAll(versions.values()));
+        return all;
+    }
+
     synchronized int maxVersion(String subject) {
         TreeMap<Integer, StoredSchema> versions = subjects.get(subject);
         return versions == null || versions.isEmpty() ? 0 : versions.lastKey();

@@ -76,6 +76,10 @@ final class SchemaRegistry {
                 "Schema " + id + " not found"));
     }
 
+    List<StoredSchema> allVersions() {
+        return store.allVersions();
+    }
+
     List<StoredSchema> usesOf(int id) {
         schemaById(id);
         return store.usesOf(id);

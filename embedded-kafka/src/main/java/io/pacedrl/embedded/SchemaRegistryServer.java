@@ -35,7 +35,7 @@ import picocli.CommandLine.Option;
  * our records. In compose/ a real Confluent registry takes its place.
  *
  * <pre>
- * GET  /subjects                                   GET  /schemas/ids/{id}[/schema|/versions]
+ * GET  /subjects                                   GET  /schemas, /schemas/ids/{id}[/schema|/versions]
  * POST /subjects/{s}                  (lookup)     GET  /schemas/types
  * GET  /subjects/{s}/versions                      POST /compatibility/subjects/{s}/versions[/{v}]
  * POST /subjects/{s}/versions         (register)   GET|PUT /config
@@ -176,6 +176,12 @@ public final class SchemaRegistryServer implements AutoCloseable {
 
     private Object schemas(String method, List<String> path) {
         allow(method, "GET", null);
+        if (path.size() == 1) {
+            ArrayNode all = json.createArrayNode();
+            registry.allVersions().forEach(v -> all.addObject().put("subject", v.subject()).put("version", v.version())
+                    .put("id", v.id()).put("schema", v.schema()));
+            return all;
+        }
         if (path.size() == 2 && "types".equals(path.get(1))) {
             return List.of("AVRO");
         }

@@ -59,6 +59,36 @@ class AvroSerdeRegistryTest {
         assertEquals(PROMPT, new AvroDeserializer<>(registry, Prompt.class).deserialize("prompts", bytes));
     }
 
+    /**
+     * Records of a poll with made-up schema ids are answered from one listing of the registry's ids,
+     * asked for after the poll; a schema registered after a listing but before a record arrived is
+     * still found, because that record's poll is later than the listing.
+     */
+    @Test
+    void aMadeUpSchemaIdIsKnownFromOneListingAskedAfterThePoll() {
+        SchemaRegistryClient client = new SchemaRegistryClient(kafka.schemaRegistryUrl());
+        AvroDeserializer<Prompt> deserializer = new AvroDeserializer<>(client, Prompt.class);
+        byte[] good = new AvroSerializer<Prompt>(registry).serialize("issued-prompts", PROMPT);
+        long polled = System.nanoTime();
+        for (int made = 0; made < 50; made++) {
+            byte[] madeUp = good.clone();
+            ByteBuffer.wrap(madeUp).putInt(1, 1_000_000_000 + made);
+            RecordDecodingException e = assertThrows(RecordDecodingException.class,
+                    () -> deserializer.deserialize("issued-prompts", madeUp, polled));
+            assertEquals(Reason.UNKNOWN_SCHEMA_ID, e.reason());
+            assertTrue(e.getMessage().contains("was never issued by the registry"), e.getMessage());
+        }
+        assertEquals(PROMPT, deserializer.deserialize("issued-prompts", good, polled));
+
+        // Registered after the listing above, then written and polled: a new listing finds it.
+        Schema later = new Schema.Parser().parse("{\"type\":\"record\",\"name\":\"Prompt\",\"namespace\":"
+                + "\"io.pacedrl.schemas\",\"fields\":[{\"name\":\"id\",\"type\":\"string\"},"
+                + "{\"name\":\"note\",\"type\":\"string\",\"default\":\"\"}]}");
+        int laterId = registry.register("issued-later-value", later);
+        assertTrue(client.issued(laterId, System.nanoTime()), "an id issued before the record arrived");
+        assertTrue(!client.issued(laterId + 1_000, System.nanoTime()), "one not issued yet");
+    }
+
     @Test
     void readsDataWrittenWithAnOlderCompatibleSchema() throws Exception {
         // An earlier Prompt without the optional answer and spec: a producer that has not upgraded.

@@ -271,7 +271,8 @@ public final class GeneratorService implements AutoCloseable {
         List<Polled> chunk = new ArrayList<>();
         int usable = 0;
         List<Polled> all = new ArrayList<>();
-        polled.forEach(record -> all.add(decode(policy, record)));
+        long received = System.nanoTime();
+        polled.forEach(record -> all.add(decode(policy, record, received)));
         for (int i = 0; i < all.size(); i++) {
             Polled next = all.get(i);
             if (next.prompt() != null && usable == options.batchPrompts()) {
@@ -290,10 +291,10 @@ public final class GeneratorService implements AutoCloseable {
         }
     }
 
-    private Polled decode(Transformer policy, ConsumerRecord<String, byte[]> record) {
+    private Polled decode(Transformer policy, ConsumerRecord<String, byte[]> record, long receivedAtNanos) {
         ScheduledPrompt prompt;
         try {
-            prompt = topics.scheduledPrompts.valueSerde().deserializer().deserialize(record.topic(), record.value());
+            prompt = topics.scheduledPrompts.decode(record.value(), receivedAtNanos);
         } catch (RecordDecodingException e) {
             if (e.isTransient()) {
                 throw e;

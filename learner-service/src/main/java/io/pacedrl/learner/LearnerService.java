@@ -356,13 +356,14 @@ public final class LearnerService implements AutoCloseable {
             waiting += seconds(start, polled);
             start = polled;
         }
+        long received = System.nanoTime();
         for (ConsumerRecord<String, byte[]> record : records) {
             if (record.value() == null) {
                 continue;
             }
             try {
                 if (record.topic().equals(topics.scoredRollouts.name())) {
-                    ScoredRollout scored = topics.scoredRollouts.valueSerde().deserializer().deserialize(record.topic(), record.value());
+                    ScoredRollout scored = topics.scoredRollouts.decode(record.value(), received);
                     if (!step.knows(scored.getRollout().getPrompt().getId())) {
                         deadLetters.add(deadLetter(record, UNKNOWN_PROMPT, "prompt '" + scored.getRollout().getPrompt().getId()
                                 + "' was not in the pool when the learner started"));
@@ -371,9 +372,9 @@ public final class LearnerService implements AutoCloseable {
                     }
                     assembler.addRollout(scored);
                 } else if (record.topic().equals(topics.replay.name())) {
-                    assembler.addReplay(topics.replay.valueSerde().deserializer().deserialize(record.topic(), record.value()));
+                    assembler.addReplay(topics.replay.decode(record.value(), received));
                 } else {
-                    decision(topics.schedulerDecisions.valueSerde().deserializer().deserialize(record.topic(), record.value()));
+                    decision(topics.schedulerDecisions.decode(record.value(), received));
                 }
             } catch (RecordDecodingException e) {
                 if (e.isTransient()) {

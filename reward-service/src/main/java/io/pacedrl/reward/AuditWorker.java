@@ -30,12 +30,12 @@ final class AuditWorker extends ConsumeProduceLoop {
     }
 
     @Override
-    List<ProducerRecord<String, Object>> handle(ConsumerRecords<String, byte[]> records) {
+    List<ProducerRecord<String, Object>> handle(ConsumerRecords<String, byte[]> records, long receivedAtNanos) {
         List<ProducerRecord<String, Object>> out = new ArrayList<>();
         for (ConsumerRecord<String, byte[]> record : records) {
             Rollout rollout;
             try {
-                rollout = topics.rollouts.valueSerde().deserializer().deserialize(record.topic(), record.value());
+                rollout = topics.rollouts.decode(record.value(), receivedAtNanos);
             } catch (RecordDecodingException e) {
                 if (e.isTransient()) {
                     throw e;

@@ -46,8 +46,8 @@ abstract class ConsumeProduceLoop implements Runnable {
         this.producer = producer;
     }
 
-    /** What the batch gives: records for any topic, dead letters included. */
-    abstract List<ProducerRecord<String, Object>> handle(ConsumerRecords<String, byte[]> records);
+    /** What the batch, polled at {@code receivedAtNanos} (System.nanoTime()), gives: records for any topic, dead letters included. */
+    abstract List<ProducerRecord<String, Object>> handle(ConsumerRecords<String, byte[]> records, long receivedAtNanos);
 
     @Override
     public void run() {
@@ -57,7 +57,7 @@ abstract class ConsumeProduceLoop implements Runnable {
             while (running) {
                 ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(200));
                 if (!records.isEmpty()) {
-                    commit(records, handle(records));
+                    commit(records, handle(records, System.nanoTime()));
                 }
             }
         } catch (WakeupException e) {

@@ -55,13 +55,13 @@ final class VerifierWorker extends ConsumeProduceLoop {
     private record Job(ConsumerRecord<String, byte[]> record, Rollout rollout, Future<Verdict> verdict, long startNanos) {}
 
     @Override
-    List<ProducerRecord<String, Object>> handle(ConsumerRecords<String, byte[]> records) {
+    List<ProducerRecord<String, Object>> handle(ConsumerRecords<String, byte[]> records, long receivedAtNanos) {
         List<Job> jobs = new ArrayList<>();
         List<ProducerRecord<String, Object>> out = new ArrayList<>();
         for (ConsumerRecord<String, byte[]> record : records) {
             Rollout rollout;
             try {
-                rollout = topics.rollouts.valueSerde().deserializer().deserialize(record.topic(), record.value());
+                rollout = topics.rollouts.decode(record.value(), receivedAtNanos);
             } catch (RecordDecodingException e) {
                 if (e.isTransient()) {
                     throw e; // the registry is down: nothing is committed, and the member stops

@@ -55,6 +55,30 @@ public final class AvroDeserializer<T extends SpecificRecord> implements Deseria
         return value;
     }
 
+    /**
+     * {@link #deserialize(String, byte[])} for a record received at {@code receivedAtNanos}
+     * (System.nanoTime(), at or after the poll that returned it): a schema id the registry never
+     * issued is known as such without asking for it (see {@link SchemaRegistryClient#issued}), so
+     * records with made-up ids cost next to nothing.
+     */
+    public T deserialize(String topic, byte[] bytes, long receivedAtNanos) {
+        if (bytes != null) {
+            int id = ConfluentWireFormat.schemaId(topic, bytes);
+            boolean issued;
+            try {
+                issued = readersByWriterId.containsKey(id) || registry.issued(id, receivedAtNanos);
+            } catch (SchemaRegistryException e) {
+                throw new RecordDecodingException(Reason.REGISTRY_UNAVAILABLE, topic, id, "cannot list the schema ids of the "
+                        + "registry at " + registry.url() + ": " + e.getMessage(), e);
+            }
+            if (!issued) {
+                throw new RecordDecodingException(Reason.UNKNOWN_SCHEMA_ID, topic, id, "schema id " + id
+                        + " was never issued by the registry at " + registry.url(), null);
+            }
+        }
+        return deserialize(topic, bytes);
+    }
+
     private SpecificDatumReader<T> readerFor(String topic, int id) {
         Schema writer;
         try {

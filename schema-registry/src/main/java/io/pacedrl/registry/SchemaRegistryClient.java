@@ -12,8 +12,10 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaParseException;
@@ -89,6 +91,64 @@ public final class SchemaRegistryClient {
                     schemasById.putIfAbsent(id, s);
                     return id;
                 });
+    }
+
+    /** The ids the registry had issued when listed, and when the listing was asked for (System.nanoTime()). */
+    private record IssuedIds(long askedAtNanos, Set<Integer> ids) {}
+
+    /** The last listing; null before the first, or once the registry has refused to list. */
+    private volatile IssuedIds issued = new IssuedIds(Long.MIN_VALUE, Set.of());
+
+    /**
+     * Whether the registry has issued schema id {@code id}, asked for a record that was already
+     * received at {@code receivedAtNanos} (System.nanoTime()). A producer registers its schema before
+     * writing with it, so an id missing from a listing asked for after the record arrived was never
+     * issued for it: a flood of records with made-up ids costs one listing per poll, not one request
+     * per record. A registry that cannot list ids (GET /schemas) is asked for the id itself.
+     */
+    public boolean issued(int id, long receivedAtNanos) {
+        if (schemasById.containsKey(id)) {
+            return true;
+        }
+        IssuedIds known = issued;
+        if (known != null && known.ids().contains(id)) {
+            return true;
+        }
+        if (known != null && known.askedAtNanos() <= receivedAtNanos) {
+            known = listIssued(receivedAtNanos);
+        }
+        if (known == null) {
+            try {
+                schemaById(id);
+                return true;
+            } catch (SchemaRegistryException e) {
+                if (e.is(RegistryError.SCHEMA_NOT_FOUND)) {
+                    return false;
+                }
+                throw e;
+            }
+        }
+        return known.ids().contains(id);
+    }
+
+    private synchronized IssuedIds listIssued(long receivedAtNanos) {
+        if (issued == null || issued.askedAtNanos() > receivedAtNanos) {
+            return issued; // another thread listed meanwhile
+        }
+        long asked = System.nanoTime();
+        IssuedIds listed;
+        try {
+            Set<Integer> ids = new HashSet<>();
+            call("GET", "/schemas?deleted=true", null).forEach(schema -> ids.add(schema.path("id").asInt()));
+            listed = new IssuedIds(asked, ids);
+        } catch (SchemaRegistryException e) {
+            if (e instanceof SchemaRegistryUnavailableException || e.httpStatus() != 404) {
+                throw e;
+            }
+            listed = null; // an older registry without the listing
+        }
+        issued = listed;
+        return listed;
     }
 
     /** The writer schema with global id {@code id}. */

@@ -1,5 +1,7 @@
 package io.pacedrl.topics;
 
+import io.pacedrl.registry.AvroDeserializer;
+import org.apache.kafka.common.serialization.Deserializer;
 import java.util.Map;
 import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.serialization.Serde;
@@ -23,6 +25,18 @@ public record TopicSpec<K, V>(
 
     public String cleanupPolicy() {
         return configs.get(TopicConfig.CLEANUP_POLICY_CONFIG);
+    }
+
+    /**
+     * A value of this topic as a consumer that polled it reads it: {@code receivedAtNanos}
+     * (System.nanoTime()) is when the poll returned, so that a made-up schema id costs no request of
+     * its own (see {@link AvroDeserializer#deserialize(String, byte[], long)}).
+     */
+    @SuppressWarnings("unchecked")
+    public V decode(byte[] value, long receivedAtNanos) {
+        Deserializer<V> deserializer = valueSerde.deserializer();
+        return deserializer instanceof AvroDeserializer<?> avro ? (V) avro.deserialize(name, value, receivedAtNanos)
+                : deserializer.deserialize(name, value);
     }
 
     /** The largest record the topic accepts; producers writing to it need max.request.size at least this. */
