@@ -122,6 +122,7 @@ public final class DifficultyStream implements AutoCloseable {
         props.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
         // Larger polls and producer batches: scored rollouts/s on two cores went from ~30k to 40–47k.
         props.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_RECORDS_CONFIG), 5000);
+        props.put(StreamsConfig.mainConsumerPrefix(ConsumerConfig.INTERCEPTOR_CLASSES_CONFIG), PollClock.class.getName());
         props.put(StreamsConfig.producerPrefix(ProducerConfig.BATCH_SIZE_CONFIG), 256 * 1024);
         props.put(StreamsConfig.producerPrefix(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION), TransactionalProducers.MAX_IN_FLIGHT);
         props.putAll(options.streamsOverrides());

@@ -92,7 +92,7 @@ final class PromptStateProcessor implements Processor<String, byte[], String, Sp
             }
             return;
         }
-        Prompt prompt = rejections.decode(topics.prompts.valueSerde().deserializer(), record);
+        Prompt prompt = rejections.decode(topics.prompts, record);
         if (prompt == null) {
             return;
         }
@@ -132,7 +132,7 @@ final class PromptStateProcessor implements Processor<String, byte[], String, Sp
         if (record.value() == null) {
             return; // compaction tombstone: nothing to learn
         }
-        PromptEmbedding embedding = rejections.decode(topics.promptEmbeddings.valueSerde().deserializer(), record);
+        PromptEmbedding embedding = rejections.decode(topics.promptEmbeddings, record);
         if (embedding == null) {
             return;
         }
@@ -162,7 +162,7 @@ final class PromptStateProcessor implements Processor<String, byte[], String, Sp
             rejections.reject(record, Rejections.IMPOSSIBLE_VALUE, "a scored rollout with no value");
             return;
         }
-        ScoredRollout scored = rejections.decode(topics.scoredRollouts.valueSerde().deserializer(), record);
+        ScoredRollout scored = rejections.decode(topics.scoredRollouts, record);
         if (scored == null) {
             return;
         }

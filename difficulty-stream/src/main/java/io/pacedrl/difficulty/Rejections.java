@@ -3,10 +3,10 @@ package io.pacedrl.difficulty;
 import io.pacedrl.registry.RecordDecodingException;
 import io.pacedrl.topics.DeadLetters;
 import io.pacedrl.topics.RunEvents;
+import io.pacedrl.topics.TopicSpec;
 import java.nio.charset.StandardCharsets;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.errors.SerializationException;
-import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 
@@ -29,10 +29,9 @@ final class Rejections {
     }
 
     /** The decoded value, or null when it did not decode (it has gone to the dead letters). */
-    <T> T decode(Deserializer<T> deserializer, Record<String, byte[]> record) {
-        String topic = RecordSource.of(record, context).topic();
+    <T> T decode(TopicSpec<String, T> topic, Record<String, byte[]> record) {
         try {
-            return deserializer.deserialize(topic, record.value());
+            return topic.decode(record.value(), PollClock.receivedBy());
         } catch (RecordDecodingException e) {
             if (e.isTransient()) {
                 throw e; // the registry is down, the record may be fine: fail and retry from the last commit

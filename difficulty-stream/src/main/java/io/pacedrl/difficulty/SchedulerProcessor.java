@@ -200,7 +200,7 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         if (record.value() == null) {
             return; // compaction tombstone
         }
-        ModelUpdate update = rejections.decode(topics.modelUpdates.valueSerde().deserializer(), record);
+        ModelUpdate update = rejections.decode(topics.modelUpdates, record);
         if (update == null) {
             return;
         }
