@@ -294,7 +294,7 @@ public final class LearnerService implements AutoCloseable {
             assembler = new BatchAssembler(settings);
             totals.put(MetricNames.ROLLOUTS_CONSUMED, 0.0);
             Publication first = new Publication(0, null, null, null, method.estimatesAccuracy(), List.of(), List.of(),
-                    List.of(new Event("lifecycle", 0, System.currentTimeMillis(), Map.of(), Map.of("state", "started",
+                    List.of(new Event(RunEvents.LIFECYCLE, 0, System.currentTimeMillis(), Map.of(), Map.of("state", "started",
                             "method", method.key()))), List.of(), Map.of());
             publisher.handOver(first, learner.snapshot(), assembler.snapshot(), Map.copyOf(totals));
             version = 0;
@@ -321,6 +321,8 @@ public final class LearnerService implements AutoCloseable {
             }
             version = c.version();
             log.info("learner: resumed at version {} from {}", version, checkpoints.dir());
+            // The run's record marks the restart; it goes out with the next version (a crash before then loses nothing).
+            pendingEvents.add(new Event(RunEvents.LIFECYCLE, version, System.currentTimeMillis(), Map.of(), Map.of("state", "resumed")));
         }
         if (evaluationDue(version)) {
             evaluate();

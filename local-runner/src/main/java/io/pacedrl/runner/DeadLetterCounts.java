@@ -1,5 +1,6 @@
 package io.pacedrl.runner;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
 import io.pacedrl.schemas.DeadLetter;
 import io.pacedrl.topics.TopicScan;
 import io.pacedrl.topics.Topics;
@@ -21,6 +22,17 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  * @param byTopic source topic (the run's prefix removed) → service (its instance removed) → letters
  */
 record DeadLetterCounts(long letters, long records, long repeated, Map<String, Map<String, Long>> byTopic) {
+
+    @JsonCreator(mode = JsonCreator.Mode.PROPERTIES)
+    DeadLetterCounts {
+        byTopic = byTopic == null ? Map.of() : byTopic;
+    }
+
+    /** A record written when only the letters were counted (an older metrics.json, which a comparison reads back). */
+    @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
+    static DeadLetterCounts ofLetters(long letters) {
+        return new DeadLetterCounts(letters, letters, 0, Map.of());
+    }
 
     /** Every dead letter the run's topic holds now. */
     static DeadLetterCounts read(String bootstrapServers, Topics topics, String prefix) {

@@ -25,6 +25,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
@@ -221,6 +222,11 @@ final class TrainCommand implements Callable<Integer> {
         lines.put("held-out", String.format("pass@1 %.3f → %.3f (version %s → %s, %.0f prompts × %.0f samples), %,.0f rollouts in %.0f s",
                 num(first, MetricNames.PASS_AT_1), num(last, MetricNames.PASS_AT_1), first.get("version"), last.get("version"), num(last, "prompts"),
                 num(last, "samples"), num(end, MetricNames.ROLLOUTS_CONSUMED), r.seconds()));
+        if (!r.restarts().isEmpty()) {
+            lines.put("restarts", r.restarts().stream().map(restart -> String.format("resumed at version %d, %.0f s after that "
+                    + "version's update", restart.version(), (restart.atMs() - updatedAtMs(r, restart.version())) / 1000.0))
+                    .collect(Collectors.joining("; ")) + "; the run's seconds include the time it was down");
+        }
         StringBuilder passAtK = new StringBuilder();
         r.finalEvaluation().forEach((key, value) -> {
             if (key.startsWith(MetricNames.PASS_AT_PREFIX)) {
@@ -246,6 +252,12 @@ final class TrainCommand implements Callable<Integer> {
                 + "run, %.1f%%", r.windowSeconds() * r.cores(), 100 * r.windowCpuSeconds().getOrDefault("difficulty-stream", 0.0) / used,
                 r.schedulerCpuSeconds(), 100 * r.schedulerCpuSeconds() / used));
         return lines;
+    }
+
+    /** When version {@code version}'s update was reported (version 0: the run's start). */
+    private static double updatedAtMs(TrainingRun.Result r, long version) {
+        return r.metrics().stream().filter(row -> num(row, "version") == version).mapToDouble(row -> num(row, "timeMs")).findFirst()
+                .orElse(r.evaluations().isEmpty() ? Double.NaN : num(r.evaluations().get(0), "timeMs"));
     }
 
     private static double num(Map<String, Object> row, String key) {

@@ -86,7 +86,15 @@ final class TrainingRun {
     record Result(String runId, boolean lockStep, TrainingConfig config, double seconds, List<Map<String, Object>> metrics,
             List<Map<String, Object>> evaluations, Map<String, Object> finalEvaluation, double windowSeconds,
             double windowRollouts, long windowFrom, Map<String, Double> windowCpuSeconds, double schedulerCpuSeconds, long generatedRollouts,
-            DeadLetterCounts deadLetters, int cores, String commit) {}
+            DeadLetterCounts deadLetters, int cores, String commit, List<Restart> restarts) {
+
+        Result {
+            restarts = restarts == null ? List.of() : List.copyOf(restarts); // none in records written before restarts were kept
+        }
+    }
+
+    /** A learner restarted by {@code train --resume} (or on its own) took the run up again at {@code version}, at {@code atMs}. */
+    record Restart(long version, long atMs) {}
 
     /** The learner's model id: what generators follow on model-updates. */
     static final String MODEL_ID = "policy";
@@ -156,7 +164,7 @@ final class TrainingRun {
             DeadLetterCounts dead = DeadLetterCounts.read(platform.bootstrapServers(), topics, prefix);
             return new Result(settings.runId(), settings.lockStep(), config, watch.seconds(), watch.metrics(), watch.evaluations(),
                     watch.finalEvaluation(), watch.windowSeconds(), watch.windowRollouts(), windowFrom, watch.windowCpu(), schedulerCpuSeconds(stream),
-                    generated, dead, Runtime.getRuntime().availableProcessors(), commit());
+                    generated, dead, Runtime.getRuntime().availableProcessors(), commit(), watch.restarts());
         } finally {
             for (int i = services.size() - 1; i >= 0; i--) {
                 services.get(i).close();
@@ -204,7 +212,8 @@ final class TrainingRun {
     }
 
     private record Watch(double seconds, List<Map<String, Object>> metrics, List<Map<String, Object>> evaluations,
-            Map<String, Object> finalEvaluation, double windowSeconds, double windowRollouts, Map<String, Double> windowCpu) {}
+            Map<String, Object> finalEvaluation, double windowSeconds, double windowRollouts, Map<String, Double> windowCpu,
+            List<Restart> restarts) {}
 
     /**
      * Follows the learner's run events, from the run's first, until its final evaluation, reporting
@@ -215,6 +224,7 @@ final class TrainingRun {
             Consumer<Progress> progress) throws Exception {
         List<Map<String, Object>> metrics = new ArrayList<>();
         List<Map<String, Object>> evaluations = new ArrayList<>();
+        List<Restart> restarts = new ArrayList<>();
         Map<String, Object> last = null;
         long started = -1;
         long finished = -1;
@@ -255,7 +265,13 @@ final class TrainingRun {
                     row.put("timeMs", event.getTimestampMs());
                     row.putAll(new TreeMap<>(event.getMetrics()));
                     switch (event.getType()) {
-                        case "lifecycle" -> started = event.getTimestampMs();
+                        case RunEvents.LIFECYCLE -> {
+                            if ("resumed".equals(event.getAttributes().get("state"))) {
+                                restarts.add(new Restart(event.getLearnerVersion(), event.getTimestampMs()));
+                            } else {
+                                started = event.getTimestampMs();
+                            }
+                        }
                         case RunEvents.METRICS -> {
                             metrics.add(row);
                             consumed = event.getMetrics().getOrDefault(MetricNames.ROLLOUTS_CONSUMED, consumed);
@@ -292,7 +308,7 @@ final class TrainingRun {
         Map<String, Double> windowCpu = windowStartCpu == null || windowEndCpu == null ? Map.of()
                 : cpuByService(windowStartCpu, windowEndCpu, names);
         return new Watch((finished - started) / 1000.0, metrics, evaluations, last, (windowEnd - windowStart) / 1e9,
-                windowEndRollouts - windowStartRollouts, windowCpu);
+                windowEndRollouts - windowStartRollouts, windowCpu, restarts);
     }
 
     /** The scheduler task's CPU time over the whole run (its counter, read over the stream's queries); NaN if unread. */

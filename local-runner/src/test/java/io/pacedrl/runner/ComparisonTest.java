@@ -3,6 +3,8 @@ package io.pacedrl.runner;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pacedrl.learning.Method;
 import io.pacedrl.learning.TrainingConfig;
 import java.util.ArrayList;
@@ -89,6 +91,20 @@ class ComparisonTest {
     }
 
     /** A finished run with these held-out points (rollouts → pass@1), one update per 10 rollouts, and this final pass@4. */
+    /** A comparison resumes from runs' metrics.json, including those written before dead letters were counted by topic. */
+    @Test
+    void aRunsRecordReadsBackAndSoDoesAnOlderOne() throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        TrainingRun.Result result = run(Method.PACED, 1, Map.of(0.0, 0.1, 100.0, 0.2), 0.3).result();
+        assertEquals(result, json.readValue(json.writeValueAsString(result), TrainingRun.Result.class));
+        ObjectNode older = (ObjectNode) json.valueToTree(result);
+        older.put("deadLetters", 3);
+        older.remove("restarts");
+        TrainingRun.Result read = json.treeToValue(older, TrainingRun.Result.class);
+        assertEquals(3, read.deadLetters().letters());
+        assertEquals(List.of(), read.restarts());
+    }
+
     private static Comparison.Run run(Method method, long seed, Map<Double, Double> heldOut, double passAt4) {
         TrainingConfig config = TrainingConfig.defaults().with(Map.of("method", method.key(), "seed", seed));
         List<Map<String, Object>> evaluations = new ArrayList<>();
@@ -102,7 +118,7 @@ class ComparisonTest {
                 "distinct-correct-countdown", 1.0, "distinct-correct", 1.2));
         Map<String, Double> cpu = Map.of("generator", 9.0, "reward-service", 1.0, "learner", 9.0, "difficulty-stream", 0.9);
         TrainingRun.Result result = new TrainingRun.Result(method.key() + seed, false, config, 10, metrics, evaluations, last, 9, 90, 1,
-                cpu, 0.2, 100, new DeadLetterCounts(0, 0, 0, Map.of()), 2, "abc");
+                cpu, 0.2, 100, new DeadLetterCounts(0, 0, 0, Map.of()), 2, "abc", List.of());
         return new Comparison.Run(method, seed, method.key() + seed, "dir", null, result);
     }
 }

@@ -3,6 +3,8 @@ package io.pacedrl.runner;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pacedrl.policy.Torch;
 import io.pacedrl.schemas.LearnedGroup;
 import io.pacedrl.schemas.ModelVersion;
@@ -15,6 +17,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.LongStream;
 import org.apache.avro.Schema;
 import org.apache.avro.file.DataFileReader;
 import org.apache.avro.file.DataFileWriter;
@@ -117,6 +120,17 @@ class ReproduceCommandTest {
         String resumed = Files.readString(dir.resolve("resumed.log"));
         assertEquals(0, resume.exitValue(), resumed);
         assertTrue(resumed.lines().anyMatch(l -> l.matches("resumed    run kill at version \\d+ of 24, .*")), resumed);
+        // The record covers the whole run, both processes, with the restart marked.
+        long resumedAt = Long.parseLong(resumed.lines().filter(l -> l.startsWith("resumed    run kill at version ")).findFirst()
+                .orElseThrow().replaceAll("resumed    run kill at version (\\d+) of 24, .*", "$1"));
+        assertTrue(resumed.lines().anyMatch(l -> l.startsWith("restarts   resumed at version " + resumedAt + ", ")), resumed);
+        JsonNode record = new ObjectMapper().readTree(run.resolve(TrainCommand.METRICS).toFile());
+        List<Long> reported = new ArrayList<>();
+        record.get("metrics").forEach(row -> reported.add(row.get("version").asLong()));
+        assertEquals(LongStream.rangeClosed(1, 24).boxed().toList(), reported, "every update's metrics, from both processes");
+        assertEquals(1, record.get("restarts").size());
+        assertEquals(resumedAt, record.get("restarts").get(0).get("version").asLong());
+        assertTrue(record.get("seconds").asDouble() > 0 && record.get("seconds").asDouble() < 600, record.get("seconds").toString());
 
         Path files = dir.resolve("killed-export");
         assertEquals(0, CommandRun.of("export", "--run-dir", run.toString(), "--to", files.toString()).exitCode());

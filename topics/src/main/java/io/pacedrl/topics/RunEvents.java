@@ -18,6 +18,8 @@ public final class RunEvents {
     public static final String BATCH_CLOSED = "batch";
     /** difficulty-stream: the replay draw for a learner update (drawn, buffered, groups offered). */
     public static final String REPLAY = "replay";
+    /** learner-service: the run started (attribute state "started", at version 0) or a restarted learner resumed it ("resumed"). */
+    public static final String LIFECYCLE = "lifecycle";
     /** learner-service: one update's figures (loss, β·KL, staleness, time split, …). */
     public static final String METRICS = "metrics";
     /** learner-service: a held-out evaluation. */
