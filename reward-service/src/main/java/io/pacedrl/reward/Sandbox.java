@@ -18,34 +18,73 @@ import java.util.stream.Stream;
  * Runs untrusted code in a subprocess that can do little harm and cannot run for ever:
  * <ul>
  *   <li>no network: a new, empty network namespace (only a down loopback);
- *   <li>no writes outside its own temporary directory: a new mount namespace in which every mount
- *       is remounted read-only, then the directory bound back read-write;
- *   <li>CPU time, address space and file size capped with rlimits; wall-clock time capped by
- *       killing it (a new PID namespace, so its children die with it);
+ *   <li>no host files: a new mount namespace whose root is an empty, read-only tmpfs holding only
+ *       what Python needs ({@code /usr} read-only, the {@code /bin} and {@code /lib} links,
+ *       {@code /dev/null}, {@code /dev/zero}, {@code /dev/urandom}, the namespace's own
+ *       {@code /proc}) and its own directory, read-write, as {@code /work}: no {@code /etc},
+ *       {@code /home}, {@code /root}, {@code /tmp} or {@code /var} of the host to read and print;
+ *   <li>CPU time, address space, file size and the number of processes capped with rlimits, so
+ *       everything it starts together holds at most {@code processes × memoryBytes} of address
+ *       space; wall-clock time capped by killing it (a new PID namespace, so its children die with
+ *       it). Run as root, it first drops to user nobody, for whom the process cap holds (root is
+ *       exempt from it);
  *   <li>output read up to a cap, the rest discarded.
  * </ul>
- * It rests on Linux user namespaces ({@code unshare --map-root-user}) and {@code prlimit}; {@link
- * #checked} proves each limit on this machine before the sandbox is used, and fails, saying which,
- * when one cannot be enforced.
+ * It rests on Linux user namespaces ({@code unshare --map-root-user}), {@code prlimit},
+ * {@code setpriv} and {@code chroot}; {@link #checked} proves each limit on this machine before
+ * the sandbox is used, and fails, saying which, when one cannot be enforced.
  */
 public final class Sandbox {
 
-    /** What a run may use. */
-    public record Limits(Duration wallClock, int cpuSeconds, long memoryBytes, long fileBytes, int outputBytes) {
-        public static final Limits DEFAULT = new Limits(Duration.ofSeconds(10), 5, 512L << 20, 1L << 20, 64 << 10);
+    /**
+     * What a run may use: {@code processes} counts every process it has at once, the sandbox's own
+     * first one (the PID namespace's parent) included, so the code itself may start {@code processes - 2}.
+     */
+    public record Limits(Duration wallClock, int cpuSeconds, long memoryBytes, long fileBytes, int outputBytes, int processes) {
+        public static final Limits DEFAULT = new Limits(Duration.ofSeconds(10), 5, 512L << 20, 1L << 20, 64 << 10, 4);
+
+        /** The most address space everything a run starts can hold together. */
+        public long totalMemoryBytes() {
+            return processes * memoryBytes;
+        }
     }
 
     /** How a run ended; {@code output} is stdout and stderr together, cut at the cap. */
     public record Outcome(int exitCode, boolean timedOut, boolean outputCut, String output, Duration elapsed) {}
 
-    /** Inside the namespaces: every mount read-only, the work directory writable again, then the command. */
+    /** The user a sandbox started by root runs as: nobody, whom the process cap binds. */
+    private static final int NOBODY = 65534;
+
+    /**
+     * Inside the namespaces: a fresh read-only root with /usr, a few devices, /proc and the work
+     * directory (as /work, writable), then the command in it.
+     */
     private static final String CONFINE = """
-            for m in $(awk '{print $2}' /proc/self/mounts | sort -r); do mount -o remount,bind,ro "$m" 2>/dev/null; done
-            mount --bind "$WORK" "$WORK" && mount -o remount,bind,rw "$WORK" || exit 97
-            cd "$WORK" && exec "$@"
+            mount -t tmpfs -o size=64k,mode=755 none "$ROOT" || exit 97
+            mkdir "$ROOT/usr" "$ROOT/work" "$ROOT/dev" "$ROOT/proc" "$ROOT/tmp" || exit 97
+            mount --rbind /usr "$ROOT/usr" && mount -o remount,bind,ro "$ROOT/usr" || exit 97
+            for link in bin lib lib64 sbin; do ln -s "usr/$link" "$ROOT/$link"; done
+            for device in null zero urandom; do
+              touch "$ROOT/dev/$device" && mount --bind "/dev/$device" "$ROOT/dev/$device" || exit 97
+            done
+            mount -t proc proc "$ROOT/proc" || exit 97
+            mount --bind "$WORK" "$ROOT/work" || exit 97
+            mount -o remount,bind,ro "$ROOT" || exit 97
+            cd / && exec chroot "$ROOT" /usr/bin/env -u WORK -u ROOT /bin/sh -c 'cd /work && exec "$@"' confine "$@"
             """;
 
+    /** Whether this JVM runs as root, who must drop to nobody for the process cap to bind. */
+    private static final boolean RUN_AS_ROOT = runsAsRoot();
+
     private final Limits limits;
+
+    private static boolean runsAsRoot() {
+        try {
+            return Integer.valueOf(0).equals(Files.getAttribute(Path.of("/proc/self"), "unix:uid"));
+        } catch (IOException | UnsupportedOperationException e) {
+            return false;
+        }
+    }
 
     private Sandbox(Limits limits) {
         this.limits = limits;
@@ -59,7 +98,7 @@ public final class Sandbox {
     public static Sandbox checked(Limits limits, String python) {
         Sandbox sandbox = new Sandbox(limits);
         String probe = """
-                import os, socket, resource
+                import os, socket, resource, subprocess
                 try:
                     socket.create_connection(("1.1.1.1", 53), timeout=2); print("network-open")
                 except OSError:
@@ -70,14 +109,25 @@ public final class Sandbox {
                     except OSError:
                         print("outside-closed")
                 open("inside", "w").write("x"); print("inside-writable")
+                print("host-files", "visible" if any(os.path.exists(p) for p in ("/etc", "/home", "/root", "/var")) else "hidden")
                 print("as", resource.getrlimit(resource.RLIMIT_AS)[0])
                 print("cpu", resource.getrlimit(resource.RLIMIT_CPU)[0])
-                """;
+                print("nproc", resource.getrlimit(resource.RLIMIT_NPROC)[0])
+                children = []
+                try:
+                    for _ in range(%d):
+                        children.append(subprocess.Popen(["sleep", "5"]))
+                    print("processes-unbounded")
+                except OSError:
+                    print("processes-bounded")
+                for child in children:
+                    child.kill()
+                """.formatted(limits.processes());
         Outcome outcome;
         try {
             outcome = sandbox.run(Map.of("probe.py", probe), List.of(python, "-I", "probe.py"));
         } catch (IOException e) {
-            throw new IllegalStateException("the sandbox cannot start (needs unshare, prlimit and " + python + "): "
+            throw new IllegalStateException("the sandbox cannot start (needs unshare, prlimit, setpriv, chroot and " + python + "): "
                     + e.getMessage(), e);
         }
         List<String> problems = new ArrayList<>();
@@ -100,10 +150,16 @@ public final class Sandbox {
             if (!out.contains("cpu " + limits.cpuSeconds())) {
                 problems.add("the CPU limit is not applied");
             }
+            if (!out.contains("host-files hidden")) {
+                problems.add("the host's files are visible");
+            }
+            if (!out.contains("nproc " + limits.processes()) || !out.contains("processes-bounded")) {
+                problems.add("the number of processes is not bounded");
+            }
         }
         if (!problems.isEmpty()) {
             throw new IllegalStateException("the sandbox cannot be enforced on this machine: " + String.join("; ", problems)
-                    + " (it needs Linux user namespaces: unshare --map-root-user)");
+                    + " (it needs Linux user namespaces: unshare --map-root-user, and python under /usr)");
         }
         return sandbox;
     }
@@ -114,21 +170,35 @@ public final class Sandbox {
 
     /** Writes {@code files} into a fresh directory, runs {@code command} there under the limits, and removes it. */
     public Outcome run(Map<String, String> files, List<String> command) throws IOException {
-        Path work = Files.createTempDirectory("paced-sandbox-");
+        Path base = Files.createTempDirectory("paced-sandbox-");
         try {
+            Path work = Files.createDirectory(base.resolve("work"));
+            Path root = Files.createDirectory(base.resolve("root"));
             for (Map.Entry<String, String> file : files.entrySet()) {
                 Files.writeString(work.resolve(file.getKey()), file.getValue());
             }
             List<String> full = new ArrayList<>(List.of("prlimit", "--cpu=" + limits.cpuSeconds(),
-                    "--as=" + limits.memoryBytes(), "--fsize=" + limits.fileBytes(), "--core=0",
-                    "unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--map-root-user",
+                    "--as=" + limits.memoryBytes(), "--fsize=" + limits.fileBytes(), "--nproc=" + limits.processes(), "--core=0"));
+            if (RUN_AS_ROOT) {
+                for (Path path : List.of(base, work, root)) {
+                    Files.setAttribute(path, "unix:uid", NOBODY);
+                    Files.setAttribute(path, "unix:gid", NOBODY);
+                }
+                for (String file : files.keySet()) {
+                    Files.setAttribute(work.resolve(file), "unix:uid", NOBODY);
+                }
+                full.addAll(List.of("setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY, "--clear-groups"));
+            }
+            full.addAll(List.of("unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--map-root-user",
                     "/bin/sh", "-c", CONFINE, "confine"));
             full.addAll(command);
             ProcessBuilder builder = new ProcessBuilder(full).redirectErrorStream(true).directory(work.toFile());
             builder.environment().clear();
-            builder.environment().put("PATH", "/usr/local/bin:/usr/bin:/bin");
+            builder.environment().put("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
             builder.environment().put("WORK", work.toString());
-            builder.environment().put("HOME", work.toString());
+            builder.environment().put("ROOT", root.toString());
+            builder.environment().put("HOME", "/work");
+            builder.environment().put("TMPDIR", "/work");
             long start = System.nanoTime();
             Process process = builder.start();
             process.getOutputStream().close();
@@ -156,7 +226,7 @@ public final class Sandbox {
             return new Outcome(finished ? process.exitValue() : -1, !finished, reader.cut(), reader.text(),
                     Duration.ofNanos(System.nanoTime() - start));
         } finally {
-            try (Stream<Path> walk = Files.walk(work)) {
+            try (Stream<Path> walk = Files.walk(base)) {
                 walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
         }

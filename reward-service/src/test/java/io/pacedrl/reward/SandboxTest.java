@@ -12,12 +12,15 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The sandbox contains what untrusted code tries, and the code verifier scores by unit tests inside it. */
 class SandboxTest {
-    static final Sandbox.Limits LIMITS = new Sandbox.Limits(Duration.ofSeconds(4), 2, 256L << 20, 1L << 20, 4096);
+    static final Sandbox.Limits LIMITS = new Sandbox.Limits(Duration.ofSeconds(4), 2, 256L << 20, 1L << 20, 4096, 4);
     static Sandbox sandbox;
 
     @BeforeAll
@@ -63,6 +66,7 @@ class SandboxTest {
 
     @Test
     void writesOutsideItsDirectoryFailAndItsDirectoryIsGoneAfterwards() throws Exception {
+        Set<Path> before = sandboxDirectories();
         Path outside = Files.createTempDirectory("outside-");
         Sandbox.Outcome outcome = python("""
                 import os
@@ -77,8 +81,80 @@ class SandboxTest {
         assertTrue(outcome.output().contains("Read-only file system"), outcome.output());
         assertTrue(outcome.output().contains("wrote inside"), outcome.output());
         assertFalse(Files.exists(outside.resolve("escaped")));
-        String inside = outcome.output().substring(outcome.output().indexOf("wrote inside") + 13).strip();
-        assertFalse(Files.exists(Path.of(inside)), "the sandbox's directory is removed");
+        assertTrue(outcome.output().contains("wrote inside /work"), outcome.output());
+        assertEquals(before, sandboxDirectories(), "the sandbox's directory is removed");
+    }
+
+    static Set<Path> sandboxDirectories() throws Exception {
+        try (Stream<Path> all = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
+            return all.filter(p -> p.getFileName().toString().startsWith("paced-sandbox-")).collect(Collectors.toSet());
+        }
+    }
+
+    /** Only what Python needs is there: none of the host's files to read and print into a rollout. */
+    @Test
+    void theHostsFilesAreNotThereToRead() throws Exception {
+        Sandbox.Outcome outcome = python("""
+                import os
+                print("root", sorted(os.listdir("/")))
+                for path in ("/etc/passwd", "/etc/hostname", "/root/.bashrc", "%s"):
+                    try:
+                        print("read", path, len(open(path, "rb").read()))
+                    except OSError as e:
+                        print("cannot read", path, e.strerror)
+                print("environment", sorted(os.environ))
+                """.formatted(Path.of("pom.xml").toAbsolutePath()));
+        assertEquals(0, outcome.exitCode(), outcome.output());
+        assertTrue(outcome.output().contains("root ['bin', 'dev', 'lib', 'lib64', 'proc', 'sbin', 'tmp', 'usr', 'work']"),
+                outcome.output());
+        assertTrue(outcome.output().lines().noneMatch(line -> line.startsWith("read ")), outcome.output());
+        assertTrue(outcome.output().contains("cannot read /etc/passwd No such file or directory"), outcome.output());
+        assertFalse(outcome.output().contains("'WORK'") || outcome.output().contains("'ROOT'"), "no host path in its environment: "
+                + outcome.output());
+    }
+
+    /** A fork bomb meets the process cap; everything ends with the run and the host keeps its process count. */
+    @Test
+    void aForkBombIsBoundedAndEndsWithTheRun() throws Exception {
+        long hostProcesses = ProcessHandle.allProcesses().count();
+        Sandbox.Outcome outcome = python("""
+                import os
+                refused = 0
+                while True:
+                    try:
+                        if os.fork() == 0:
+                            continue
+                    except OSError:
+                        refused += 1
+                        if refused == 1:
+                            print("fork refused", flush=True)
+                """);
+        assertTrue(outcome.timedOut() || outcome.exitCode() != 0, outcome.toString());
+        assertTrue(outcome.output().contains("fork refused"), outcome.output());
+        assertTrue(outcome.elapsed().compareTo(Duration.ofSeconds(10)) < 0, outcome.elapsed().toString());
+        Thread.sleep(500);
+        assertTrue(ProcessHandle.allProcesses().count() <= hostProcesses + 2, "no process of the bomb is left");
+    }
+
+    /** Processes each near the memory cap: no more than the process cap of them exist, so their total is bounded. */
+    @Test
+    void manyProcessesNearTheMemoryCapStayWithinTheTotal() throws Exception {
+        Sandbox.Outcome outcome = python("""
+                import subprocess
+                hog = "x = bytearray(%d); import time; time.sleep(1); print('held')"
+                children = []
+                for i in range(10):
+                    try:
+                        children.append(subprocess.Popen(["python3", "-I", "-c", hog], stdout=subprocess.PIPE))
+                    except OSError as e:
+                        print("refused at", i, e.strerror)
+                        break
+                print("held", sum(child.communicate()[0].count(b"held") for child in children))
+                """.formatted(LIMITS.memoryBytes() * 3 / 4));
+        // Four processes: the sandbox's own first process, the code, and two children.
+        assertTrue(outcome.output().contains("refused at 2 Resource temporarily unavailable"), outcome.output());
+        assertTrue(outcome.output().contains("held 2"), "two children of at most " + LIMITS.memoryBytes() + " bytes each, "
+                + LIMITS.totalMemoryBytes() + " in all: " + outcome.output());
     }
 
     @Test
@@ -119,5 +195,12 @@ class SandboxTest {
         Verdict loop = verifier.verify(prompt, "while True:\n    pass\n");
         assertEquals(0.0, loop.reward());
         assertFalse(loop.correct());
+        Verdict bomb = verifier.verify(prompt, "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n");
+        assertEquals(0.0, bomb.reward());
+        assertTrue(bomb.details().get("reason").startsWith("timed out") || bomb.details().get("reason").startsWith("the tests did not"),
+                bomb.details().toString());
+        Verdict snoop = verifier.verify(prompt, "print(open('/etc/passwd').read())\ndef add(a, b):\n    return a + b\n");
+        assertEquals(0.0, snoop.reward(), "the solution stops at the read, so no test passes");
+        assertEquals("0/3", snoop.details().get("passed"), snoop.details().toString());
     }
 }
