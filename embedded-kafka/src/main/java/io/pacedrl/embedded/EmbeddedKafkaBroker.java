@@ -60,11 +60,13 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private final String bootstrapServers;
     private final Path dataDir;
     private final boolean deleteOnClose;
+    private final int[] ports;
     private boolean closed;
 
-    private EmbeddedKafkaBroker(KafkaRaftServer server, String bootstrapServers, Path dataDir, boolean deleteOnClose) {
+    private EmbeddedKafkaBroker(KafkaRaftServer server, int[] ports, Path dataDir, boolean deleteOnClose) {
         this.server = server;
-        this.bootstrapServers = bootstrapServers;
+        this.ports = ports;
+        this.bootstrapServers = HOST + ":" + ports[0];
         this.dataDir = dataDir;
         this.deleteOnClose = deleteOnClose;
     }
@@ -74,15 +76,31 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      * {@code deleteOnClose} the directory is removed at close (tests); otherwise it stays (runs).
      */
     public static EmbeddedKafkaBroker start(Path dataDir, boolean deleteOnClose) throws Exception {
+        return start(dataDir, deleteOnClose, null);
+    }
+
+    /**
+     * Stops this broker and starts it again on its directory and its ports, as an operator restarts
+     * one: clients reconnect to the address they have. Its data is kept whatever it was started with.
+     */
+    public EmbeddedKafkaBroker restart() throws Exception {
+        synchronized (this) {
+            closed = true;
+            server.shutdown();
+            server.awaitShutdown();
+        }
+        return start(dataDir, deleteOnClose, ports);
+    }
+
+    /** {@code fixedPorts}: the broker's and the controller's port, or null for free ones. */
+    private static EmbeddedKafkaBroker start(Path dataDir, boolean deleteOnClose, int[] fixedPorts) throws Exception {
         long started = System.nanoTime();
         Path logDir = Files.createDirectories(dataDir).resolve("log");
         for (int attempt = 1; ; attempt++) {
             // Static quorum voters need the controller's port before start; a port another process
             // takes between choosing and binding fails the start, which is retried on new ports.
-            int[] ports = freeLoopbackPorts(2);
-            int brokerPort = ports[0];
-            int controllerPort = ports[1];
-            KafkaConfig config = new KafkaConfig(config(logDir, brokerPort, controllerPort), false);
+            int[] ports = fixedPorts != null ? fixedPorts : freeLoopbackPorts(2);
+            KafkaConfig config = new KafkaConfig(config(logDir, ports[0], ports[1]), false);
             format(logDir);
             KafkaRaftServer server = new KafkaRaftServer(config, Time.SYSTEM);
             try {
@@ -93,10 +111,10 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 if (attempt == START_ATTEMPTS) {
                     throw new IllegalStateException("the embedded Kafka broker did not start in " + dataDir, e);
                 }
-                log.warn("embedded broker start failed ({}); retrying on other ports", e.toString());
+                log.warn("embedded broker start failed ({}); retrying{}", e.toString(), fixedPorts == null ? " on other ports" : "");
                 continue;
             }
-            EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(server, HOST + ":" + brokerPort, dataDir, deleteOnClose);
+            EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(server, ports, dataDir, deleteOnClose);
             log.info("Kafka broker (KRaft, single node) ready at {} in {} ms; data in {}", broker.bootstrapServers,
                     Duration.ofNanos(System.nanoTime() - started).toMillis(), dataDir);
             return broker;

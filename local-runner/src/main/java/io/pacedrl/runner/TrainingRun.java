@@ -178,13 +178,17 @@ final class TrainingRun {
      * its retried first batch must not fall behind a later one.
      */
     private static void loadPool(Platform platform, Topics topics, Settings settings) throws Exception {
+        List<TaskPrompt> all = new ArrayList<>(settings.pool());
+        all.addAll(settings.heldOut());
+        loadPool(platform.bootstrapServers(), topics, all);
+    }
+
+    static void loadPool(String bootstrapServers, Topics topics, List<TaskPrompt> prompts) throws Exception {
         try (var producer = new KafkaProducer<>(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                platform.bootstrapServers(), ProducerConfig.LINGER_MS_CONFIG, 20,
+                bootstrapServers, ProducerConfig.LINGER_MS_CONFIG, 20,
                 ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1), new StringSerializer(),
                 topics.prompts.valueSerde().serializer())) {
-            List<TaskPrompt> all = new ArrayList<>(settings.pool());
-            all.addAll(settings.heldOut());
-            Sends.sendAll(producer, all.stream().map(prompt -> new ProducerRecord<>(topics.prompts.name(), prompt.id(),
+            Sends.sendAll(producer, prompts.stream().map(prompt -> new ProducerRecord<>(topics.prompts.name(), prompt.id(),
                     PromptRecords.toRecord(prompt))));
         }
     }

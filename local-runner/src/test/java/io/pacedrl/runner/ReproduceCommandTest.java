@@ -44,10 +44,8 @@ class ReproduceCommandTest {
     }
 
     private static List<String> train(int steps, String... more) {
-        List<String> args = new ArrayList<>(List.of("train", "--weights", weights.toString(), "--pool-size", "200", "--steps",
-                Integer.toString(steps), "--set", "prompts-per-step=4", "--set", "group-size=4", "--set", "replay-size=4",
-                "--set", "max-new-tokens=8", "--set", "eval-every=50", "--set", "eval-prompts=8", "--set", "eval-samples=2",
-                "--set", "final-samples=2", "--set", "probe-prompts=8", "--set", "partition-fit-steps=2"));
+        List<String> args = new ArrayList<>(List.of("train"));
+        args.addAll(TinyPolicy.runOptions(weights, steps));
         args.addAll(List.of(more));
         return args;
     }
