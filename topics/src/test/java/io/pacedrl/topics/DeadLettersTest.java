@@ -26,6 +26,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
@@ -103,19 +104,28 @@ class DeadLettersTest {
         assertEquals(List.of(), none);
     }
 
-    /** Reads {@code count} records of {@code topic} in a new consumer group, routing undecodable ones to {@code deadLetters}. */
+    /**
+     * Reads {@code count} records of {@code topic} in a new consumer group as the services do: values
+     * as bytes, decoded here, and what does not decode handed to {@code deadLetters} inside the batch.
+     */
     static <V> List<V> read(TopicSpec<String, V> topic, String group, int count, Consumer<DeadLetter> deadLetters) {
         List<V> values = new ArrayList<>();
         try (var consumer = new KafkaConsumer<>(Map.<String, Object>of(
                 ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
                 ConsumerConfig.GROUP_ID_CONFIG, group,
                 ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"),
-                topic.keySerde().deserializer(), topic.valueSerde().deserializer())) {
+                topic.keySerde().deserializer(), new ByteArrayDeserializer())) {
             consumer.subscribe(List.of(topic.name()));
             long deadline = System.currentTimeMillis() + 30_000;
             while (values.size() < count && System.currentTimeMillis() < deadline) {
-                for (ConsumerRecord<String, V> record : DeadLetters.poll(consumer, Duration.ofMillis(200), "test", deadLetters)) {
-                    values.add(record.value());
+                var records = consumer.poll(Duration.ofMillis(200));
+                long received = System.nanoTime();
+                for (ConsumerRecord<String, byte[]> record : records) {
+                    try {
+                        values.add(topic.decode(record.value(), received));
+                    } catch (RecordDecodingException e) {
+                        deadLetters.accept(DeadLetters.of(record, e.reason().name(), e.getMessage(), "test", System.currentTimeMillis()));
+                    }
                 }
             }
         }
