@@ -241,7 +241,7 @@ final class ChaosCommand implements Callable<Integer> {
         out.printf("%nrecovery (the fault's start → the learner's next version; the registry's includes its time away):%n");
         recovery.forEach((target, seconds) -> {
             List<Double> sorted = seconds.stream().sorted().toList();
-            out.printf("  %-17s %3d faults, median %.1f s, max %.1f s%n", target, sorted.size(), sorted.get(sorted.size() / 2),
+            out.printf("  %-17s %3d faults, median %.1f s, max %.1f s%n", target, sorted.size(), sorted.get((sorted.size() - 1) / 2),
                     sorted.get(sorted.size() - 1));
         });
         for (ServiceProcess process : processes) {

@@ -24,7 +24,7 @@ class ChaosCommandTest {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
                 System.getProperty("java.class.path"), PacedRl.class.getName(), "chaos", "--run-dir", dir.resolve("run").toString(),
                 "--kills", "1", "--registry-outage-seconds", "3", "--broker-restarts", "1"));
-        command.addAll(TinyPolicy.runOptions(TinyPolicy.train(dir), 40));
+        command.addAll(TinyPolicy.runOptions(TinyPolicy.train(dir), 100));
         Path log = dir.resolve("chaos.log");
         Process chaos = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         assertTrue(chaos.waitFor(8, TimeUnit.MINUTES), "the campaign ended");
@@ -34,7 +34,7 @@ class ChaosCommandTest {
             assertTrue(out.lines().anyMatch(l -> l.matches("fault +\\d+  " + target + " +at version +-?\\d+: the next version .*")),
                     target + " faulted: " + out);
         }
-        assertTrue(out.contains("ok   every version published once, in order     41 versions recorded, 0–40 each once"), out);
+        assertTrue(out.contains("ok   every version published once, in order     101 versions recorded, 0–100 each once"), out);
         assertTrue(out.contains("ok   every generator ends on the newest version"), out);
         assertTrue(out.contains("result     every invariant holds"), out);
     }
