@@ -46,9 +46,8 @@ final class FloodBenchmarkCommand implements Callable<Integer> {
     @Mixin
     SuiteOptions suiteOptions;
 
-    @Option(names = "--updates", defaultValue = "40", paramLabel = "N",
-            description = "Updates per run; the window measured is updates 1 to N (default: ${DEFAULT-VALUE}).")
-    int updates;
+    @Mixin
+    BenchmarkRunOptions runs;
 
     @Option(names = "--bad-records", defaultValue = "100000", paramLabel = "N",
             description = "Bad records written into the flooded run's inputs (default: ${DEFAULT-VALUE}).")
@@ -65,14 +64,10 @@ final class FloodBenchmarkCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         platformOptions.validate();
-        if (updates < 3) {
-            throw new ParameterException(spec.commandLine(), "--updates must be ≥ 3, got " + updates);
-        }
         if (badRecords < 0) {
             throw new ParameterException(spec.commandLine(), "--bad-records must be ≥ 0, got " + badRecords);
         }
-        TrainingConfig config = training.config().with(Map.of("steps", updates, "eval-every", updates, "eval-prompts", 64,
-                "eval-samples", 1, "final-samples", 1, "probe-prompts", 16));
+        TrainingConfig config = runs.config(training.config(), spec);
         TaskSuite suite = suiteOptions.suite();
         Torch.configure(1);
         Path weights = training.referenceWeights(out, TrainCommand.warmStart(suite));

@@ -17,8 +17,6 @@ import java.util.function.Function;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -40,9 +38,8 @@ final class PipelineBenchmarkCommand implements Callable<Integer> {
     @Mixin
     SuiteOptions suiteOptions;
 
-    @Option(names = "--updates", defaultValue = "40", paramLabel = "N",
-            description = "Updates per mode; the window measured is updates 1 to N (default: ${DEFAULT-VALUE}).")
-    int updates;
+    @Mixin
+    BenchmarkRunOptions runs;
 
     @Spec
     CommandSpec spec;
@@ -56,12 +53,7 @@ final class PipelineBenchmarkCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         platformOptions.validate();
-        // Evaluations only at the ends, outside the measured window, and small.
-        if (updates < 3) {
-            throw new ParameterException(spec.commandLine(), "--updates must be ≥ 3, got " + updates);
-        }
-        TrainingConfig config = training.config().with(Map.of("steps", updates, "eval-every", updates, "eval-prompts", 64,
-                "eval-samples", 1, "final-samples", 1, "probe-prompts", 16));
+        TrainingConfig config = runs.config(training.config(), spec);
         TaskSuite suite = suiteOptions.suite();
         List<TaskPrompt> pool = suite.train();
         Torch.configure(1);
