@@ -98,6 +98,8 @@ public final class GeneratorService implements AutoCloseable {
 
     /** Scheduled prompts fetched per poll: many sampling batches' worth. */
     private static final int POLL_RECORDS = 500;
+    /** Longest that polled records with nothing to sample wait for a batch's transaction to go in. */
+    private static final long HOLD_NANOS = 1_000_000_000L;
 
     private final Options options;
     private final Topics topics;
@@ -114,6 +116,9 @@ public final class GeneratorService implements AutoCloseable {
     private final AtomicLong rollouts = new AtomicLong();
     private final AtomicLong tokens = new AtomicLong();
     private final AtomicLong rejectedUpdates = new AtomicLong();
+    /** Polled records with nothing to sample, not yet committed, and since when (System.nanoTime()). */
+    private final List<Polled> held = new ArrayList<>();
+    private long heldSince;
 
     private GeneratorService(Options options) {
         this.options = options;
@@ -200,7 +205,7 @@ public final class GeneratorService implements AutoCloseable {
                     subscribed = true;
                 }
                 ConsumerRecords<String, byte[]> polled = prompts.poll(Duration.ofMillis(200));
-                if (!polled.isEmpty()) {
+                if (!polled.isEmpty() || !held.isEmpty()) {
                     generate(manager, policy, polled);
                 }
             }
@@ -265,14 +270,18 @@ public final class GeneratorService implements AutoCloseable {
     /**
      * Samples every usable prompt polled, {@code batchPrompts} at a time, each batch committed with
      * its offsets and the dead letters of the bad records among it; a failed commit rewinds to the
-     * batch's first record and leaves the rest for the next poll.
+     * batch's first record and leaves the rest for the next poll. Polled records with nothing to
+     * sample (only dead letters) are held for the next batch's transaction, or for a second: a
+     * transaction for each poll of a flood of bad records would keep the generator committing.
      */
     private void generate(NDManager manager, Transformer policy, ConsumerRecords<String, byte[]> polled) {
+        long received = System.nanoTime();
+        long holdingSince = held.isEmpty() ? received : heldSince;
+        List<Polled> all = new ArrayList<>(held);
+        held.clear();
+        polled.forEach(record -> all.add(decode(policy, record, received)));
         List<Polled> chunk = new ArrayList<>();
         int usable = 0;
-        List<Polled> all = new ArrayList<>();
-        long received = System.nanoTime();
-        polled.forEach(record -> all.add(decode(policy, record, received)));
         for (int i = 0; i < all.size(); i++) {
             Polled next = all.get(i);
             if (next.prompt() != null && usable == options.batchPrompts()) {
@@ -282,9 +291,15 @@ public final class GeneratorService implements AutoCloseable {
                 }
                 chunk = new ArrayList<>();
                 usable = 0;
+                holdingSince = received;
             }
             chunk.add(next);
             usable += next.prompt() == null ? 0 : 1;
+        }
+        if (usable == 0 && received - holdingSince < HOLD_NANOS) {
+            held.addAll(chunk);
+            heldSince = holdingSince;
+            return;
         }
         if (!sample(manager, policy, chunk)) {
             rewind(chunk);

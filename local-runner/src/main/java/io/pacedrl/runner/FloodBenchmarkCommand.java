@@ -58,6 +58,7 @@ final class FloodBenchmarkCommand implements Callable<Integer> {
 
     /** A run's figures: its steady-window throughput, and its dead letters. */
     record Figures(String mode, double windowSeconds, double rollouts, double rolloutsPerSecond, Map<String, Double> cpuSeconds,
+            double learnerWaitingSeconds,
             long badRecordsWritten, Map<String, Long> writtenByTopic, double floodSeconds, DeadLetterCounts deadLetters) {}
 
     @Override
@@ -95,7 +96,7 @@ final class FloodBenchmarkCommand implements Callable<Integer> {
                 Topics topics = new Topics(runId + ".", new SchemaRegistryClient(platform.schemaRegistryUrl()));
                 DeadLetterCounts dead = DeadLetterCounts.read(platform.bootstrapServers(), topics, runId + ".");
                 results.add(new Figures(mode, r.windowSeconds(), r.windowRollouts(), r.windowRollouts() / r.windowSeconds(),
-                        r.windowCpuSeconds(),
+                        r.windowCpuSeconds(), PipelineBenchmarkCommand.figures(mode, r).idleSeconds().get(PipelineBenchmarkCommand.LEARNER_WAITING),
                         flood == null ? 0 : flood.written.get(), flood == null ? Map.of() : flood.writtenByTopic(),
                         flood == null ? 0 : flood.seconds, dead));
                 cleanWindow = r.windowSeconds();
@@ -124,6 +125,8 @@ final class FloodBenchmarkCommand implements Callable<Integer> {
             out.printf("%-32s %12.1f %12.1f%n", "  CPU s: " + service, clean.cpuSeconds().get(service),
                     flooded.cpuSeconds().getOrDefault(service, 0.0));
         }
+        out.printf("%-32s %12.1f %12.1f%n", "  learner waiting for a batch (s)", clean.learnerWaitingSeconds(),
+                flooded.learnerWaitingSeconds());
         out.printf("%-32s %12s %12s%n", "dead letters", String.format("%,d", clean.deadLetters().letters()),
                 String.format("%,d", flooded.deadLetters().letters()));
         out.printf("%nflooded run's dead letters by topic and service (bad records written to the topic):%n");

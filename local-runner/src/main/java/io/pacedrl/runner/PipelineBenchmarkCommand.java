@@ -44,6 +44,9 @@ final class PipelineBenchmarkCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    /** The idle figure of the learner: seconds it waited for a batch in the window. */
+    static final String LEARNER_WAITING = "learner (waiting for a batch)";
+
     /** One mode's figures. */
     record Figures(String mode, int updates, double windowSeconds, double rollouts, double rolloutsPerSecond, double cpuUtilisation,
             Map<String, Double> cpuSeconds, Map<String, Double> idleSeconds, double computeBound, double boundShare,
@@ -88,7 +91,7 @@ final class PipelineBenchmarkCommand implements Callable<Integer> {
         Map<String, Double> idle = new LinkedHashMap<>();
         Map<String, Object> first = r.metrics().get(0);
         Map<String, Object> last = r.metrics().get(r.metrics().size() - 1);
-        idle.put("learner (waiting for a batch)", number(last, MetricNames.SECONDS_WAITING) - number(first, MetricNames.SECONDS_WAITING));
+        idle.put(LEARNER_WAITING, number(last, MetricNames.SECONDS_WAITING) - number(first, MetricNames.SECONDS_WAITING));
         // One sampling thread per generator: its wall time not on the CPU is time without prompts.
         idle.put("generator (off the CPU)", window - cpu.get("generator"));
         double compute = cpu.get("generator") + cpu.get("reward-service") + cpu.get("learner");
