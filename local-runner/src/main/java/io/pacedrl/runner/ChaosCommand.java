@@ -91,8 +91,8 @@ final class ChaosCommand implements Callable<Integer> {
     /** A fault to come: what, once the learner is at which version, and how long after that. */
     record Planned(String target, long atVersion, int delayMs) {}
 
-    /** One fault: what, when (ms into the campaign), and how long until the learner's next version. */
-    record Fault(String target, long atMs, long versionBefore, double recoverySeconds) {}
+    /** One fault made: what, and how long until the learner's next version. */
+    record Fault(String target, double recoverySeconds) {}
 
     @Override
     public Integer call() throws Exception {
@@ -184,7 +184,6 @@ final class ChaosCommand implements Callable<Integer> {
             plan.sort(Comparator.comparingLong(Planned::atVersion));
 
             List<Fault> faults = new ArrayList<>();
-            long start = System.nanoTime();
             try (Progress progress = new Progress(broker.bootstrapServers(), topics, runId)) {
                 for (Planned planned : plan) {
                     progress.awaitVersion(planned.atVersion(), Duration.ofSeconds(recoveryTimeoutSeconds), supervised);
@@ -198,7 +197,6 @@ final class ChaosCommand implements Callable<Integer> {
                     out.printf("fault %3d  %-17s at version %4d…%n", faults.size() + 1, target, before);
                     out.flush();
                     long faultAt = System.nanoTime();
-                    long at = (faultAt - start) / 1_000_000;
                     switch (target) {
                         case "broker" -> broker = broker.restart();
                         case "registry" -> {
@@ -211,8 +209,7 @@ final class ChaosCommand implements Callable<Integer> {
                     }
                     double recovered = progress.awaitVersionAfter(before, faultAt, Duration.ofSeconds(recoveryTimeoutSeconds),
                             supervised);
-                    Fault fault = new Fault(target, at, before, recovered);
-                    faults.add(fault);
+                    faults.add(new Fault(target, recovered));
                     out.printf("fault %3d  %-17s at version %4d: the next version %.1f s after the fault%n", faults.size(), target, before,
                             recovered);
                     out.flush();
