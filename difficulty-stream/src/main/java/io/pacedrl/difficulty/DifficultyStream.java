@@ -2,6 +2,7 @@ package io.pacedrl.difficulty;
 
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.Torch;
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.topics.ClusterOptions;
 import io.pacedrl.topics.ServiceConfigOptions;
@@ -78,7 +79,7 @@ public final class DifficultyStream implements AutoCloseable {
     public static DifficultyStream start(Options options, TrainingConfig config) throws Exception {
         SchemaRegistryClient registry = new SchemaRegistryClient(options.schemaRegistryUrl());
         Topics topics = new Topics(options.topicPrefix(), registry);
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers()))) {
+        try (Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers())))) {
             new TopicCreator(admin, Duration.ofSeconds(60)).ensure(topics.all());
         }
         if (config.method().estimatesAccuracy()) {
@@ -126,7 +127,7 @@ public final class DifficultyStream implements AutoCloseable {
         props.put(StreamsConfig.producerPrefix(ProducerConfig.BATCH_SIZE_CONFIG), 256 * 1024);
         props.put(StreamsConfig.producerPrefix(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION), TransactionalProducers.MAX_IN_FLIGHT);
         props.putAll(options.streamsOverrides());
-        return props;
+        return ClientSettings.kafka(props);
     }
 
     /**
@@ -210,6 +211,7 @@ public final class DifficultyStream implements AutoCloseable {
             TrainingConfig config;
             Options options;
             try {
+                cluster.validate();
                 config = TrainingConfig.load(run.configFile, run.set);
                 Options defaults = Options.of(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix, stateDir);
                 options = new Options(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix,

@@ -1,5 +1,6 @@
 package io.pacedrl.embedded;
 
+import io.pacedrl.registry.ClientSettings;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,9 +25,9 @@ public final class CommittedRecords {
     public static <V> List<V> read(String bootstrapServers, String topic, Deserializer<V> values, Predicate<List<V>> done,
             Duration patience) {
         List<V> read = new ArrayList<>();
-        try (var consumer = new KafkaConsumer<>(Map.<String, Object>of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+        try (var consumer = new KafkaConsumer<>(ClientSettings.kafka(Map.<String, Object>of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
                 ConsumerConfig.GROUP_ID_CONFIG, "reader-" + System.nanoTime(), ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 8 << 20),
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 8 << 20)),
                 new StringDeserializer(), values)) {
             consumer.subscribe(List.of(topic));
             long deadline = System.nanoTime() + patience.toNanos();

@@ -61,11 +61,13 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private final Path dataDir;
     private final boolean deleteOnClose;
     private final int[] ports;
+    private final Map<String, String> plainUsers;
     private boolean closed;
 
-    private EmbeddedKafkaBroker(KafkaRaftServer server, int[] ports, Path dataDir, boolean deleteOnClose) {
+    private EmbeddedKafkaBroker(KafkaRaftServer server, int[] ports, Path dataDir, boolean deleteOnClose, Map<String, String> plainUsers) {
         this.server = server;
         this.ports = ports;
+        this.plainUsers = plainUsers;
         this.bootstrapServers = HOST + ":" + ports[0];
         this.dataDir = dataDir;
         this.deleteOnClose = deleteOnClose;
@@ -76,7 +78,20 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      * {@code deleteOnClose} the directory is removed at close (tests); otherwise it stays (runs).
      */
     public static EmbeddedKafkaBroker start(Path dataDir, boolean deleteOnClose) throws Exception {
-        return start(dataDir, deleteOnClose, null);
+        return start(dataDir, deleteOnClose, null, Map.of());
+    }
+
+    /**
+     * The same broker with SASL/PLAIN on its client listener, as a managed cluster has: only clients
+     * that log in as one of {@code users} (name → password) are served. The broker talks to itself
+     * on a second, plaintext listener that clients are not told about.
+     */
+    public static EmbeddedKafkaBroker startWithSaslPlain(Path dataDir, boolean deleteOnClose, Map<String, String> users)
+            throws Exception {
+        if (users.isEmpty()) {
+            throw new IllegalArgumentException("SASL/PLAIN needs at least one user");
+        }
+        return start(dataDir, deleteOnClose, null, Map.copyOf(users));
     }
 
     /**
@@ -89,18 +104,19 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             server.shutdown();
             server.awaitShutdown();
         }
-        return start(dataDir, deleteOnClose, ports);
+        return start(dataDir, deleteOnClose, ports, plainUsers);
     }
 
-    /** {@code fixedPorts}: the broker's and the controller's port, or null for free ones. */
-    private static EmbeddedKafkaBroker start(Path dataDir, boolean deleteOnClose, int[] fixedPorts) throws Exception {
+    /** {@code fixedPorts}: the broker's, the controller's and the internal listener's port, or null for free ones. */
+    private static EmbeddedKafkaBroker start(Path dataDir, boolean deleteOnClose, int[] fixedPorts, Map<String, String> plainUsers)
+            throws Exception {
         long started = System.nanoTime();
         Path logDir = Files.createDirectories(dataDir).resolve("log");
         for (int attempt = 1; ; attempt++) {
             // Static quorum voters need the controller's port before start; a port another process
             // takes between choosing and binding fails the start, which is retried on new ports.
-            int[] ports = fixedPorts != null ? fixedPorts : freeLoopbackPorts(2);
-            KafkaConfig config = new KafkaConfig(config(logDir, ports[0], ports[1]), false);
+            int[] ports = fixedPorts != null ? fixedPorts : freeLoopbackPorts(3);
+            KafkaConfig config = new KafkaConfig(config(logDir, ports, plainUsers), false);
             format(logDir);
             KafkaRaftServer server = new KafkaRaftServer(config, Time.SYSTEM);
             try {
@@ -114,23 +130,36 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 log.warn("embedded broker start failed ({}); retrying{}", e.toString(), fixedPorts == null ? " on other ports" : "");
                 continue;
             }
-            EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(server, ports, dataDir, deleteOnClose);
+            EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(server, ports, dataDir, deleteOnClose, plainUsers);
             log.info("Kafka broker (KRaft, single node) ready at {} in {} ms; data in {}", broker.bootstrapServers,
                     Duration.ofNanos(System.nanoTime() - started).toMillis(), dataDir);
             return broker;
         }
     }
 
-    private static Properties config(Path logDir, int brokerPort, int controllerPort) {
+    /** ports: the client listener's, the controller's, and (with SASL users) the internal listener's. */
+    private static Properties config(Path logDir, int[] ports, Map<String, String> plainUsers) {
         Properties props = new Properties();
         props.put("process.roles", "broker,controller");
         props.put("node.id", Integer.toString(NODE_ID));
-        props.put("controller.quorum.voters", NODE_ID + "@" + HOST + ":" + controllerPort);
-        props.put("listeners", "PLAINTEXT://" + HOST + ":" + brokerPort + ",CONTROLLER://" + HOST + ":" + controllerPort);
-        props.put("advertised.listeners", "PLAINTEXT://" + HOST + ":" + brokerPort);
-        props.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
-        props.put("inter.broker.listener.name", "PLAINTEXT");
+        props.put("controller.quorum.voters", NODE_ID + "@" + HOST + ":" + ports[1]);
         props.put("controller.listener.names", "CONTROLLER");
+        if (plainUsers.isEmpty()) {
+            props.put("listeners", "PLAINTEXT://" + HOST + ":" + ports[0] + ",CONTROLLER://" + HOST + ":" + ports[1]);
+            props.put("advertised.listeners", "PLAINTEXT://" + HOST + ":" + ports[0]);
+            props.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+            props.put("inter.broker.listener.name", "PLAINTEXT");
+        } else {
+            props.put("listeners", "CLIENT://" + HOST + ":" + ports[0] + ",CONTROLLER://" + HOST + ":" + ports[1]
+                    + ",INTERNAL://" + HOST + ":" + ports[2]);
+            props.put("advertised.listeners", "CLIENT://" + HOST + ":" + ports[0] + ",INTERNAL://" + HOST + ":" + ports[2]);
+            props.put("listener.security.protocol.map", "CLIENT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT");
+            props.put("inter.broker.listener.name", "INTERNAL");
+            props.put("sasl.enabled.mechanisms", "PLAIN");
+            StringBuilder jaas = new StringBuilder("org.apache.kafka.common.security.plain.PlainLoginModule required");
+            plainUsers.forEach((user, password) -> jaas.append(" user_").append(user).append("=\"").append(password).append('"'));
+            props.put("listener.name.client.plain.sasl.jaas.config", jaas.append(';').toString());
+        }
         props.put("log.dirs", logDir.toString());
         props.putAll(SINGLE_NODE_CONFIG);
         return props;

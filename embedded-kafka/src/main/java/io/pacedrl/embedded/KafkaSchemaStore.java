@@ -3,6 +3,7 @@ package io.pacedrl.embedded;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.registry.CompatibilityLevel;
 import io.pacedrl.registry.RegistryError;
 import io.pacedrl.registry.SchemaRegistryException;
@@ -84,12 +85,12 @@ final class KafkaSchemaStore implements AutoCloseable {
         producerProps.put(ProducerConfig.ACKS_CONFIG, "all");
         producerProps.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         producerProps.put(ProducerConfig.CLIENT_ID_CONFIG, "schema-registry-writer");
-        this.producer = new KafkaProducer<>(producerProps, new ByteArraySerializer(), new ByteArraySerializer());
+        this.producer = new KafkaProducer<>(ClientSettings.kafka(producerProps), new ByteArraySerializer(), new ByteArraySerializer());
         Properties consumerProps = new Properties();
         consumerProps.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         consumerProps.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         consumerProps.put(ConsumerConfig.CLIENT_ID_CONFIG, "schema-registry-reader");
-        this.consumer = new KafkaConsumer<>(consumerProps, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        this.consumer = new KafkaConsumer<>(ClientSettings.kafka(consumerProps), new ByteArrayDeserializer(), new ByteArrayDeserializer());
         this.reader = new Thread(this::readLoop, "schema-store-reader");
         this.reader.setDaemon(true);
     }
@@ -114,7 +115,7 @@ final class KafkaSchemaStore implements AutoCloseable {
 
     /** The store's topic must be a single compacted partition: anything else would lose or reorder schemas. */
     private static void ensureTopic(String bootstrapServers, String topic, Duration timeout) {
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
+        try (Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers)))) {
             int brokers = admin.describeCluster().nodes().get(timeout.toMillis(), TimeUnit.MILLISECONDS).size();
             short replication = (short) Math.min(3, brokers);
             NewTopic newTopic = new NewTopic(topic, 1, replication)

@@ -4,9 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.BasicAuthenticator;
+import com.sun.net.httpserver.HttpContext;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.pacedrl.embedded.KafkaSchemaStore.StoredSchema;
+import io.pacedrl.registry.ClientOptions;
 import io.pacedrl.registry.HttpServers;
 import io.pacedrl.registry.RegistryError;
 import io.pacedrl.registry.SchemaRegistryException;
@@ -27,6 +30,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -67,6 +71,15 @@ public final class SchemaRegistryServer implements AutoCloseable {
      */
     public static SchemaRegistryServer start(String bootstrapServers, String topic, String host, int port)
             throws IOException {
+        return start(bootstrapServers, topic, host, port, null);
+    }
+
+    /** The same, serving only clients that send HTTP basic auth {@code userInfo} (USER:PASSWORD), when not null. */
+    public static SchemaRegistryServer start(String bootstrapServers, String topic, String host, int port, String userInfo)
+            throws IOException {
+        if (userInfo != null && !userInfo.contains(":")) {
+            throw new IllegalArgumentException("basic auth must be USER:PASSWORD");
+        }
         KafkaSchemaStore store = KafkaSchemaStore.open(bootstrapServers, topic, Duration.ofSeconds(30));
         HttpServer http;
         try {
@@ -81,7 +94,17 @@ public final class SchemaRegistryServer implements AutoCloseable {
             return t;
         });
         SchemaRegistryServer server = new SchemaRegistryServer(store, http, executor);
-        http.createContext("/", server::handle);
+        HttpContext context = http.createContext("/", server::handle);
+        if (userInfo != null) {
+            String user = userInfo.substring(0, userInfo.indexOf(':'));
+            String password = userInfo.substring(userInfo.indexOf(':') + 1);
+            context.setAuthenticator(new BasicAuthenticator("schema-registry") {
+                @Override
+                public boolean checkCredentials(String givenUser, String givenPassword) {
+                    return user.equals(givenUser) && password.equals(givenPassword);
+                }
+            });
+        }
         http.setExecutor(executor);
         http.start();
         log.info("schema registry (Confluent REST API) serving {} from topic '{}'", server.url(), topic);
@@ -318,10 +341,16 @@ public final class SchemaRegistryServer implements AutoCloseable {
         String host;
         @Option(names = "--port", defaultValue = "8081", description = "Port to listen on (default: ${DEFAULT-VALUE}).")
         int port;
+        @Option(names = "--basic-auth", paramLabel = "USER:PASSWORD", defaultValue = "${env:PACED_RL_REGISTRY_BASIC_AUTH}",
+                description = "Serve only clients with these credentials (HTTP basic auth). Env: PACED_RL_REGISTRY_BASIC_AUTH.")
+        String basicAuth;
+        @Mixin
+        ClientOptions client;
 
         @Override
         public Integer call() throws Exception {
-            SchemaRegistryServer server = start(bootstrapServers, topic, host, port);
+            client.apply();
+            SchemaRegistryServer server = start(bootstrapServers, topic, host, port, basicAuth);
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 server.close();

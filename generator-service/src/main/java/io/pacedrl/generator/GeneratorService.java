@@ -6,6 +6,7 @@ import io.pacedrl.policy.GradMode;
 import io.pacedrl.policy.Torch;
 import io.pacedrl.policy.Transformer;
 import io.pacedrl.policy.Weights;
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.registry.RecordDecodingException;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.schemas.DeadLetter;
@@ -123,28 +124,28 @@ public final class GeneratorService implements AutoCloseable {
     private GeneratorService(Options options) {
         this.options = options;
         this.topics = new Topics(options.topicPrefix(), new SchemaRegistryClient(options.schemaRegistryUrl()));
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers()))) {
+        try (Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers())))) {
             new TopicCreator(admin, Duration.ofSeconds(60)).ensure(topics.all());
         }
-        prompts = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
+        prompts = new KafkaConsumer<>(ClientSettings.kafka(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
                 ConsumerConfig.GROUP_ID_CONFIG, options.topicPrefix() + "generator",
                 // Static membership: a generator restarted under its id takes its partitions back at once.
                 ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, options.topicPrefix() + options.generatorId(),
                 ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false, ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
                 ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
                 // Many more than one sampling batch: bad records are passed over inside what was fetched.
-                ConsumerConfig.MAX_POLL_RECORDS_CONFIG, POLL_RECORDS),
+                ConsumerConfig.MAX_POLL_RECORDS_CONFIG, POLL_RECORDS)),
                 new StringDeserializer(), new ByteArrayDeserializer());
         // Every generator reads every update: no group, the one partition from the start.
-        updates = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
+        updates = new KafkaConsumer<>(ClientSettings.kafka(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-                ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, topics.modelUpdates.maxMessageBytes()),
+                ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, topics.modelUpdates.maxMessageBytes())),
                 new StringDeserializer(), new ByteArrayDeserializer());
-        producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
+        producer = new KafkaProducer<>(ClientSettings.kafka(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
                 ProducerConfig.TRANSACTIONAL_ID_CONFIG, options.topicPrefix() + options.generatorId(),
                 ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, TransactionalProducers.MAX_IN_FLIGHT,
                 ProducerConfig.LINGER_MS_CONFIG, 5,
-                ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.deadLetters.maxMessageBytes()),
+                ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.deadLetters.maxMessageBytes())),
                 new StringSerializer(), topics.valueSerializer());
         assembler = new ModelUpdateChunks.Assembler(options.modelId());
         thread = new Thread(this::run, options.generatorId());
@@ -485,6 +486,7 @@ public final class GeneratorService implements AutoCloseable {
         public Integer call() throws Exception {
             Options options;
             try {
+                cluster.validate();
                 Options defaults = Options.of(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix, modelId);
                 options = new Options(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix,
                         generatorId == null ? defaults.generatorId() : generatorId, modelId,

@@ -5,6 +5,7 @@ import io.pacedrl.learner.LearnerCheckpoint.Event;
 import io.pacedrl.learner.LearnerCheckpoint.Publication;
 import io.pacedrl.learning.PartitionFunction;
 import io.pacedrl.learning.PolicyLearner;
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.schemas.DeadLetter;
 import io.pacedrl.schemas.LearnedGroup;
 import io.pacedrl.schemas.ModelUpdate;
@@ -81,11 +82,11 @@ final class LearnerPublisher implements AutoCloseable {
         this.topics = topics;
         this.checkpoints = checkpoints;
         this.beforeCommit = beforeCommit;
-        this.producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
+        this.producer = new KafkaProducer<>(ClientSettings.kafka(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
                 ProducerConfig.TRANSACTIONAL_ID_CONFIG, options.topicPrefix() + "learner-" + options.modelId(),
                 ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, TransactionalProducers.MAX_IN_FLIGHT,
                 ProducerConfig.LINGER_MS_CONFIG, 5, ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024,
-                ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.modelUpdates.maxMessageBytes()),
+                ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.modelUpdates.maxMessageBytes())),
                 new StringSerializer(), topics.valueSerializer());
     }
 

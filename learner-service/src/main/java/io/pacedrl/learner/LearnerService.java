@@ -9,6 +9,7 @@ import io.pacedrl.learning.MetricNames;
 import io.pacedrl.learning.PolicyLearner;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.Torch;
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.registry.RecordDecodingException;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.schemas.BatchScheduled;
@@ -156,7 +157,7 @@ public final class LearnerService implements AutoCloseable {
         this.config = config;
         this.method = config.method();
         this.topics = new Topics(options.topicPrefix(), new SchemaRegistryClient(options.schemaRegistryUrl()));
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers()))) {
+        try (Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers())))) {
             new TopicCreator(admin, Duration.ofSeconds(60)).ensure(topics.all());
         }
         this.checkpoints = new LearnerCheckpoint(options.checkpointDir());
@@ -566,6 +567,7 @@ public final class LearnerService implements AutoCloseable {
             TrainingConfig config;
             Options options;
             try {
+                cluster.validate();
                 config = TrainingConfig.load(run.configFile, run.set);
                 Options defaults = Options.of(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix,
                         checkpointDir, weights);

@@ -1,5 +1,6 @@
 package io.pacedrl.learner;
 
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.topics.TopicScan;
 import io.pacedrl.topics.TopicSpec;
 import java.util.ArrayList;
@@ -20,7 +21,7 @@ final class TopicReads {
         Map<String, Object> properties = new HashMap<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false));
         properties.putAll(extra);
-        return new KafkaConsumer<>(properties, new StringDeserializer(), new ByteArrayDeserializer());
+        return new KafkaConsumer<>(ClientSettings.kafka(properties), new StringDeserializer(), new ByteArrayDeserializer());
     }
 
     /** Every record of a topic up to its end now, all partitions, without a group. */

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.pacedrl.embedded.EmbeddedKafkaBroker;
 import io.pacedrl.learning.TrainingConfig;
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.registry.SchemaRegistryException;
 import io.pacedrl.schemas.RunEvent;
@@ -125,7 +126,7 @@ final class ChaosCommand implements Callable<Integer> {
             registry.start();
             awaitRegistry(registryUrl, Duration.ofSeconds(60));
             Topics topics = new Topics(prefix, new SchemaRegistryClient(registryUrl));
-            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()))) {
+            try (Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers())))) {
                 new TopicCreator(admin, Duration.ofSeconds(60)).ensure(topics.all());
             }
             List<TaskPrompt> prompts = new ArrayList<>(suite.train());
@@ -314,8 +315,8 @@ final class ChaosCommand implements Callable<Integer> {
 
         Progress(String bootstrapServers, Topics topics, String runId) {
             this.runId = runId;
-            events = new KafkaConsumer<>(Map.<String, Object>of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                    ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new StringDeserializer(),
+            events = new KafkaConsumer<>(ClientSettings.kafka(Map.<String, Object>of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+                    ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed")), new StringDeserializer(),
                     topics.runEvents.valueSerde().deserializer());
             TopicPartition partition = new TopicPartition(topics.runEvents.name(), 0);
             events.assign(List.of(partition));

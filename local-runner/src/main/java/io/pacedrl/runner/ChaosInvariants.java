@@ -1,5 +1,6 @@
 package io.pacedrl.runner;
 
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.schemas.DeadLetter;
 import io.pacedrl.schemas.LearnedGroup;
 import io.pacedrl.schemas.ModelVersion;
@@ -114,9 +115,9 @@ record ChaosInvariants(List<Check> checks, Map<String, Long> deadLettersByType) 
     private static <V> List<V> read(String bootstrapServers, TopicSpec<String, V> spec) {
         List<V> values = new ArrayList<>();
         Consumer<V> add = values::add;
-        try (var reader = new KafkaConsumer<>(Map.<String, Object>of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+        try (var reader = new KafkaConsumer<>(ClientSettings.kafka(Map.<String, Object>of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG,
-                spec.maxMessageBytes()), new StringDeserializer(), spec.valueSerde().deserializer())) {
+                spec.maxMessageBytes())), new StringDeserializer(), spec.valueSerde().deserializer())) {
             TopicScan.toEnd(reader, spec, record -> add.accept(record.value()));
         }
         return values;

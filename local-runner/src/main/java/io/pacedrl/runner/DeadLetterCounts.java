@@ -1,6 +1,7 @@
 package io.pacedrl.runner;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.schemas.DeadLetter;
 import io.pacedrl.topics.TopicScan;
 import io.pacedrl.topics.Topics;
@@ -40,9 +41,9 @@ record DeadLetterCounts(long letters, long records, long repeated, Map<String, M
         Set<String> records = new HashSet<>();
         Set<String> letters = new HashSet<>();
         long[] total = {0};
-        try (var reader = new KafkaConsumer<>(Map.<String, Object>of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+        try (var reader = new KafkaConsumer<>(ClientSettings.kafka(Map.<String, Object>of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
-                ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, topics.deadLetters.maxMessageBytes()),
+                ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, topics.deadLetters.maxMessageBytes())),
                 new StringDeserializer(), topics.deadLetters.valueSerde().deserializer())) {
             TopicScan.toEnd(reader, topics.deadLetters, record -> {
                 DeadLetter letter = record.value();

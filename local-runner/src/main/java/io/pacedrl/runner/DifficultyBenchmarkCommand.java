@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pacedrl.difficulty.DifficultyStream;
 import io.pacedrl.learning.TrainingConfig;
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.schemas.Prompt;
 import io.pacedrl.schemas.PromptSplit;
@@ -130,8 +131,8 @@ final class DifficultyBenchmarkCommand implements Callable<Integer> {
         long records = 0;
         SplittableRandom random = new SplittableRandom(7);
         // One producer for everything: its sends to a partition keep their order.
-        try (var producer = new KafkaProducer<>(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.LINGER_MS_CONFIG, 5, ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024),
+        try (var producer = new KafkaProducer<>(ClientSettings.kafka(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+                ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.LINGER_MS_CONFIG, 5, ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024)),
                 new StringSerializer(), topics.valueSerializer());
              ProgressBar progress = ProgressBars.create("producing groups", groups)) {
             for (int i = 0; i < poolSize; i++) {

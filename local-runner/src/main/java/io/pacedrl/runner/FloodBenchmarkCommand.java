@@ -2,6 +2,7 @@ package io.pacedrl.runner;
 
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.Torch;
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.tasks.TaskSuite;
 import io.pacedrl.topics.Topics;
@@ -195,8 +196,8 @@ final class FloodBenchmarkCommand implements Callable<Integer> {
                 List<TopicSpec<?, ?>> specs = flooded();
                 List<String> names = new ArrayList<>(byTopic.keySet());
                 long start = System.nanoTime();
-                try (var producer = new KafkaProducer<>(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                        platform.bootstrapServers(), ProducerConfig.LINGER_MS_CONFIG, 20), new StringSerializer(),
+                try (var producer = new KafkaProducer<>(ClientSettings.kafka(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        platform.bootstrapServers(), ProducerConfig.LINGER_MS_CONFIG, 20)), new StringSerializer(),
                         new ByteArraySerializer())) {
                     for (long n = 0; n < total; n++) {
                         long due = start + (long) (over.toNanos() * (double) n / total);

@@ -3,6 +3,7 @@ package io.pacedrl.runner;
 import io.pacedrl.generator.GeneratorService;
 import io.pacedrl.policy.Transformer;
 import io.pacedrl.policy.WarmStart;
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.schemas.ScheduledPrompt;
 import io.pacedrl.tasks.TaskPrompt;
@@ -79,14 +80,14 @@ final class GeneratorBenchmarkCommand implements Callable<Integer> {
             platform.ensureTopics(topics.all());
             Map<String, Object> producerConfig = Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, platform.bootstrapServers(),
                     ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.modelUpdates.maxMessageBytes());
-            try (var updates = new KafkaProducer<>(producerConfig, new StringSerializer(), topics.modelUpdates.valueSerde().serializer())) {
+            try (var updates = new KafkaProducer<>(ClientSettings.kafka(producerConfig), new StringSerializer(), topics.modelUpdates.valueSerde().serializer())) {
                 for (var chunk : ModelUpdateChunks.split("policy", 0, "paced-rl-weights-v1", Files.readAllBytes(policy), 0,
                         List.of(), List.of(), System.currentTimeMillis())) {
                     updates.send(new ProducerRecord<>(topics.modelUpdates.name(), ModelUpdateChunks.key("policy", chunk.getChunkIndex()), chunk));
                 }
             }
             List<TaskPrompt> pool = TaskSuite.generate(TaskSuite.Config.DEFAULT).train();
-            try (var scheduled = new KafkaProducer<>(producerConfig, new StringSerializer(), topics.scheduledPrompts.valueSerde().serializer())) {
+            try (var scheduled = new KafkaProducer<>(ClientSettings.kafka(producerConfig), new StringSerializer(), topics.scheduledPrompts.valueSerde().serializer())) {
                 for (int i = 0; i < prompts; i++) {
                     TaskPrompt prompt = pool.get((int) ((long) i * 7919 % pool.size()));
                     scheduled.send(new ProducerRecord<>(topics.scheduledPrompts.name(), prompt.id(), ScheduledPrompt.newBuilder()

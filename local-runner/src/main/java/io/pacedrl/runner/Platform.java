@@ -1,6 +1,7 @@
 package io.pacedrl.runner;
 
 import io.pacedrl.embedded.LocalKafka;
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.topics.HangingTransactions;
 import io.pacedrl.topics.TopicCreator;
@@ -58,14 +59,14 @@ public final class Platform implements AutoCloseable {
 
     /** Creates the catalogue topics that are missing and checks those that exist (see {@link TopicCreator}). */
     public List<TopicCreator.Outcome> ensureTopics(Collection<TopicSpec<?, ?>> topics) {
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
+        try (Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers)))) {
             return new TopicCreator(admin, ADMIN_TIMEOUT).ensure(topics);
         }
     }
 
     /** Deletes every topic whose name starts with {@code prefix}: a finished run's, its Streams app's internal ones included. */
     public void deleteTopicsWithPrefix(String prefix) throws Exception {
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
+        try (Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers)))) {
             List<String> names = admin.listTopics().names().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS).stream()
                     .filter(name -> name.startsWith(prefix)).toList();
             admin.deleteTopics(names).all().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
@@ -78,7 +79,7 @@ public final class Platform implements AutoCloseable {
      */
     public List<String> recordedRuns(String prefix) throws Exception {
         String suffix = new Topics(new SchemaRegistryClient(schemaRegistryUrl)).modelVersions.name();
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
+        try (Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers)))) {
             return admin.listTopics().names().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS).stream()
                     .filter(name -> name.startsWith(prefix) && name.endsWith("." + suffix))
                     .map(name -> name.substring(0, name.length() - suffix.length())).sorted().toList();
@@ -91,7 +92,7 @@ public final class Platform implements AutoCloseable {
      * consumer offsets topic: for a run about to resume, whose producers are all gone.
      */
     public List<HangingTransactions.Aborted> abortHangingTransactions(String prefix) throws Exception {
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
+        try (Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers)))) {
             List<String> names = new ArrayList<>(admin.listTopics(new ListTopicsOptions().listInternal(true)).names()
                     .get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS).stream()
                     .filter(name -> name.startsWith(prefix) || name.equals(Topic.GROUP_METADATA_TOPIC_NAME)).toList());

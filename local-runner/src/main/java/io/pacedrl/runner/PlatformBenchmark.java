@@ -1,5 +1,6 @@
 package io.pacedrl.runner;
 
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.schemas.ScoredRollout;
 import io.pacedrl.topics.TopicSpec;
@@ -68,11 +69,11 @@ final class PlatformBenchmark implements Callable<Integer> {
             report(out, figures, "encode", start, bytes);
 
             start = System.nanoTime();
-            try (KafkaProducer<String, ScoredRollout> producer = new KafkaProducer<>(Map.of(
+            try (KafkaProducer<String, ScoredRollout> producer = new KafkaProducer<>(ClientSettings.kafka(Map.of(
                     ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, platform.bootstrapServers(),
                     ProducerConfig.ACKS_CONFIG, "all",
                     ProducerConfig.LINGER_MS_CONFIG, 5,
-                    ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024),
+                    ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024)),
                     topic.keySerde().serializer(), serializer)) {
                 Sends.sendAll(producer, IntStream.range(0, records)
                         .mapToObj(i -> new ProducerRecord<>(topic.name(), "prompt-" + (i % 1000), record)));
@@ -81,11 +82,11 @@ final class PlatformBenchmark implements Callable<Integer> {
 
             start = System.nanoTime();
             long consumed = 0;
-            try (KafkaConsumer<String, ScoredRollout> consumer = new KafkaConsumer<>(Map.of(
+            try (KafkaConsumer<String, ScoredRollout> consumer = new KafkaConsumer<>(ClientSettings.kafka(Map.of(
                     ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, platform.bootstrapServers(),
                     ConsumerConfig.GROUP_ID_CONFIG, runDir.getFileName() + "-bench",
                     ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                    ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000),
+                    ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000)),
                     topic.keySerde().deserializer(), topic.valueSerde().deserializer())) {
                 consumer.subscribe(List.of(topic.name()));
                 long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();

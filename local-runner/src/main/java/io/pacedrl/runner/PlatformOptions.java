@@ -1,6 +1,7 @@
 package io.pacedrl.runner;
 
 import io.pacedrl.registry.SchemaRegistryClient;
+import io.pacedrl.registry.ClientOptions;
 import io.pacedrl.topics.ClusterCheck;
 import io.pacedrl.topics.Topics;
 import java.io.IOException;
@@ -19,19 +20,23 @@ public final class PlatformOptions {
     @Spec(Spec.Target.MIXEE)
     CommandSpec command;
 
-    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT[,...]",
-            description = "An external Kafka cluster. Default: start a KRaft broker in this process.")
+    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT[,...]", defaultValue = "${env:PACED_RL_BOOTSTRAP_SERVERS}",
+            description = "An external Kafka cluster. Default: start a KRaft broker in this process. Env: PACED_RL_BOOTSTRAP_SERVERS.")
     String bootstrapServers;
 
-    @Option(names = "--schema-registry-url", paramLabel = "URL",
-            description = "A Confluent-protocol schema registry for the external cluster (required with --bootstrap-servers).")
+    @Option(names = "--schema-registry-url", paramLabel = "URL", defaultValue = "${env:PACED_RL_SCHEMA_REGISTRY_URL}",
+            description = "A Confluent-protocol schema registry for the external cluster (required with --bootstrap-servers). "
+                    + "Env: PACED_RL_SCHEMA_REGISTRY_URL.")
     String schemaRegistryUrl;
+
+    @Mixin
+    ClientOptions client;
 
     @Mixin
     RunOptions run;
 
-    @Option(names = "--topic-prefix", paramLabel = "PREFIX", defaultValue = "",
-            description = "Prefix for every topic name, to keep runs apart on a shared cluster. Default: none.")
+    @Option(names = "--topic-prefix", paramLabel = "PREFIX", defaultValue = "${env:PACED_RL_TOPIC_PREFIX:-}",
+            description = "Prefix for every topic name, to keep runs apart on a shared cluster. Default: none. Env: PACED_RL_TOPIC_PREFIX.")
     String topicPrefix;
 
     @Option(names = ClusterCheck.WAIT_OPTION, defaultValue = "10", paramLabel = "SECONDS",
@@ -62,6 +67,11 @@ public final class PlatformOptions {
             Topics.checkPrefix(topicPrefix);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(command.commandLine(), "--topic-prefix: " + e.getMessage());
+        }
+        try {
+            client.apply();
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(command.commandLine(), e.getMessage());
         }
     }
 

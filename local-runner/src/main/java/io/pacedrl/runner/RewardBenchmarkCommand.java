@@ -1,5 +1,6 @@
 package io.pacedrl.runner;
 
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.reward.RewardService;
 import io.pacedrl.schemas.FinishReason;
@@ -128,7 +129,7 @@ final class RewardBenchmarkCommand implements Callable<Integer> {
     /** Each verifier group's state, members and committed offsets: what a stalled run needs to say. */
     private static String groupStates(String bootstrapServers, String prefix, Collection<String> verifiers) {
         List<String> states = new ArrayList<>();
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
+        try (Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers)))) {
             for (String verifier : verifiers) {
                 String group = RewardService.groupId(prefix, verifier);
                 try {
@@ -152,8 +153,8 @@ final class RewardBenchmarkCommand implements Callable<Integer> {
         List<TaskPrompt> numeric = pool.stream().filter(p -> p.kind().equals("numeric")).limit(rollouts).toList();
         List<TaskPrompt> countdown = pool.stream().filter(p -> p.kind().equals("countdown")).limit(rollouts).toList();
         Map<String, Integer> expected = new LinkedHashMap<>();
-        try (var producer = new KafkaProducer<>(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                bootstrapServers, ProducerConfig.LINGER_MS_CONFIG, 5), new StringSerializer(), topics.rollouts.valueSerde().serializer())) {
+        try (var producer = new KafkaProducer<>(ClientSettings.kafka(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                bootstrapServers, ProducerConfig.LINGER_MS_CONFIG, 5)), new StringSerializer(), topics.rollouts.valueSerde().serializer())) {
             List<Rollout> all = new ArrayList<>();
             for (int i = 0; i < rollouts; i++) {
                 TaskPrompt p = numeric.get(i % numeric.size());

@@ -2,6 +2,7 @@ package io.pacedrl.runner;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.topics.TopicScan;
 import io.pacedrl.topics.TopicSpec;
 import io.pacedrl.topics.Topics;
@@ -126,9 +127,9 @@ final class RunArchive {
             byName.put(spec.name().substring(prefix.length()), spec);
         }
         long written = 0;
-        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(ClientSettings.kafka(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
                 ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.LINGER_MS_CONFIG, 20,
-                ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.modelUpdates.maxMessageBytes()), new StringSerializer(),
+                ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.modelUpdates.maxMessageBytes())), new StringSerializer(),
                 new ByteArraySerializer())) {
             for (TopicEntry entry : manifest.topics()) {
                 TopicSpec<String, ?> spec = byName.get(entry.topic());
@@ -200,9 +201,9 @@ final class RunArchive {
 
     /** Hands over a topic's committed records up to its end now, each partition's in order. */
     private static void forEachRecord(String bootstrapServers, TopicSpec<String, ?> spec, Consumer<ConsumerRecord<String, byte[]>> action) {
-        try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+        try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(ClientSettings.kafka(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-                ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, spec.maxMessageBytes()), new StringDeserializer(),
+                ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, spec.maxMessageBytes())), new StringDeserializer(),
                 new ByteArrayDeserializer())) {
             TopicScan.toEnd(reader, spec, action);
         }

@@ -1,5 +1,6 @@
 package io.pacedrl.runner;
 
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.topics.TopicSpec;
 import io.pacedrl.topics.Topics;
 import java.nio.ByteBuffer;
@@ -42,10 +43,10 @@ final class SchemaRoundTrip {
 
     List<Result> run(SampleRecords samples, List<String> consumerGroups) {
         Map<String, Sent> sent = new LinkedHashMap<>();
-        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of(
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(ClientSettings.kafka(Map.of(
                 ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
                 ProducerConfig.ACKS_CONFIG, "all",
-                ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.modelUpdates.maxMessageBytes()),
+                ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.modelUpdates.maxMessageBytes())),
                 new StringSerializer(), new ByteArraySerializer())) {
             send(producer, sent, topics.prompts, samples.prompt.getId(), samples.prompt);
             send(producer, sent, topics.promptEmbeddings, samples.prompt.getId(), samples.embedding);
@@ -89,11 +90,11 @@ final class SchemaRoundTrip {
         Map<String, TopicSpec<?, ?>> specs = new HashMap<>();
         topics.all().forEach(spec -> specs.put(spec.name(), spec));
         List<String> matched = new ArrayList<>();
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(Map.of(
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(ClientSettings.kafka(Map.of(
                 ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
                 ConsumerConfig.GROUP_ID_CONFIG, group,
                 ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, topics.deadLetters.maxMessageBytes()),
+                ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, topics.deadLetters.maxMessageBytes())),
                 new StringDeserializer(), new ByteArrayDeserializer())) {
             consumer.subscribe(List.copyOf(sent.keySet()));
             long deadline = System.nanoTime() + timeout.toNanos();

@@ -10,6 +10,7 @@ import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.CharTokenizer;
 import io.pacedrl.policy.Torch;
 import io.pacedrl.policy.Transformer;
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.schemas.BatchScheduled;
 import io.pacedrl.schemas.ModelUpdate;
@@ -200,7 +201,7 @@ final class SelectionBenchmarkCommand implements Callable<Integer> {
                 ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.LINGER_MS_CONFIG, 20, ProducerConfig.BATCH_SIZE_CONFIG, 512 * 1024,
                 ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.modelUpdates.maxMessageBytes());
         SampleRecords sample = new SampleRecords("bench", System.currentTimeMillis());
-        try (KafkaProducer<String, Object> producer = new KafkaProducer<>(producerConfig, new StringSerializer(), topics.valueSerializer());
+        try (KafkaProducer<String, Object> producer = new KafkaProducer<>(ClientSettings.kafka(producerConfig), new StringSerializer(), topics.valueSerializer());
                 ProgressBar progress = ProgressBars.create("pool " + pool, pool)) {
             SplittableRandom random = new SplittableRandom(pool);
             long now = System.currentTimeMillis();
@@ -231,11 +232,11 @@ final class SelectionBenchmarkCommand implements Callable<Integer> {
         double loadSeconds;
         long started = System.nanoTime();
         try (DifficultyStream app = DifficultyStream.start(defaults, config);
-                Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, platform.bootstrapServers()));
-                KafkaProducer<String, Object> producer = new KafkaProducer<>(producerConfig, new StringSerializer(), topics.valueSerializer());
-                KafkaConsumer<String, SchedulerDecision> decisions = new KafkaConsumer<>(Map.of(
+                Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, platform.bootstrapServers())));
+                KafkaProducer<String, Object> producer = new KafkaProducer<>(ClientSettings.kafka(producerConfig), new StringSerializer(), topics.valueSerializer());
+                KafkaConsumer<String, SchedulerDecision> decisions = new KafkaConsumer<>(ClientSettings.kafka(Map.of(
                         ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, platform.bootstrapServers(),
-                        ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"),
+                        ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest")),
                         new StringDeserializer(), topics.schedulerDecisions.valueSerde().deserializer());
                 NDManager manager = NDManager.newBaseManager();
                 ProgressBar progress = ProgressBars.create("versions at pool " + pool, versions)) {
@@ -305,7 +306,7 @@ final class SelectionBenchmarkCommand implements Callable<Integer> {
                 progress.step();
             }
         }
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, platform.bootstrapServers()))) {
+        try (Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, platform.bootstrapServers())))) {
             // The pool and its changelogs take gigabytes at a million prompts: gone once measured.
             Set<String> mine = admin.listTopics().names().get().stream().filter(t -> t.startsWith(prefix)).collect(Collectors.toSet());
             admin.deleteTopics(mine).all().get();

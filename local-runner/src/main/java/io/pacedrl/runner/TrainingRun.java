@@ -10,6 +10,7 @@ import io.pacedrl.learner.LearnerService;
 import io.pacedrl.learning.MetricNames;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.Transformer;
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.reward.RewardService;
 import io.pacedrl.schemas.RunEvent;
@@ -184,9 +185,9 @@ final class TrainingRun {
     }
 
     static void loadPool(String bootstrapServers, Topics topics, List<TaskPrompt> prompts) throws Exception {
-        try (var producer = new KafkaProducer<>(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+        try (var producer = new KafkaProducer<>(ClientSettings.kafka(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
                 bootstrapServers, ProducerConfig.LINGER_MS_CONFIG, 20,
-                ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1), new StringSerializer(),
+                ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1)), new StringSerializer(),
                 topics.prompts.valueSerde().serializer())) {
             Sends.sendAll(producer, prompts.stream().map(prompt -> new ProducerRecord<>(topics.prompts.name(), prompt.id(),
                     PromptRecords.toRecord(prompt))));
@@ -244,8 +245,8 @@ final class TrainingRun {
         long windowEnd = 0;
         double windowStartRollouts = 0;
         double windowEndRollouts = 0;
-        try (var events = new KafkaConsumer<>(Map.<String, Object>of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                platform.bootstrapServers(), ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"),
+        try (var events = new KafkaConsumer<>(ClientSettings.kafka(Map.<String, Object>of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                platform.bootstrapServers(), ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed")),
                 new StringDeserializer(), topics.runEvents.valueSerde().deserializer())) {
             List<TopicPartition> partitions = List.of(new TopicPartition(topics.runEvents.name(), 0));
             events.assign(partitions);

@@ -1,5 +1,6 @@
 package io.pacedrl.reward;
 
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.tasks.RewardVerifier;
 import io.pacedrl.topics.ClusterOptions;
@@ -104,7 +105,7 @@ public final class RewardService implements AutoCloseable {
     public static RewardService start(Options options, List<RewardVerifier> verifiers) {
         SchemaRegistryClient registry = new SchemaRegistryClient(options.schemaRegistryUrl());
         Topics topics = new Topics(options.topicPrefix(), registry);
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers()))) {
+        try (Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers())))) {
             new TopicCreator(admin, Duration.ofSeconds(60)).ensure(topics.all());
         }
         for (RewardVerifier verifier : verifiers) {
@@ -169,23 +170,23 @@ public final class RewardService implements AutoCloseable {
     }
 
     private static KafkaConsumer<String, byte[]> consumer(Options options, String member) {
-        return new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
+        return new KafkaConsumer<>(ClientSettings.kafka(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
                 ConsumerConfig.GROUP_ID_CONFIG, groupId(options.topicPrefix(), member),
                 ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, groupId(options.topicPrefix(), member) + "-" + options.instanceId(),
                 ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
                 ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000),
+                ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000)),
                 new StringDeserializer(), new ByteArrayDeserializer());
     }
 
     private static KafkaProducer<String, Object> producer(Options options, Topics topics, String member) {
-        return new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
+        return new KafkaProducer<>(ClientSettings.kafka(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers(),
                 ProducerConfig.TRANSACTIONAL_ID_CONFIG, groupId(options.topicPrefix(), member) + "-" + options.instanceId(),
                 ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, TransactionalProducers.MAX_IN_FLIGHT,
                 ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
                 ProducerConfig.LINGER_MS_CONFIG, 5,
-                ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.deadLetters.maxMessageBytes()),
+                ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.deadLetters.maxMessageBytes())),
                 new StringSerializer(), topics.valueSerializer());
     }
 
@@ -236,6 +237,7 @@ public final class RewardService implements AutoCloseable {
             List<RewardVerifier> chosen = new ArrayList<>();
             Options options;
             try {
+                cluster.validate();
                 for (String name : names.isEmpty() ? available.keySet() : names) {
                     RewardVerifier verifier = available.get(name);
                     if (verifier == null) {

@@ -38,6 +38,8 @@ public final class SchemaRegistryClient {
     private final HttpClient http;
     private final ObjectMapper json = new ObjectMapper();
     private final Duration requestTimeout;
+    /** Basic auth from the process's client settings, or null. */
+    private final String authorization;
     private final Map<String, Map<Schema, Integer>> idsBySubject = new ConcurrentHashMap<>();
     private final Map<Integer, Schema> schemasById = new ConcurrentHashMap<>();
 
@@ -50,7 +52,12 @@ public final class SchemaRegistryClient {
     public SchemaRegistryClient(String url, Duration requestTimeout) {
         this.baseUri = parseUrl(url);
         this.requestTimeout = requestTimeout;
-        this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5));
+        if ("https".equals(baseUri.getScheme())) {
+            builder.sslContext(ClientSettings.registrySslContext());
+        }
+        this.http = builder.build();
+        this.authorization = ClientSettings.registryAuthorization().orElse(null);
     }
 
     /** The registry's base URI; fails, naming the URL, unless it is http(s)://host[:port][/path]. */
@@ -202,6 +209,9 @@ public final class SchemaRegistryClient {
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(baseUri + path))
                 .timeout(requestTimeout)
                 .header("Accept", CONTENT_TYPE + ", application/json");
+        if (authorization != null) {
+            request.header("Authorization", authorization);
+        }
         if (body != null) {
             request.header("Content-Type", CONTENT_TYPE)
                     .method(method, HttpRequest.BodyPublishers.ofString(body.toString()));
@@ -216,6 +226,11 @@ public final class SchemaRegistryClient {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new SchemaRegistryUnavailableException("interrupted during " + what, e);
+        }
+        if (response.statusCode() == 401 || response.statusCode() == 403) {
+            throw new SchemaRegistryException(response.statusCode(), response.statusCode(), "the schema registry refused "
+                    + (authorization == null ? "a client without credentials" : "these credentials") + " (HTTP " + response.statusCode()
+                    + ", " + what + "); give them as " + ClientSettings.USER_INFO + "=USER:PASSWORD (-X or --command-config)", null);
         }
         JsonNode answer = readJson(response.body(), what);
         if (response.statusCode() >= 400) {

@@ -1,5 +1,6 @@
 package io.pacedrl.topics;
 
+import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.registry.SchemaRegistryException;
 import java.time.Duration;
@@ -33,12 +34,12 @@ public final class ClusterCheck {
 
     private static void requireBroker(String bootstrapServers, Duration wait) {
         int ms = (int) wait.toMillis();
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, ms, AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, ms))) {
+        try (Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, ms, AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, ms)))) {
             admin.describeCluster(new DescribeClusterOptions().timeoutMs(ms)).nodes().get(ms + 1000L, TimeUnit.MILLISECONDS);
         } catch (ExecutionException | TimeoutException e) {
             throw new IllegalStateException("no Kafka broker answered at " + bootstrapServers + " within " + seconds(wait)
-                    + " (" + WAIT_OPTION + " sets the wait); is the cluster up and bootstrap.servers right?", e);
+                    + " (" + WAIT_OPTION + " sets the wait); is the cluster up, bootstrap.servers right, and its security settings given (-X, --command-config)?", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while waiting for the Kafka cluster at " + bootstrapServers, e);
