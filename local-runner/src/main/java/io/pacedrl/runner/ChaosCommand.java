@@ -8,10 +8,8 @@ import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.registry.SchemaRegistryException;
 import io.pacedrl.schemas.RunEvent;
-import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.tasks.TaskSuite;
 import io.pacedrl.topics.RunEvents;
-import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.Topics;
 import java.io.PrintWriter;
 import java.net.ServerSocket;
@@ -27,8 +25,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -125,16 +121,15 @@ final class ChaosCommand implements Callable<Integer> {
         try {
             registry.start();
             awaitRegistry(registryUrl, Duration.ofSeconds(60));
-            Topics topics = new Topics(prefix, new SchemaRegistryClient(registryUrl));
-            try (Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers())))) {
-                new TopicCreator(admin, Duration.ofSeconds(60)).ensure(topics.all());
-            }
-            List<TaskPrompt> prompts = new ArrayList<>(suite.train());
-            prompts.addAll(suite.heldOut());
-            TrainingRun.loadPool(broker.bootstrapServers(), topics, prompts);
-
             List<String> cluster = List.of("--bootstrap-servers", broker.bootstrapServers(), "--schema-registry-url", registryUrl,
                     "--topic-prefix", prefix);
+            // The pool as an operator loads it: the pool command, its own process.
+            List<String> pool = new ArrayList<>(List.of("pool"));
+            pool.addAll(cluster);
+            pool.addAll(List.of("--pool-size", Integer.toString(suite.train().size())));
+            new ServiceProcess("pool", List.of(), pool, logs.resolve("pool.log")).runToEnd(Duration.ofMinutes(5));
+            Topics topics = new Topics(prefix, new SchemaRegistryClient(registryUrl));
+
             Map<String, ServiceProcess> byName = new LinkedHashMap<>();
             byName.put("difficulty-stream", service("difficulty-stream", logs, cluster, List.of("difficulty-stream", "--config",
                     configFile.toString(), "--run-id", runId, "--state-dir", runDir.resolve("state").toString(), "--http-port", "0",

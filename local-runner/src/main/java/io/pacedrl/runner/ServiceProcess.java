@@ -2,6 +2,7 @@ package io.pacedrl.runner;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -40,6 +41,18 @@ final class ServiceProcess implements AutoCloseable {
     synchronized void start() throws IOException {
         process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                 .start();
+    }
+
+    /** Runs it to its end (a one-shot command such as {@code pool}); fails, pointing at its log, unless it exits with 0. */
+    void runToEnd(Duration timeout) throws IOException, InterruptedException {
+        start();
+        if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            process.destroyForcibly().waitFor();
+            throw new IllegalStateException(name + " did not finish within " + timeout.toSeconds() + " s; see " + log);
+        }
+        if (process.exitValue() != 0) {
+            throw new IllegalStateException(name + " exited with " + process.exitValue() + "; see " + log);
+        }
     }
 
     /** SIGKILL, then the same command again. */

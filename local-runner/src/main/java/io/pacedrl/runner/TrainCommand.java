@@ -9,14 +9,12 @@ import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.Torch;
 import io.pacedrl.policy.WarmStart;
 import io.pacedrl.schemas.ModelVersion;
-import io.pacedrl.tasks.JsonlDataset;
 import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.tasks.TaskSuite;
 import io.pacedrl.topics.HangingTransactions;
 import io.pacedrl.topics.Topics;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -101,25 +99,14 @@ final class TrainCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--run-id: " + e.getMessage());
         }
         TaskSuite suite = suiteOptions.suite();
-        List<TaskPrompt> pool = suite.train();
-        List<TaskPrompt> heldOut = suite.heldOut();
-        if (dataset != null) {
-            List<TaskPrompt> prompts;
-            try {
-                prompts = JsonlDataset.read(dataset);
-            } catch (JsonlDataset.FormatException | UncheckedIOException e) {
-                throw new ParameterException(spec.commandLine(), "--dataset: " + e.getMessage());
-            }
-            // A prompt without a split is one to train on.
-            pool = prompts.stream().filter(p -> p.split() != TaskPrompt.Split.HELD_OUT).map(p -> p.withSplit(TaskPrompt.Split.TRAIN))
-                    .toList();
-            heldOut = prompts.stream().filter(p -> p.split() == TaskPrompt.Split.HELD_OUT).toList();
-            if (pool.size() < config.promptsPerStep() || heldOut.isEmpty()) {
-                throw new ParameterException(spec.commandLine(), "--dataset " + dataset + " has " + pool.size() + " train and "
-                        + heldOut.size() + " held_out prompts; a run needs prompts-per-step = " + config.promptsPerStep()
-                        + " train prompts and one held_out");
-            }
+        PromptPool prompts;
+        try {
+            prompts = dataset != null ? PromptPool.read(dataset, config.promptsPerStep()) : PromptPool.of(suite);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
         }
+        List<TaskPrompt> pool = prompts.train();
+        List<TaskPrompt> heldOut = prompts.heldOut();
         Path runDir = platform.run.runDirOrNamed(id);
         if (resume != null && platform.embedded() && !Files.isDirectory(runDir.resolve("kafka"))) {
             throw new ParameterException(spec.commandLine(), "--resume " + resume + ": " + runDir + " holds no embedded broker data; "

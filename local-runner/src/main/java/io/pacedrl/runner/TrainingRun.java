@@ -16,7 +16,6 @@ import io.pacedrl.reward.RewardService;
 import io.pacedrl.schemas.RunEvent;
 import io.pacedrl.tasks.RewardVerifier;
 import io.pacedrl.tasks.TaskPrompt;
-import io.pacedrl.topics.PromptRecords;
 import io.pacedrl.topics.RunEvents;
 import io.pacedrl.topics.Topics;
 import java.io.IOException;
@@ -41,12 +40,8 @@ import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
  * A whole training run on one cluster: the pool loaded onto its topic, then every service started
@@ -132,7 +127,7 @@ final class TrainingRun {
         Topics topics = new Topics(prefix, new SchemaRegistryClient(platform.schemaRegistryUrl()));
         platform.ensureTopics(topics.all());
         if (resumedAt < 0) {
-            loadPool(platform, topics, settings);
+            PoolLoader.load(platform.bootstrapServers(), topics, new PromptPool(settings.pool(), settings.heldOut()).all());
         } else {
             checkPool(platform, topics, settings);
         }
@@ -170,27 +165,6 @@ final class TrainingRun {
             for (int i = services.size() - 1; i >= 0; i--) {
                 services.get(i).close();
             }
-        }
-    }
-
-    /**
-     * The pool and the held-out prompts onto the run's prompts topic, every write acknowledged. One
-     * request in flight: right after the topics are made, a partition may still refuse writes, and
-     * its retried first batch must not fall behind a later one.
-     */
-    private static void loadPool(Platform platform, Topics topics, Settings settings) throws Exception {
-        List<TaskPrompt> all = new ArrayList<>(settings.pool());
-        all.addAll(settings.heldOut());
-        loadPool(platform.bootstrapServers(), topics, all);
-    }
-
-    static void loadPool(String bootstrapServers, Topics topics, List<TaskPrompt> prompts) throws Exception {
-        try (var producer = new KafkaProducer<>(ClientSettings.kafka(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                bootstrapServers, ProducerConfig.LINGER_MS_CONFIG, 20,
-                ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1)), new StringSerializer(),
-                topics.prompts.valueSerde().serializer())) {
-            Sends.sendAll(producer, prompts.stream().map(prompt -> new ProducerRecord<>(topics.prompts.name(), prompt.id(),
-                    PromptRecords.toRecord(prompt))));
         }
     }
 
