@@ -1,6 +1,7 @@
 package io.pacedrl.generator;
 
 import ai.djl.ndarray.NDManager;
+import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.CharTokenizer;
 import io.pacedrl.policy.GradMode;
 import io.pacedrl.policy.Torch;
@@ -17,6 +18,7 @@ import io.pacedrl.schemas.ScheduledPrompt;
 import io.pacedrl.topics.DeadLetters;
 import io.pacedrl.topics.ModelUpdateChunks;
 import io.pacedrl.topics.ClusterOptions;
+import io.pacedrl.topics.ServiceConfigOptions;
 import io.pacedrl.topics.ServiceLifecycle;
 import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.Topics;
@@ -460,14 +462,12 @@ public final class GeneratorService implements AutoCloseable {
                 description = "The policy whose updates to follow (default: ${DEFAULT-VALUE}).")
         String modelId;
 
-        @Option(names = "--temperature", defaultValue = "1.0", description = "Sampling temperature (default: ${DEFAULT-VALUE}).")
-        float temperature;
+        @Mixin
+        ServiceConfigOptions run;
 
-        @Option(names = "--top-p", defaultValue = "1.0", description = "Nucleus mass (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--top-p", defaultValue = "1.0", description = "Nucleus mass (default: ${DEFAULT-VALUE}). The learner "
+                + "scores with the whole distribution and dead-letters rollouts sampled with less: for experiments only.")
         float topP;
-
-        @Option(names = "--max-new-tokens", defaultValue = "24", description = "Cap on response tokens (default: ${DEFAULT-VALUE}).")
-        int maxNewTokens;
 
         @Option(names = "--batch-prompts", defaultValue = "16",
                 description = "Scheduled prompts sampled together, G rows each (default: ${DEFAULT-VALUE}).")
@@ -487,10 +487,12 @@ public final class GeneratorService implements AutoCloseable {
             Options options;
             try {
                 cluster.validate();
+                // Temperature and length come from the run's training keys, as the learner reads them.
+                TrainingConfig config = TrainingConfig.load(run.configFile, run.set);
                 Options defaults = Options.of(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix, modelId);
                 options = new Options(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix,
                         generatorId == null ? defaults.generatorId() : generatorId, modelId,
-                        new Transformer.SamplingConfig(temperature, topP, maxNewTokens), batchPrompts, threads);
+                        new Transformer.SamplingConfig((float) config.temperature(), topP, config.maxNewTokens()), batchPrompts, threads);
                 cluster.requireReachable();
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());

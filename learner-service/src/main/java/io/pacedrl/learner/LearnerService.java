@@ -191,6 +191,11 @@ public final class LearnerService implements AutoCloseable {
         return version;
     }
 
+    /** Where the learner leaves the final policy as a weights file, in its checkpoint directory. */
+    public static Path finalWeights(Path checkpointDir) {
+        return checkpointDir.resolve("final.weights");
+    }
+
     /** Completes with the last version once the final evaluation is published; exceptionally if the learner failed. */
     public CompletableFuture<Long> finished() {
         return finished;
@@ -373,6 +378,12 @@ public final class LearnerService implements AutoCloseable {
                         assembler.released(List.of(scored.getRollout().getScheduleId()));
                         continue;
                     }
+                    Optional<String> mismatch = SamplingCheck.mismatch(scored.getRollout(), config);
+                    if (mismatch.isPresent()) {
+                        deadLetters.add(deadLetter(record, SamplingCheck.SAMPLING_MISMATCH, mismatch.get()));
+                        assembler.released(List.of(scored.getRollout().getScheduleId()));
+                        continue;
+                    }
                     assembler.addRollout(scored);
                 } else if (record.topic().equals(topics.replay.name())) {
                     assembler.addReplay(topics.replay.decode(record.value(), received));
@@ -479,8 +490,9 @@ public final class LearnerService implements AutoCloseable {
             pendingEvents.clear();
             publisher.sendNow(closing);
         }
+        step.savePolicy(finalWeights(options.checkpointDir()));
         finished.complete(version);
-        log.info("learner: done at version {}", version);
+        log.info("learner: done at version {}; the final policy is {}", version, finalWeights(options.checkpointDir()));
     }
 
     private double rolloutsConsumed() {

@@ -6,8 +6,11 @@ import io.pacedrl.learning.MetricNames;
 import io.pacedrl.learning.PolicyLearner;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.learning.UniformSampler;
+import io.pacedrl.policy.Weights;
 import io.pacedrl.schemas.ReplayRecord;
 import io.pacedrl.tasks.TaskPrompt;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -113,6 +116,11 @@ final class LearnerStep {
         metrics.put(MetricNames.DISTINCT_CORRECT_COUNTDOWN, last.distinctCorrectCountdown());
         metrics.put(MetricNames.SAMPLES, (double) config.finalSamples());
         return metrics;
+    }
+
+    /** Writes the policy as it is now as a weights file (what --weights and eval take). */
+    void savePolicy(Path file) throws IOException {
+        Weights.save(learner.policy(), file);
     }
 
     /** p̂'s histogram bin: tenths of [0, 1]. */

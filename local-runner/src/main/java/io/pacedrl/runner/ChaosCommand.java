@@ -138,8 +138,7 @@ final class ChaosCommand implements Callable<Integer> {
             for (int g = 0; g < 2; g++) {
                 String id = "generator-" + g;
                 ServiceProcess generator = service(id, logs, cluster, List.of("generator-service", "--generator-id", id,
-                        "--model-id", MODEL_ID, "--temperature", Double.toString(config.temperature()),
-                        "--max-new-tokens", Integer.toString(config.maxNewTokens()), "--threads", "1"));
+                        "--model-id", MODEL_ID, "--config", configFile.toString(), "--threads", "1"));
                 byName.put(id, generator);
                 generatorLogs.put(id, generator.log());
             }

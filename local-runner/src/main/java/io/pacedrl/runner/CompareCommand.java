@@ -139,7 +139,7 @@ final class CompareCommand implements Callable<Integer> {
                 base.promptsPerStep(), base.groupSize(), suite.train().size(), Math.min(base.evalPrompts(), suite.heldOut().size()));
         out.flush();
 
-        String commit = TrainingRun.commit();
+        String commit = BuildInfo.commit();
         String commandLine = "paced-rl " + String.join(" ", spec.commandLine().getParseResult().originalArgs());
         List<Comparison.Run> runs = new ArrayList<>();
         List<ComparisonReport.RunRow> rows = new ArrayList<>();

@@ -5,19 +5,39 @@ import io.pacedrl.embedded.SchemaRegistryServer;
 import io.pacedrl.generator.GeneratorService;
 import io.pacedrl.learner.LearnerService;
 import io.pacedrl.reward.RewardService;
-import org.slf4j.Logger;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ScopeType;
+import picocli.CommandLine.Spec;
 
 /** The command line: {@code paced-rl <command>}. */
-@Command(name = "paced-rl", mixinStandardHelpOptions = true, version = "paced-rl 0.1.0",
+@Command(name = "paced-rl", mixinStandardHelpOptions = true, versionProvider = BuildInfo.class,
         description = "PACED-RL on Kafka: RL post-training of language models as an event-streaming pipeline.",
-        subcommands = {TrainCommand.class, PoolCommand.class, ReproduceCommand.class, ChaosCommand.class, ExportCommand.class, ImportCommand.class, CompareCommand.class, DemoCommand.class, WarmStartCommand.class, SyncTrainCommand.class, BenchCommand.class,
+        subcommands = {TrainCommand.class, PoolCommand.class, EvalCommand.class, ReproduceCommand.class, ChaosCommand.class, ExportCommand.class, ImportCommand.class, CompareCommand.class, DemoCommand.class, WarmStartCommand.class, SyncTrainCommand.class, BenchCommand.class,
                 SchemaRegistryServer.Main.class, DifficultyStream.Main.class, GeneratorService.Main.class, RewardService.Main.class,
                 LearnerService.Main.class})
 public final class PacedRl {
-    private static final Logger log = LoggerFactory.getLogger(PacedRl.class);
+    /** slf4j-simple's default level, read when the first logger is made: before that, from --log-level. */
+    static final String LOG_LEVEL_PROPERTY = "org.slf4j.simpleLogger.defaultLogLevel";
+    private static final List<String> LEVELS = List.of("error", "warn", "info", "debug", "trace");
+
+    @Option(names = "--log-level", scope = ScopeType.INHERIT, paramLabel = "LEVEL", defaultValue = "${env:PACED_RL_LOG_LEVEL:-warn}",
+            description = "Log level: error, warn, info, debug or trace (default: ${DEFAULT-VALUE}). Env: PACED_RL_LOG_LEVEL.")
+    void logLevel(String level) {
+        if (!LEVELS.contains(level.toLowerCase(Locale.ROOT))) {
+            throw new ParameterException(spec.commandLine(), "--log-level " + level + ": one of " + String.join(", ", LEVELS));
+        }
+    }
+
+    @Spec
+    CommandSpec spec;
 
     private PacedRl() {}
 
@@ -27,13 +47,31 @@ public final class PacedRl {
      */
     public static CommandLine commandLine() {
         CommandLine commandLine = new CommandLine(new PacedRl());
+        // Every command, the services' included, answers --version with this build's.
+        commandLine.getSubcommands().values().forEach(sub -> sub.getCommandSpec().versionProvider(new BuildInfo()));
         commandLine.setExecutionExceptionHandler((e, failed, parseResult) -> {
-            log.debug("{} failed", failed.getCommandName(), e);
+            LoggerFactory.getLogger(PacedRl.class).debug("{} failed", failed.getCommandName(), e);
             failed.getErr().println("paced-rl " + failed.getCommandName() + ": " + describe(e));
             failed.getErr().flush();
             return 1;
         });
         return commandLine;
+    }
+
+    /**
+     * The level --log-level (or PACED_RL_LOG_LEVEL) asks for, read before the command line is parsed:
+     * loggers take their level when they are made, which can be while the command is built.
+     */
+    static Optional<String> logLevel(String[] args) {
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--log-level") && i + 1 < args.length) {
+                return Optional.of(args[i + 1]);
+            }
+            if (args[i].startsWith("--log-level=")) {
+                return Optional.of(args[i].substring("--log-level=".length()));
+            }
+        }
+        return Optional.ofNullable(System.getenv("PACED_RL_LOG_LEVEL"));
     }
 
     /** The exception's message and the distinct messages of its causes. */
@@ -48,6 +86,7 @@ public final class PacedRl {
     }
 
     public static void main(String[] args) {
+        logLevel(args).ifPresent(level -> System.setProperty(LOG_LEVEL_PROPERTY, level.toLowerCase(Locale.ROOT)));
         CommandLine commandLine = commandLine();
         if (args.length == 0) {
             commandLine.usage(System.out);

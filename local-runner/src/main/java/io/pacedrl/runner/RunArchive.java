@@ -105,7 +105,7 @@ final class RunArchive {
             long records = written[0];
             entries.add(new TopicEntry(name, spec.partitions(), records, file));
         }
-        Manifest manifest = new Manifest(runId, prefix, TrainingRun.commit(), System.currentTimeMillis(), entries);
+        Manifest manifest = new Manifest(runId, prefix, BuildInfo.commit(), System.currentTimeMillis(), entries);
         JSON.writeValue(dir.resolve(MANIFEST).toFile(), manifest);
         return manifest;
     }

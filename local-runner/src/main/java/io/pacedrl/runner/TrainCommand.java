@@ -3,6 +3,7 @@ package io.pacedrl.runner;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.pacedrl.learner.LearnerService;
 import io.pacedrl.learner.RunRecord;
 import io.pacedrl.learning.MetricNames;
 import io.pacedrl.learning.TrainingConfig;
@@ -148,6 +149,8 @@ final class TrainCommand implements Callable<Integer> {
         summary.forEach((key, value) -> out.printf("%-10s %s%n", key, value));
         Path report = write(runDir, result, summary);
         out.printf("files      %s, %s, %s%n", runDir.resolve("config.yaml"), runDir.resolve(METRICS), report);
+        out.printf("weights    %s (the final policy: eval --weights, or train --weights to go on from it)%n",
+                LearnerService.finalWeights(runDir.resolve("checkpoints")));
         return 0;
     }
 

@@ -19,7 +19,6 @@ import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.topics.RunEvents;
 import io.pacedrl.topics.Topics;
 import java.io.IOException;
-import java.io.InputStream;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.net.http.HttpClient;
@@ -32,7 +31,6 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
@@ -97,21 +95,6 @@ final class TrainingRun {
 
     private TrainingRun() {}
 
-    /** The commit this build was made from, "-dirty" if its tree had changes; "unknown" outside a git checkout. */
-    static String commit() throws IOException {
-        Properties git = new Properties();
-        try (InputStream in = TrainingRun.class.getResourceAsStream("git.properties")) {
-            if (in != null) {
-                git.load(in);
-            }
-        }
-        String id = git.getProperty("git.commit.id.full", "");
-        if (id.isBlank()) {
-            return "unknown";
-        }
-        return id + ("true".equals(git.getProperty("git.dirty")) ? "-dirty" : "");
-    }
-
     /** A new run, from its pool to its end. */
     static Result run(Platform platform, Settings settings, Consumer<Progress> progress) throws Exception {
         return run(platform, settings, -1, progress);
@@ -160,7 +143,7 @@ final class TrainingRun {
             DeadLetterCounts dead = DeadLetterCounts.read(platform.bootstrapServers(), topics, prefix);
             return new Result(settings.runId(), settings.lockStep(), config, watch.seconds(), watch.metrics(), watch.evaluations(),
                     watch.finalEvaluation(), watch.windowSeconds(), watch.windowRollouts(), windowFrom, watch.windowCpu(), schedulerCpuSeconds(stream),
-                    generated, dead, Runtime.getRuntime().availableProcessors(), commit(), watch.restarts());
+                    generated, dead, Runtime.getRuntime().availableProcessors(), BuildInfo.commit(), watch.restarts());
         } finally {
             for (int i = services.size() - 1; i >= 0; i--) {
                 services.get(i).close();

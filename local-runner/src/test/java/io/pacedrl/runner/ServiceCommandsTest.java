@@ -57,4 +57,16 @@ class ServiceCommandsTest {
         assertEquals(2, topP.exitCode());
         assertTrue(topP.err().startsWith("topP must be in (0, 1], got 1.5"), topP.err());
     }
+
+    @Test
+    void everyCommandAnswersVersionWithTheBuildAndABadLogLevelIsRefused() {
+        for (String command : new String[] {"train", "generator-service", "learner-service"}) {
+            CommandRun version = CommandRun.of(command, "--version");
+            assertEquals(0, version.exitCode(), version.err());
+            assertTrue(version.out().matches("(?s)paced-rl \\S+ \\(commit ([0-9a-f]{40}(-dirty)?|unknown), .*"), version.out());
+        }
+        CommandRun level = CommandRun.of("pool", "--log-level", "loud");
+        assertEquals(2, level.exitCode());
+        assertTrue(level.err().startsWith("--log-level loud: one of error, warn, info, debug, trace"), level.err());
+    }
 }

@@ -74,6 +74,13 @@ class TrainCommandTest {
         assertTrue(result.get("finalEvaluation").has("pass@4"));
         assertTrue(result.get("windowCpuSeconds").get("generator").asDouble() > 0);
         assertTrue(Files.readString(runDir.resolve("config.yaml")).contains("look-ahead: 2"));
+        Path finalWeights = runDir.resolve("checkpoints/final.weights");
+        assertTrue(run.out().contains("weights    " + finalWeights), run.out());
+        CommandRun eval = CommandRun.of("eval", "--weights", finalWeights.toString(), "--pool-size", "200", "--set", "eval-prompts=4",
+                "--set", "final-samples=2", "--set", "max-new-tokens=8");
+        assertEquals(0, eval.exitCode(), eval.out() + eval.err());
+        assertTrue(eval.out().startsWith("eval       " + finalWeights + " on 4 held-out prompts × 2 samples"), eval.out());
+        assertTrue(eval.out().contains("scores     pass@1 "), eval.out());
         String html = Files.readString(runDir.resolve("report.html"));
         assertTrue(html.contains("<h1>Training run e2e</h1>"));
         assertTrue(html.split("data:image/png;base64,").length >= 6, "the plots are embedded");
