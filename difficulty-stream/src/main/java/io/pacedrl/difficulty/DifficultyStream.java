@@ -1,12 +1,15 @@
 package io.pacedrl.difficulty;
 
+import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.Torch;
 import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.topics.ClusterOptions;
 import io.pacedrl.topics.ServiceConfigOptions;
+import io.pacedrl.topics.MetricsOptions;
 import io.pacedrl.topics.ServiceLifecycle;
+import io.pacedrl.topics.ServiceMeters;
 import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.Topics;
 import io.pacedrl.topics.TransactionalProducers;
@@ -15,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.admin.Admin;
@@ -68,11 +72,13 @@ public final class DifficultyStream implements AutoCloseable {
     }
 
     private final KafkaStreams streams;
+    private final ServiceMeters meters;
     private final DifficultyQueries queries;
 
-    private DifficultyStream(KafkaStreams streams, DifficultyQueries queries) {
+    private DifficultyStream(KafkaStreams streams, DifficultyQueries queries, ServiceMeters meters) {
         this.streams = streams;
         this.queries = queries;
+        this.meters = meters;
     }
 
     /** Creates the catalogue's topics where missing, then starts the app and its query server. */
@@ -102,7 +108,11 @@ public final class DifficultyStream implements AutoCloseable {
             log.info("difficulty-stream {} started: strategy {}, B {}, G {}, look-ahead {}; queries on {}",
                     options.applicationId(), BatchScheduler.Strategy.of(config.method()).key(), config.promptsPerStep(),
                     config.groupSize(), config.lookAhead(), queries.url());
-            return new DifficultyStream(streams, queries);
+            ServiceMeters meters = new ServiceMeters("difficulty-stream", options.topicPrefix(), options.applicationId());
+            meters.bind(new KafkaStreamsMetrics(streams, meters.tags()));
+            DifficultyStream app = new DifficultyStream(streams, queries, meters);
+            meters.healthCheck(() -> app.failure().map(IllegalStateException::getMessage));
+            return app;
         } catch (RuntimeException e) {
             queries.close();
             throw e;
@@ -150,6 +160,12 @@ public final class DifficultyStream implements AutoCloseable {
         }
     }
 
+    /** Why it stopped processing, if it did: Kafka Streams is neither running nor rebalancing. */
+    public Optional<IllegalStateException> failure() {
+        return streams.state().isRunningOrRebalancing() ? Optional.empty()
+                : Optional.of(new IllegalStateException("difficulty-stream is " + streams.state()));
+    }
+
     /** Base URL of the interactive queries. */
     public URI queryUrl() {
         return queries.url();
@@ -168,6 +184,7 @@ public final class DifficultyStream implements AutoCloseable {
                     .withTimeout(Duration.ofSeconds(30)));
         } finally {
             queries.close();
+            meters.close();
         }
     }
 
@@ -177,6 +194,9 @@ public final class DifficultyStream implements AutoCloseable {
     public static final class Main implements Callable<Integer> {
         @Mixin
         ClusterOptions cluster;
+
+        @Mixin
+        MetricsOptions metrics;
 
         @Option(names = "--application-id", paramLabel = "ID",
                 description = "Streams application id; instances with the same id share the work. Default: <prefix>difficulty-stream.")
@@ -224,8 +244,8 @@ public final class DifficultyStream implements AutoCloseable {
             }
             DifficultyStream app = start(options, config);
             // Ctrl-C closes the app cleanly (state flushed, transaction ended) before the JVM exits.
-            ServiceLifecycle.runUntilShutdown(app, "difficulty-stream running; queries on " + app.queryUrl());
-            return 0;
+            return ServiceLifecycle.runUntilShutdown(app, "difficulty-stream running; queries on " + app.queryUrl(), app::failure,
+                    metrics);
         }
     }
 

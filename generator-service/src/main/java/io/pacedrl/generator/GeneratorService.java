@@ -19,7 +19,9 @@ import io.pacedrl.topics.DeadLetters;
 import io.pacedrl.topics.ModelUpdateChunks;
 import io.pacedrl.topics.ClusterOptions;
 import io.pacedrl.topics.ServiceConfigOptions;
+import io.pacedrl.topics.MetricsOptions;
 import io.pacedrl.topics.ServiceLifecycle;
+import io.pacedrl.topics.ServiceMeters;
 import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.Topics;
 import io.pacedrl.topics.TransactionalProducers;
@@ -119,6 +121,7 @@ public final class GeneratorService implements AutoCloseable {
     private final AtomicLong rollouts = new AtomicLong();
     private final AtomicLong tokens = new AtomicLong();
     private final AtomicLong rejectedUpdates = new AtomicLong();
+    private final ServiceMeters meters;
     /** Polled records with nothing to sample, not yet committed, and since when (System.nanoTime()). */
     private final List<Polled> held = new ArrayList<>();
     private long heldSince;
@@ -151,6 +154,13 @@ public final class GeneratorService implements AutoCloseable {
                 new StringSerializer(), topics.valueSerializer());
         assembler = new ModelUpdateChunks.Assembler(options.modelId());
         thread = new Thread(this::run, options.generatorId());
+        meters = new ServiceMeters("generator", options.topicPrefix(), options.generatorId());
+        meters.healthCheck(() -> failure().map(e -> options.generatorId() + " stopped sampling: " + e.getMessage()));
+        meters.counted(ServiceMeters.ROLLOUTS_GENERATED, rollouts, AtomicLong::get);
+        meters.gauge(ServiceMeters.GENERATOR_POLICY_VERSION, () -> policyVersion);
+        meters.bind(prompts, options.topicPrefix() + "generator");
+        meters.bind(updates, "-");
+        meters.bind(producer);
     }
 
     /** Starts a generator; it produces nothing until the first version of the policy arrives. */
@@ -449,6 +459,7 @@ public final class GeneratorService implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        meters.close();
     }
 
     /** The service on the command line. */
@@ -457,6 +468,9 @@ public final class GeneratorService implements AutoCloseable {
     public static final class Main implements Callable<Integer> {
         @Mixin
         ClusterOptions cluster;
+
+        @Mixin
+        MetricsOptions metrics;
 
         @Option(names = "--model-id", defaultValue = "policy", paramLabel = "ID",
                 description = "The policy whose updates to follow (default: ${DEFAULT-VALUE}).")
@@ -498,7 +512,7 @@ public final class GeneratorService implements AutoCloseable {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
             GeneratorService generator = start(options);
-            return ServiceLifecycle.runUntilShutdown(generator, options.generatorId() + " running", generator::failure);
+            return ServiceLifecycle.runUntilShutdown(generator, options.generatorId() + " running", generator::failure, metrics);
         }
     }
 

@@ -15,6 +15,7 @@ import io.pacedrl.schemas.RunEvent;
 import io.pacedrl.topics.ModelUpdateChunks;
 import io.pacedrl.topics.PoolEmbeddings;
 import io.pacedrl.topics.RunEvents;
+import io.pacedrl.topics.ServiceMeters;
 import io.pacedrl.topics.Topics;
 import io.pacedrl.topics.TransactionalProducers;
 import java.io.IOException;
@@ -88,6 +89,11 @@ final class LearnerPublisher implements AutoCloseable {
                 ProducerConfig.LINGER_MS_CONFIG, 5, ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024,
                 ProducerConfig.MAX_REQUEST_SIZE_CONFIG, topics.modelUpdates.maxMessageBytes())),
                 new StringSerializer(), topics.valueSerializer());
+    }
+
+    /** Reports its producer's metrics with {@code meters}. */
+    void bindTo(ServiceMeters meters) {
+        meters.bind(producer);
     }
 
     /** Fences any earlier instance of this learner: its open transaction is aborted. */

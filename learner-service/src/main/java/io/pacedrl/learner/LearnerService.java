@@ -26,7 +26,9 @@ import io.pacedrl.topics.DeadLetters;
 import io.pacedrl.topics.ModelUpdateChunks;
 import io.pacedrl.topics.RunEvents;
 import io.pacedrl.topics.ServiceConfigOptions;
+import io.pacedrl.topics.MetricsOptions;
 import io.pacedrl.topics.ServiceLifecycle;
+import io.pacedrl.topics.ServiceMeters;
 import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.TopicSpec;
 import io.pacedrl.topics.Topics;
@@ -132,6 +134,7 @@ public final class LearnerService implements AutoCloseable {
     private final CompletableFuture<Long> finished = new CompletableFuture<>();
     private volatile boolean running = true;
     private volatile long version = -1;
+    private final ServiceMeters meters;
 
     // Learner-thread state.
     private PolicyLearner learner;
@@ -166,6 +169,11 @@ public final class LearnerService implements AutoCloseable {
         this.input = TopicReads.consumer(options.bootstrapServers(), Map.of(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000));
         this.publisher = new LearnerPublisher(options, topics, checkpoints, config.toJson(), beforeCommit);
         this.thread = new Thread(this::run, "learner");
+        this.meters = new ServiceMeters("learner", options.topicPrefix(), options.modelId());
+        meters.healthCheck(() -> failure().map(e -> "the learner stopped: " + e.getMessage()));
+        meters.gauge(ServiceMeters.LEARNER_VERSION, () -> version);
+        meters.bind(input, "-");
+        publisher.bindTo(meters);
     }
 
     /**
@@ -446,6 +454,7 @@ public final class LearnerService implements AutoCloseable {
         metrics.putAll(totals);
         metrics.putAll(timeSplit());
         pendingEvents.add(new Event(RunEvents.METRICS, next, System.currentTimeMillis(), metrics, Map.of()));
+        gauges(metrics);
         Publication publication = new Publication(next, null, null, null, false, learned(batch.groups()),
                 batch.replay().stream().map(r -> r.getTrajectory().getRollout().getRolloutId()).toList(), List.copyOf(pendingEvents),
                 letters, positions);
@@ -470,6 +479,7 @@ public final class LearnerService implements AutoCloseable {
         metrics.put(MetricNames.ROLLOUTS_CONSUMED, rolloutsConsumed());
         evaluating += seconds(start, System.nanoTime());
         pendingEvents.add(new Event(RunEvents.EVAL, version, System.currentTimeMillis(), metrics, Map.of()));
+        gauges(metrics);
         log.info("learner: version {} held-out pass@1 {}", version, String.format("%.3f", metrics.get(MetricNames.PASS_AT_1)));
     }
 
@@ -546,6 +556,21 @@ public final class LearnerService implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        meters.close();
+    }
+
+    /** The step's and evaluations' figures an operator watches, as gauges named after them. */
+    private static final List<String> WATCHED = List.of(MetricNames.LOSS, MetricNames.BETA_KL, MetricNames.MEAN_STALENESS,
+            MetricNames.ROLLOUTS_CONSUMED, MetricNames.INFORMATIVE_SHARE, MetricNames.P_HAT_SPEARMAN, MetricNames.PIPELINE_SHARE,
+            MetricNames.PASS_AT_1, MetricNames.PROBE_SPEARMAN);
+
+    private void gauges(Map<String, Double> metrics) {
+        for (String key : WATCHED) {
+            Double value = metrics.get(key);
+            if (value != null) {
+                meters.set(ServiceMeters.LEARNER_PREFIX + key, value);
+            }
+        }
     }
 
     /** The service on the command line. */
@@ -554,6 +579,9 @@ public final class LearnerService implements AutoCloseable {
     public static final class Main implements Callable<Integer> {
         @Mixin
         ClusterOptions cluster;
+
+        @Mixin
+        MetricsOptions metrics;
 
         @Option(names = "--checkpoint-dir", required = true, paramLabel = "DIR",
                 description = "Checkpoints; a restart resumes from the newest.")
@@ -597,7 +625,7 @@ public final class LearnerService implements AutoCloseable {
                     System.err.println("learner-service: " + error.getMessage());
                 }
             });
-            return ServiceLifecycle.runUntilShutdown(learner, "learner-service running", learner::failure);
+            return ServiceLifecycle.runUntilShutdown(learner, "learner-service running", learner::failure, metrics);
         }
     }
 

@@ -2,6 +2,7 @@ package io.pacedrl.reward;
 
 import io.pacedrl.topics.DeadLetters;
 import io.pacedrl.topics.ServiceLifecycle;
+import io.pacedrl.topics.ServiceMeters;
 import io.pacedrl.topics.Topics;
 import java.time.Duration;
 import java.util.List;
@@ -44,6 +45,12 @@ abstract class ConsumeProduceLoop implements Runnable {
         this.service = service;
         this.consumer = consumer;
         this.producer = producer;
+    }
+
+    /** Reports its Kafka clients' metrics (lag among them) with {@code meters}. */
+    void bindTo(ServiceMeters meters, String group) {
+        meters.bind(consumer, group);
+        meters.bind(producer);
     }
 
     /** What the batch, polled at {@code receivedAtNanos} (System.nanoTime()), gives: records for any topic, dead letters included. */

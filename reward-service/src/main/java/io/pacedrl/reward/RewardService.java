@@ -4,7 +4,9 @@ import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.tasks.RewardVerifier;
 import io.pacedrl.topics.ClusterOptions;
+import io.pacedrl.topics.MetricsOptions;
 import io.pacedrl.topics.ServiceLifecycle;
+import io.pacedrl.topics.ServiceMeters;
 import io.pacedrl.topics.TopicCreator;
 import io.pacedrl.topics.Topics;
 import io.pacedrl.topics.TransactionalProducers;
@@ -84,9 +86,11 @@ public final class RewardService implements AutoCloseable {
     private final List<ConsumeProduceLoop> members;
     private final List<Thread> threads;
     private final List<ExecutorService> executors;
+    private final ServiceMeters meters;
 
-    private RewardService(List<ConsumeProduceLoop> members, List<Thread> threads, List<ExecutorService> executors) {
+    private RewardService(List<ConsumeProduceLoop> members, List<Thread> threads, List<ExecutorService> executors, ServiceMeters meters) {
         this.members = members;
+        this.meters = meters;
         this.threads = threads;
         this.executors = executors;
     }
@@ -115,6 +119,7 @@ public final class RewardService implements AutoCloseable {
         }
         List<ConsumeProduceLoop> members = new ArrayList<>();
         List<ExecutorService> executors = new ArrayList<>();
+        ServiceMeters meters = new ServiceMeters("reward-service", options.topicPrefix(), options.instanceId());
         for (RewardVerifier verifier : verifiers) {
             ExecutorService executor = Executors.newFixedThreadPool(options.threads(), r -> {
                 Thread t = new Thread(r, "verify-" + verifier.name());
@@ -123,7 +128,8 @@ public final class RewardService implements AutoCloseable {
             });
             executors.add(executor);
             members.add(new VerifierWorker(topics, verifier, consumer(options, verifier.name()),
-                    producer(options, topics, verifier.name()), executor, options.verifyTimeout()));
+                    producer(options, topics, verifier.name()), executor, options.verifyTimeout(),
+                    meters.timer(ServiceMeters.VERIFIER_LATENCY, "verifier", verifier.name())));
         }
         Set<String> known = new HashSet<>();
         available().values().forEach(v -> known.addAll(v.kinds()));
@@ -131,13 +137,16 @@ public final class RewardService implements AutoCloseable {
         members.add(new AuditWorker(topics, known, consumer(options, "audit"), producer(options, topics, "audit")));
         List<Thread> threads = new ArrayList<>();
         for (ConsumeProduceLoop member : members) {
+            member.bindTo(meters, groupId(options.topicPrefix(), member instanceof VerifierWorker w ? w.verifier().name() : "audit"));
             Thread thread = new Thread(member, member.service);
             thread.start();
             threads.add(thread);
         }
         log.info("reward-service {} started: verifiers {}, audit knows kinds {}", options.instanceId(),
                 verifiers.stream().map(RewardVerifier::name).toList(), known.stream().sorted().toList());
-        return new RewardService(members, threads, executors);
+        RewardService service = new RewardService(members, threads, executors, meters);
+        meters.healthCheck(() -> service.failure().map(Throwable::getMessage));
+        return service;
     }
 
     /** The consumer group of the verifier (or "audit") under {@code topicPrefix}: the name Kafka's group tools show. */
@@ -201,6 +210,7 @@ public final class RewardService implements AutoCloseable {
             Thread.currentThread().interrupt();
         } finally {
             executors.forEach(ExecutorService::shutdownNow);
+            meters.close();
         }
     }
 
@@ -210,6 +220,9 @@ public final class RewardService implements AutoCloseable {
     public static final class Main implements Callable<Integer> {
         @Mixin
         ClusterOptions cluster;
+
+        @Mixin
+        MetricsOptions metrics;
 
         @Option(names = "--verifier", paramLabel = "NAME",
                 description = "A verifier to run (repeatable). Default: every verifier on the class path.")
@@ -255,7 +268,7 @@ public final class RewardService implements AutoCloseable {
             }
             RewardService service = start(options, chosen);
             return ServiceLifecycle.runUntilShutdown(service,
-                    "reward-service running: " + chosen.stream().map(RewardVerifier::name).toList(), service::failure);
+                    "reward-service running: " + chosen.stream().map(RewardVerifier::name).toList(), service::failure, metrics);
         }
     }
 

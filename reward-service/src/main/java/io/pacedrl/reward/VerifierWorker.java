@@ -1,6 +1,7 @@
 package io.pacedrl.reward;
 
 import io.pacedrl.registry.RecordDecodingException;
+import io.micrometer.core.instrument.Timer;
 import io.pacedrl.schemas.Rollout;
 import io.pacedrl.schemas.ScoredRollout;
 import io.pacedrl.tasks.RewardVerifier;
@@ -38,11 +39,14 @@ final class VerifierWorker extends ConsumeProduceLoop {
     private final RewardVerifier verifier;
     private final ExecutorService executor;
     private final Duration timeout;
+    /** Verification time per scored rollout (its count: rollouts scored). */
+    private final Timer latency;
 
     VerifierWorker(Topics topics, RewardVerifier verifier, KafkaConsumer<String, byte[]> consumer,
-            KafkaProducer<String, Object> producer, ExecutorService executor, Duration timeout) {
+            KafkaProducer<String, Object> producer, ExecutorService executor, Duration timeout, Timer latency) {
         super(topics, "reward-service/" + verifier.name(), consumer, producer);
         this.verifier = verifier;
+        this.latency = latency;
         this.executor = executor;
         this.timeout = timeout;
     }
@@ -94,6 +98,7 @@ final class VerifierWorker extends ConsumeProduceLoop {
         try {
             Verdict verdict = job.verdict().get(Math.max(0, waitNanos), TimeUnit.NANOSECONDS);
             long micros = (System.nanoTime() - job.startNanos()) / 1000;
+            latency.record(micros, TimeUnit.MICROSECONDS);
             ScoredRollout scored = ScoredRollout.newBuilder().setRollout(job.rollout()).setReward(verdict.reward())
                     .setCorrect(verdict.correct()).setVerifier(verifier.name()).setVerifierVersion(verifier.version())
                     .setDetails(new HashMap<>(verdict.details())).setVerifyMicros(micros)

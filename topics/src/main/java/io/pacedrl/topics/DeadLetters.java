@@ -20,6 +20,7 @@ public final class DeadLetters {
     /** The dead letter for a record a service decoded but cannot process (unknown prompt, reward out of range, ...). */
     public static DeadLetter of(String topic, int partition, long offset, byte[] key, byte[] value,
             String errorType, String reason, String service, long nowMs) {
+        ServiceMeters.deadLetter(service, errorType);
         return DeadLetter.newBuilder().setSourceTopic(topic).setPartition(partition).setOffset(offset)
                 .setKey(key == null ? null : ByteBuffer.wrap(key)).setValue(value == null ? null : ByteBuffer.wrap(value))
                 .setErrorType(errorType).setReason(reason).setService(service).setFailedAtMs(nowMs).build();

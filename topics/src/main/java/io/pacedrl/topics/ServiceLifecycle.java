@@ -1,5 +1,6 @@
 package io.pacedrl.topics;
 
+import java.io.IOException;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -15,17 +16,22 @@ import org.apache.kafka.common.TopicPartition;
 public final class ServiceLifecycle {
     private ServiceLifecycle() {}
 
-    /** Prints {@code banner} and blocks until the JVM is asked to stop, closing {@code service} (cleanly) first. */
-    public static void runUntilShutdown(AutoCloseable service, String banner) throws InterruptedException {
-        runUntilShutdown(service, banner, Optional::empty);
+    /**
+     * Prints {@code banner} and blocks until the JVM is asked to stop, closing {@code service}
+     * (cleanly) first, or until {@code failure} reports that the service's work stopped on its own:
+     * a process that no longer does its work should exit, non-zero, so that whoever runs it sees it
+     * and restarts it. Meanwhile it serves /metrics and /health if {@code metrics} names a port.
+     * Returns the exit code: 0 after Ctrl-C, 1 after a failure.
+     */
+    public static int runUntilShutdown(AutoCloseable service, String banner, Supplier<Optional<? extends Throwable>> failure,
+            MetricsOptions metrics) throws InterruptedException, IOException {
+        try (MetricsEndpoint endpoint = metrics.start()) {
+            return runUntilShutdown(service, banner + (endpoint == null ? "" : "; metrics on " + endpoint.url() + "/metrics, health on "
+                    + endpoint.url() + "/health"), failure);
+        }
     }
 
-    /**
-     * As above, but also returns (closing {@code service}) once {@code failure} reports that the
-     * service's work stopped on its own: a process that no longer does its work should exit, non-zero,
-     * so that whoever runs it sees it and restarts it. Returns the exit code: 0 after Ctrl-C, 1 after a failure.
-     */
-    public static int runUntilShutdown(AutoCloseable service, String banner, Supplier<Optional<? extends Throwable>> failure)
+    private static int runUntilShutdown(AutoCloseable service, String banner, Supplier<Optional<? extends Throwable>> failure)
             throws InterruptedException {
         CountDownLatch closed = new CountDownLatch(1);
         AtomicBoolean closing = new AtomicBoolean();

@@ -15,7 +15,8 @@ class ServiceLifecycleTest {
         AtomicBoolean closed = new AtomicBoolean();
         AtomicInteger checks = new AtomicInteger();
         int exitCode = ServiceLifecycle.runUntilShutdown(() -> closed.set(true), "test-service running",
-                () -> checks.incrementAndGet() < 2 ? Optional.empty() : Optional.of(new IllegalStateException("its loop died")));
+                () -> checks.incrementAndGet() < 2 ? Optional.empty() : Optional.of(new IllegalStateException("its loop died")),
+                new MetricsOptions());
 
         assertEquals(1, exitCode);
         assertTrue(closed.get(), "the service is closed before the process exits");
