@@ -73,6 +73,15 @@ final class TrainCommand implements Callable<Integer> {
             + "holds its broker and checkpoints.")
     String resume;
 
+    @Option(names = "--http-port", defaultValue = "${env:PACED_RL_HTTP_PORT:-0}", paramLabel = "PORT",
+            description = "Port of the live dashboard, /metrics and /health (default: a free one; the URL is printed). "
+                    + "Env: PACED_RL_HTTP_PORT.")
+    int httpPort;
+
+    @Option(names = "--http-host", defaultValue = "127.0.0.1", paramLabel = "HOST",
+            description = "Address the dashboard listens on (default: ${DEFAULT-VALUE}).")
+    String httpHost;
+
     @Option(names = "--stall-seconds", defaultValue = "300", paramLabel = "S",
             description = "Stop with an error if no update arrives for this long (default: ${DEFAULT-VALUE}).")
     int stallSeconds;
@@ -125,8 +134,9 @@ final class TrainCommand implements Callable<Integer> {
                 config.groupSize(), pool.size(), Math.min(config.evalPrompts(), heldOut.size()));
         out.flush();
         TrainingRun.Result result;
-        try (Platform cluster = platform.openAt(runDir)) {
+        try (Platform cluster = platform.openAt(runDir); Dashboard dashboard = Dashboard.start(httpHost, httpPort)) {
             out.printf("cluster    %s, registry %s%n", cluster.bootstrapServers(), cluster.schemaRegistryUrl());
+            out.printf("dashboard  %s (metrics %smetrics, health %shealth)%n", dashboard.url(), dashboard.url(), dashboard.url());
             long resumedAt = resumePoint(cluster, settings);
             if (resumedAt >= 0) {
                 out.printf("resumed    run %s at version %d of %d, with the configuration it recorded%n", id, resumedAt, config.steps());
@@ -142,13 +152,14 @@ final class TrainCommand implements Callable<Integer> {
                     bar.stepTo(progress.version());
                     bar.setExtraMessage(String.format("%,.0f rollouts, held-out %.3f, p̂ ρ %.2f", progress.rolloutsConsumed(),
                             progress.heldOutPassAt1(), progress.probeSpearman()));
-                });
+                }, (topics, queries) -> dashboard.attach(cluster.bootstrapServers(), topics, settings.runId(), queries));
             }
         }
         Map<String, String> summary = summary(result);
         summary.forEach((key, value) -> out.printf("%-10s %s%n", key, value));
         Path report = write(runDir, result, summary);
-        out.printf("files      %s, %s, %s%n", runDir.resolve("config.yaml"), runDir.resolve(METRICS), report);
+        out.printf("files      %s, %s, %s, %s%n", runDir.resolve("config.yaml"), runDir.resolve(METRICS),
+                runDir.resolve(TrainingRun.EVENTS_FILE), report);
         out.printf("weights    %s (the final policy: eval --weights, or train --weights to go on from it)%n",
                 LearnerService.finalWeights(runDir.resolve("checkpoints")));
         return 0;

@@ -2,6 +2,7 @@ package io.pacedrl.runner;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectWriter;
 import io.pacedrl.difficulty.BatchScheduler;
 import io.pacedrl.difficulty.DifficultyStream;
 import io.pacedrl.embedded.CommittedRecords;
@@ -18,12 +19,15 @@ import io.pacedrl.tasks.RewardVerifier;
 import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.topics.RunEvents;
 import io.pacedrl.topics.Topics;
+import java.io.BufferedWriter;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -34,6 +38,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -90,6 +95,9 @@ final class TrainingRun {
     /** A learner restarted by {@code train --resume} (or on its own) took the run up again at {@code version}, at {@code atMs}. */
     record Restart(long version, long atMs) {}
 
+    /** The run directory's file of the learner's events, one JSON object a line, written as they come. */
+    static final String EVENTS_FILE = "metrics.jsonl";
+
     /** The learner's model id: what generators follow on model-updates. */
     static final String MODEL_ID = "policy";
 
@@ -97,14 +105,15 @@ final class TrainingRun {
 
     /** A new run, from its pool to its end. */
     static Result run(Platform platform, Settings settings, Consumer<Progress> progress) throws Exception {
-        return run(platform, settings, -1, progress);
+        return run(platform, settings, -1, progress, (topics, queries) -> { });
     }
 
     /**
      * Runs it to its end: a new run ({@code resumedAt} -1) from its pool, or one resumed after
      * version {@code resumedAt}, whose pool must be the one on its topic.
      */
-    static Result run(Platform platform, Settings settings, long resumedAt, Consumer<Progress> progress) throws Exception {
+    static Result run(Platform platform, Settings settings, long resumedAt, Consumer<Progress> progress,
+            BiConsumer<Topics, URI> streamStarted) throws Exception {
         TrainingConfig config = settings.effectiveConfig();
         String prefix = settings.runId() + ".";
         Topics topics = new Topics(prefix, new SchemaRegistryClient(platform.schemaRegistryUrl()));
@@ -122,6 +131,7 @@ final class TrainingRun {
                     platform.schemaRegistryUrl(), prefix, prefix + "difficulty-stream", settings.runDir().resolve("state"), "127.0.0.1", 0, 1,
                     settings.runId(), DifficultyStream.staticMember(prefix + "difficulty-stream-0")), config);
             services.add(stream);
+            streamStarted.accept(topics, stream.queryUrl());
             services.add(RewardService.start(RewardService.Options.of(platform.bootstrapServers(), platform.schemaRegistryUrl(), prefix)
                     .withInstanceId("0"),
                     verifiersFor(settings.pool())));
@@ -202,9 +212,13 @@ final class TrainingRun {
         long windowEnd = 0;
         double windowStartRollouts = 0;
         double windowEndRollouts = 0;
+        ObjectWriter json = new ObjectMapper().writer();
+        // The learner's events as they come, one JSON object a line: a run that fails keeps its record.
+        // Rewritten whole by a resumed run, which reads the events from the start again.
         try (var events = new KafkaConsumer<>(ClientSettings.kafka(Map.<String, Object>of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
                 platform.bootstrapServers(), ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed")),
-                new StringDeserializer(), topics.runEvents.valueSerde().deserializer())) {
+                new StringDeserializer(), topics.runEvents.valueSerde().deserializer());
+                BufferedWriter lines = Files.newBufferedWriter(settings.runDir().resolve(EVENTS_FILE))) {
             List<TopicPartition> partitions = List.of(new TopicPartition(topics.runEvents.name(), 0));
             events.assign(partitions);
             events.seekToBeginning(partitions);
@@ -226,6 +240,12 @@ final class TrainingRun {
                     row.put("version", event.getLearnerVersion());
                     row.put("timeMs", event.getTimestampMs());
                     row.putAll(new TreeMap<>(event.getMetrics()));
+                    Map<String, Object> line = new LinkedHashMap<>(Map.of("type", event.getType()));
+                    line.putAll(row);
+                    line.putAll(event.getAttributes());
+                    lines.write(json.writeValueAsString(line));
+                    lines.newLine();
+                    lines.flush();
                     switch (event.getType()) {
                         case RunEvents.LIFECYCLE -> {
                             if ("resumed".equals(event.getAttributes().get("state"))) {
