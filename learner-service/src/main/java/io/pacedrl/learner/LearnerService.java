@@ -27,6 +27,7 @@ import io.pacedrl.topics.ModelUpdateChunks;
 import io.pacedrl.topics.RunEvents;
 import io.pacedrl.topics.ServiceConfigOptions;
 import io.pacedrl.topics.MetricsOptions;
+import io.pacedrl.topics.PluginOptions;
 import io.pacedrl.topics.ServiceLifecycle;
 import io.pacedrl.topics.ServiceMeters;
 import io.pacedrl.topics.TopicCreator;
@@ -583,6 +584,9 @@ public final class LearnerService implements AutoCloseable {
         @Mixin
         MetricsOptions metrics;
 
+        @Mixin
+        PluginOptions plugins;
+
         @Option(names = "--checkpoint-dir", required = true, paramLabel = "DIR",
                 description = "Checkpoints; a restart resumes from the newest.")
         Path checkpointDir;
@@ -608,6 +612,7 @@ public final class LearnerService implements AutoCloseable {
             Options options;
             try {
                 cluster.validate();
+                plugins.load();
                 config = TrainingConfig.load(run.configFile, run.set);
                 Options defaults = Options.of(cluster.bootstrapServers, cluster.schemaRegistryUrl, cluster.topicPrefix,
                         checkpointDir, weights);

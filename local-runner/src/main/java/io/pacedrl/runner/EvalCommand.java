@@ -6,6 +6,7 @@ import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.Torch;
 import io.pacedrl.policy.Transformer;
 import io.pacedrl.policy.Weights;
+import io.pacedrl.topics.PluginOptions;
 import io.pacedrl.tasks.Verifiers;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -42,6 +43,9 @@ final class EvalCommand implements Callable<Integer> {
     @Mixin
     SuiteOptions suiteOptions;
 
+    @Mixin
+    PluginOptions plugins;
+
     @Option(names = "--dataset", paramLabel = "FILE", description = "Score on a JSONL dataset's held_out prompts instead of the suite's.")
     Path dataset;
 
@@ -60,6 +64,7 @@ final class EvalCommand implements Callable<Integer> {
         TrainingConfig config;
         PromptPool prompts;
         try {
+            plugins.load();
             config = TrainingConfig.load(Map.of(), configFile, new LinkedHashMap<>(set));
             prompts = dataset != null ? PromptPool.read(dataset, 1) : PromptPool.of(suiteOptions.suite());
         } catch (IllegalArgumentException e) {

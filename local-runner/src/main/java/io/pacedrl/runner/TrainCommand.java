@@ -12,6 +12,7 @@ import io.pacedrl.policy.WarmStart;
 import io.pacedrl.schemas.ModelVersion;
 import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.tasks.TaskSuite;
+import io.pacedrl.topics.PluginOptions;
 import io.pacedrl.topics.HangingTransactions;
 import io.pacedrl.topics.Topics;
 import java.io.IOException;
@@ -23,7 +24,9 @@ import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.LinkedHashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Collectors;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ProgressBar;
@@ -60,9 +63,16 @@ final class TrainCommand implements Callable<Integer> {
     @Mixin
     SuiteOptions suiteOptions;
 
+    @Mixin
+    PluginOptions plugins;
+
     @Option(names = "--dataset", paramLabel = "FILE", description = "Train and evaluate on a JSONL file of prompts (split "
             + "train or held_out; see the README) instead of the generated suite.")
     Path dataset;
+
+    @Option(names = "--external-verifier", paramLabel = "KIND", description = "A task kind scored by a verifier outside this "
+            + "process (a consumer in another language, joined to the run's topics): no verifier here scores it. Repeatable.")
+    Set<String> externalKinds = new LinkedHashSet<>();
 
     @Option(names = "--run-id", paramLabel = "ID", description = "The run's id; its topics are prefixed with it, and its directory "
             + "is runs/<id> unless --run-dir says otherwise. Default: train-<time>. An id already recorded on the cluster is refused.")
@@ -93,6 +103,11 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         platform.validate();
+        try {
+            plugins.load();
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
         TrainingConfig config = training.config();
         if (generators < 1) {
             throw new ParameterException(spec.commandLine(), "--generators must be ≥ 1, got " + generators);
@@ -127,7 +142,7 @@ final class TrainCommand implements Callable<Integer> {
         Path weights = training.referenceWeights(out, warmStart(suite));
         Files.createDirectories(runDir);
         TrainingRun.Settings settings = new TrainingRun.Settings(config, sync, generators, platform.topicPrefix + id, runDir, weights,
-                pool, heldOut, Duration.ofSeconds(stallSeconds));
+                pool, heldOut, Duration.ofSeconds(stallSeconds), Set.copyOf(externalKinds));
         TrainingConfig effective = settings.effectiveConfig();
         out.printf("run        %s: %s, %s (look-ahead %d), %d updates of %d prompts × %d rollouts, pool %,d, %d held-out%n", id,
                 config.method(), sync ? "lock-step" : "asynchronous", effective.lookAhead(), config.steps(), config.promptsPerStep(),

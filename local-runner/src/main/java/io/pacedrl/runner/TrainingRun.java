@@ -62,9 +62,16 @@ final class TrainingRun {
      * @param runId      the run's id; its topics are prefixed with it
      * @param weights    π_ref
      * @param stall      give up when the learner publishes nothing for this long
+     * @param externalKinds task kinds scored by verifiers outside this process
      */
     record Settings(TrainingConfig config, boolean lockStep, int generators, String runId, Path runDir, Path weights,
-            List<TaskPrompt> pool, List<TaskPrompt> heldOut, Duration stall) {
+            List<TaskPrompt> pool, List<TaskPrompt> heldOut, Duration stall, Set<String> externalKinds) {
+
+        /** A run whose every kind is scored in this process. */
+        Settings(TrainingConfig config, boolean lockStep, int generators, String runId, Path runDir, Path weights,
+                List<TaskPrompt> pool, List<TaskPrompt> heldOut, Duration stall) {
+            this(config, lockStep, generators, runId, runDir, weights, pool, heldOut, stall, Set.of());
+        }
 
         TrainingConfig effectiveConfig() {
             return lockStep ? config.with(Map.of("look-ahead", 1)) : config;
@@ -134,7 +141,7 @@ final class TrainingRun {
             streamStarted.accept(topics, stream.queryUrl());
             services.add(RewardService.start(RewardService.Options.of(platform.bootstrapServers(), platform.schemaRegistryUrl(), prefix)
                     .withInstanceId("0"),
-                    verifiersFor(settings.pool())));
+                    verifiersFor(settings.pool(), settings.externalKinds()), settings.externalKinds()));
             for (int g = 0; g < settings.generators(); g++) {
                 GeneratorService generator = GeneratorService.start(new GeneratorService.Options(platform.bootstrapServers(),
                         platform.schemaRegistryUrl(), prefix, "generator-" + g, MODEL_ID, new Transformer.SamplingConfig(
@@ -176,10 +183,11 @@ final class TrainingRun {
         }
     }
 
-    /** The verifiers of the pool's task kinds. */
-    private static List<RewardVerifier> verifiersFor(List<TaskPrompt> pool) {
+    /** The verifiers of the pool's task kinds, but those scored outside this process. */
+    private static List<RewardVerifier> verifiersFor(List<TaskPrompt> pool, Set<String> externalKinds) {
         Set<String> kinds = new HashSet<>();
         pool.forEach(p -> kinds.add(p.kind()));
+        kinds.removeAll(externalKinds);
         return RewardService.available().values().stream().filter(v -> v.kinds().stream().anyMatch(kinds::contains)).toList();
     }
 

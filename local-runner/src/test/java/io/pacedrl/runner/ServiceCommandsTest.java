@@ -51,7 +51,7 @@ class ServiceCommandsTest {
         CommandRun verifier = CommandRun.of(DifficultyCommandsTest.concat(new String[] {"reward-service"},
                 DifficultyCommandsTest.concat(platform, "--verifier", "poetry")));
         assertEquals(2, verifier.exitCode());
-        assertTrue(verifier.err().startsWith("--verifier poetry: no such verifier on the class path (available: "), verifier.err());
+        assertTrue(verifier.err().startsWith("--verifier poetry: no such verifier on the class path or in --plugins (available: "), verifier.err());
         CommandRun topP = CommandRun.of(DifficultyCommandsTest.concat(new String[] {"generator-service"},
                 DifficultyCommandsTest.concat(platform, "--top-p", "1.5")));
         assertEquals(2, topP.exitCode());

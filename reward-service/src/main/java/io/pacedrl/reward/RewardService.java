@@ -2,9 +2,11 @@ package io.pacedrl.reward;
 
 import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.registry.SchemaRegistryClient;
+import io.pacedrl.tasks.Plugins;
 import io.pacedrl.tasks.RewardVerifier;
 import io.pacedrl.topics.ClusterOptions;
 import io.pacedrl.topics.MetricsOptions;
+import io.pacedrl.topics.PluginOptions;
 import io.pacedrl.topics.ServiceLifecycle;
 import io.pacedrl.topics.ServiceMeters;
 import io.pacedrl.topics.TopicCreator;
@@ -17,7 +19,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.Callable;
@@ -95,10 +96,10 @@ public final class RewardService implements AutoCloseable {
         this.executors = executors;
     }
 
-    /** Every verifier on the class path, by name. */
+    /** Every verifier on the class path and in the loaded plug-ins, by name. */
     public static Map<String, RewardVerifier> available() {
         Map<String, RewardVerifier> byName = new LinkedHashMap<>();
-        ServiceLoader.load(RewardVerifier.class).forEach(v -> byName.put(v.name(), v));
+        Plugins.verifiers().forEach(v -> byName.put(v.name(), v));
         return byName;
     }
 
@@ -107,6 +108,15 @@ public final class RewardService implements AutoCloseable {
      * knows the kinds of every verifier on the class path.
      */
     public static RewardService start(Options options, List<RewardVerifier> verifiers) {
+        return start(options, verifiers, Set.of());
+    }
+
+    /**
+     * As above, with {@code externalKinds} scored by verifiers outside this process (a consumer in
+     * another language, say): the audit group leaves their rollouts to them instead of dead-lettering
+     * them as kinds no verifier knows.
+     */
+    public static RewardService start(Options options, List<RewardVerifier> verifiers, Set<String> externalKinds) {
         SchemaRegistryClient registry = new SchemaRegistryClient(options.schemaRegistryUrl());
         Topics topics = new Topics(options.topicPrefix(), registry);
         try (Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers())))) {
@@ -134,6 +144,7 @@ public final class RewardService implements AutoCloseable {
         Set<String> known = new HashSet<>();
         available().values().forEach(v -> known.addAll(v.kinds()));
         verifiers.forEach(v -> known.addAll(v.kinds()));
+        known.addAll(externalKinds);
         members.add(new AuditWorker(topics, known, consumer(options, "audit"), producer(options, topics, "audit")));
         List<Thread> threads = new ArrayList<>();
         for (ConsumeProduceLoop member : members) {
@@ -224,9 +235,16 @@ public final class RewardService implements AutoCloseable {
         @Mixin
         MetricsOptions metrics;
 
+        @Mixin
+        PluginOptions plugins;
+
         @Option(names = "--verifier", paramLabel = "NAME",
-                description = "A verifier to run (repeatable). Default: every verifier on the class path.")
+                description = "A verifier to run (repeatable). Default: every verifier on the class path and in --plugins.")
         List<String> names = new ArrayList<>();
+
+        @Option(names = "--external-kind", paramLabel = "KIND", description = "A task kind scored by a verifier outside this "
+                + "process (another language's consumer): the audit group does not dead-letter its rollouts. Repeatable.")
+        Set<String> externalKinds = new HashSet<>();
 
         @Option(names = "--timeout-ms", defaultValue = "30000", paramLabel = "MS",
                 description = "Longest a verification may take (default: ${DEFAULT-VALUE}).")
@@ -246,15 +264,16 @@ public final class RewardService implements AutoCloseable {
 
         @Override
         public Integer call() throws Exception {
-            Map<String, RewardVerifier> available = available();
             List<RewardVerifier> chosen = new ArrayList<>();
             Options options;
             try {
                 cluster.validate();
+                plugins.load();
+                Map<String, RewardVerifier> available = available();
                 for (String name : names.isEmpty() ? available.keySet() : names) {
                     RewardVerifier verifier = available.get(name);
                     if (verifier == null) {
-                        throw new IllegalArgumentException("--verifier " + name + ": no such verifier on the class path "
+                        throw new IllegalArgumentException("--verifier " + name + ": no such verifier on the class path or in --plugins "
                                 + "(available: " + String.join(", ", available.keySet()) + ")");
                     }
                     chosen.add(verifier);
@@ -266,7 +285,7 @@ public final class RewardService implements AutoCloseable {
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
-            RewardService service = start(options, chosen);
+            RewardService service = start(options, chosen, externalKinds);
             return ServiceLifecycle.runUntilShutdown(service,
                     "reward-service running: " + chosen.stream().map(RewardVerifier::name).toList(), service::failure, metrics);
         }

@@ -3,9 +3,8 @@ package io.pacedrl.tasks;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.ServiceLoader;
 
-/** The verifiers on the class path (found with {@link ServiceLoader}), looked up by task kind. */
+/** The verifiers on the class path and in plug-ins (found with {@link java.util.ServiceLoader}), looked up by task kind. */
 public final class Verifiers {
     private final Map<String, RewardVerifier> byKind = new HashMap<>();
 
@@ -21,9 +20,9 @@ public final class Verifiers {
         }
     }
 
-    /** Every verifier the class path provides. */
+    /** Every verifier the class path and the loaded {@link Plugins} provide. */
     public static Verifiers load() {
-        return new Verifiers(ServiceLoader.load(RewardVerifier.class).stream().map(ServiceLoader.Provider::get).toList());
+        return new Verifiers(Plugins.verifiers());
     }
 
     /** The verifier for {@code kind}; an error naming the kinds known when there is none. */
