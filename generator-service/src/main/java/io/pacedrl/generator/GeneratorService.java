@@ -490,7 +490,9 @@ public final class GeneratorService implements AutoCloseable {
         @Option(names = "--threads", defaultValue = "1", description = "PyTorch threads (default: ${DEFAULT-VALUE}).")
         int threads;
 
-        @Option(names = "--generator-id", paramLabel = "ID", description = "Default: generator-<random>.")
+        @Option(names = "--generator-id", paramLabel = "ID", defaultValue = "${env:PACED_RL_GENERATOR_ID}",
+                description = "Its id: static membership in the generators' group, its transactions, its rollouts; give a "
+                        + "restarted generator its old one. Default: generator-<random>. Env: PACED_RL_GENERATOR_ID.")
         String generatorId;
 
         @Spec

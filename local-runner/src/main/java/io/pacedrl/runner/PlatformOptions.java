@@ -39,8 +39,9 @@ public final class PlatformOptions {
             description = "Prefix for every topic name, to keep runs apart on a shared cluster. Default: none. Env: PACED_RL_TOPIC_PREFIX.")
     String topicPrefix;
 
-    @Option(names = ClusterCheck.WAIT_OPTION, defaultValue = "10", paramLabel = "SECONDS",
-            description = "How long an external cluster and its registry have to answer at start-up (default: ${DEFAULT-VALUE}).")
+    @Option(names = ClusterCheck.WAIT_OPTION, defaultValue = "${env:PACED_RL_CLUSTER_WAIT:-10}", paramLabel = "SECONDS",
+            description = "How long an external cluster and its registry have to answer at start-up (default: ${DEFAULT-VALUE}). "
+                    + "Env: PACED_RL_CLUSTER_WAIT.")
     int clusterWaitSeconds;
 
     /** Checks the options together, naming the one at fault. */

@@ -3,7 +3,9 @@ package io.pacedrl.runner;
 import io.pacedrl.policy.WarmStart;
 import io.pacedrl.tasks.TaskSuite;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -65,6 +67,10 @@ final class WarmStartCommand implements Callable<Integer> {
     @Mixin
     CacheOptions cache;
 
+    @Option(names = "--copy-to", paramLabel = "FILE", description = "Also copy the weights here (a fixed name for a deployment's "
+            + "learner-service --weights).")
+    Path copyTo;
+
     @Spec
     CommandSpec spec;
 
@@ -91,6 +97,10 @@ final class WarmStartCommand implements Callable<Integer> {
         }
         WarmStart.Report report = result.report();
         out.printf("weights    %s (%s)%n", result.weights(), result.cached() ? "loaded from the cache" : "trained now");
+        if (copyTo != null) {
+            Files.copy(result.weights(), copyTo, StandardCopyOption.REPLACE_EXISTING);
+            out.printf("copied to  %s%n", copyTo);
+        }
         out.printf("checksum   sha256 %s%n", report.checksum());
         out.printf("training   %d steps in %.0f s, %,.0f tokens/s, final loss %.3f%n", report.steps(), report.trainSeconds(),
                 report.tokensPerSecond(), report.finalLoss());

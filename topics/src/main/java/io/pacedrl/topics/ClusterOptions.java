@@ -23,8 +23,9 @@ public final class ClusterOptions {
     @Mixin
     public ClientOptions client;
 
-    @Option(names = ClusterCheck.WAIT_OPTION, defaultValue = "10", paramLabel = "SECONDS",
-            description = "How long the cluster and the registry have to answer at start-up (default: ${DEFAULT-VALUE}).")
+    @Option(names = ClusterCheck.WAIT_OPTION, defaultValue = "${env:PACED_RL_CLUSTER_WAIT:-10}", paramLabel = "SECONDS",
+            description = "How long the cluster and the registry have to answer at start-up (default: ${DEFAULT-VALUE}). "
+                    + "Env: PACED_RL_CLUSTER_WAIT.")
     public int clusterWaitSeconds;
 
     /** Checks the options, naming the one at fault, and uses the client settings from now on. */

@@ -7,7 +7,8 @@ import picocli.CommandLine.Option;
 
 /** The command-line options of the services that read the run's training keys and write run events. */
 public final class ServiceConfigOptions {
-    @Option(names = "--config", paramLabel = "FILE", description = "YAML or JSON file of training keys.")
+    @Option(names = "--config", paramLabel = "FILE", defaultValue = "${env:PACED_RL_CONFIG}",
+            description = "YAML or JSON file of training keys (the same file for every service). Env: PACED_RL_CONFIG.")
     public Path configFile;
 
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Set one training key; repeatable, after --config.")
