@@ -67,7 +67,7 @@ final class TrainCommand implements Callable<Integer> {
     PluginOptions plugins;
 
     @Option(names = "--dataset", paramLabel = "FILE", description = "Train and evaluate on a JSONL file of prompts (split "
-            + "train or held_out; see the README) instead of the generated suite.")
+            + "train or held_out; its format: docs/method.md) instead of the generated suite.")
     Path dataset;
 
     @Option(names = "--external-verifier", paramLabel = "KIND", description = "A task kind scored by a verifier outside this "
@@ -220,7 +220,7 @@ final class TrainCommand implements Callable<Integer> {
     /**
      * The run's π_ref: the default model and recipe, 1,200 steps, never shown a held-out text of
      * the run's suite. Shorter than the stand-alone default (3,000 steps): from that one, 200
-     * updates left held-out accuracy where it was (measured in the README), while this one leaves
+     * updates left held-out accuracy where it was (measured in docs/method.md), while this one leaves
      * reinforcement learning room to show.
      */
     static WarmStart.Config warmStart(TaskSuite suite) {

@@ -23,7 +23,7 @@ public final class TrainingOptions {
     @Spec(Spec.Target.MIXEE)
     CommandSpec command;
 
-    @Option(names = "--config", paramLabel = "FILE", description = "YAML or JSON file of training keys (see the README).")
+    @Option(names = "--config", paramLabel = "FILE", description = "YAML or JSON file of training keys (their table: docs/method.md).")
     Path configFile;
 
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Set one training key; repeatable, applied after --config.")

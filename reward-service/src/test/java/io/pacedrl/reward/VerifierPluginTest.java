@@ -40,7 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
  * a plug-in directory and loaded: the reward service finds it and scores its kind on a real broker.
  */
 class VerifierPluginTest {
-    /** The plug-in, as the README's walk-through writes it. */
+    /** The plug-in, as docs/operations.md's walk-through writes it. */
     private static final String SOURCE = """
             package example;
 
