@@ -1,7 +1,7 @@
 package io.pacedrl.runner;
 
-import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.registry.ClientOptions;
+import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.topics.ClusterCheck;
 import io.pacedrl.topics.Topics;
 import java.io.IOException;

@@ -1,7 +1,7 @@
 package io.pacedrl.reward;
 
-import io.pacedrl.registry.RecordDecodingException;
 import io.micrometer.core.instrument.Timer;
+import io.pacedrl.registry.RecordDecodingException;
 import io.pacedrl.schemas.Rollout;
 import io.pacedrl.schemas.ScoredRollout;
 import io.pacedrl.tasks.RewardVerifier;
