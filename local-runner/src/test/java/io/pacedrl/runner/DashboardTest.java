@@ -32,7 +32,7 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  * The live dashboard end to end: a real train run on the embedded broker serves it, Debian's
  * Chromium (headless, driven over WebDriver) opens it while the run goes, and its charts and the
  * prompt table fill with the run's data; /metrics is scraped during the run. The screenshot is left
- * in target/dashboard.png (docs/dashboard.png is one such).
+ * in target/dashboard.png.
  */
 class DashboardTest {
     private static final Path CHROMIUM = Path.of("/usr/bin/chromium");

@@ -5,13 +5,19 @@ const charts = {};
 
 function chart(id, seriesLabels, options = {}) {
   const element = document.getElementById(id);
+  // With options.secondScale, the second series has its own scale and axis on the right (β·KL beside the loss).
   const series = [{ label: options.xLabel || "x" }].concat(seriesLabels.map((label, i) => ({
-    label, stroke: ["#1f77b4", "#d62728", "#2ca02c"][i], width: 2,
+    label, stroke: ["#1f77b4", "#d62728", "#2ca02c"][i], width: 2, scale: options.secondScale && i === 1 ? "y2" : "y",
     points: { show: options.points || false, size: 5 }, paths: options.bars ? uPlot.paths.bars({ size: [0.9] }) : undefined,
     fill: options.bars ? "rgba(31,119,180,0.4)" : undefined,
   })));
   const scales = { x: { time: false, range: options.unitX ? [0, 1] : undefined }, y: { range: options.unitY ? [0, 1] : undefined } };
-  const plot = new uPlot({ width: 400, height: 220, series, scales, axes: [{}, {}] },
+  const axes = [{}, { scale: "y" }];
+  if (options.secondScale) {
+    scales.y2 = {};
+    axes.push({ scale: "y2", side: 1, stroke: "#d62728", grid: { show: false } });
+  }
+  const plot = new uPlot({ width: 400, height: 220, series, scales, axes },
     [[], ...seriesLabels.map(() => [])], element);
   charts[id] = { plot, element };
 }
@@ -83,7 +89,7 @@ async function refreshPHat() {
   draw("p-hat", [histogram.counts.map((_, i) => (i + 0.5) / bins), histogram.counts]);
   document.getElementById("p-hat-note").textContent = histogram.estimatorVersion < 0 ? "no Z_φ yet" :
     `${histogram.scored.toLocaleString()} prompts scored with Z_φ of version ${histogram.estimatorVersion}` +
-    (histogram.sampled ? ` (every ${histogram.stride}th)` : "");
+    (histogram.sampled ? ` (a sample: one in ${histogram.stride})` : "");
 }
 
 async function searchPrompts() {
@@ -119,7 +125,7 @@ chart("p-hat", ["prompts"], { xLabel: "p̂", bars: true });
 chart("calibration", ["observed accuracy", "p̂ (ideal)"], { xLabel: "p̂", points: true, unitX: true, unitY: true });
 chart("band", ["mean p̂ scheduled", "share with signal"], { xLabel: "version" });
 chart("staleness", ["mean staleness"], { xLabel: "version" });
-chart("loss", ["loss", "β·KL"], { xLabel: "version" });
+chart("loss", ["loss", "β·KL (right axis)"], { xLabel: "version", secondScale: true });
 document.getElementById("prompt-search").addEventListener("submit", event => { event.preventDefault(); searchPrompts(); });
 
 async function tick() {
