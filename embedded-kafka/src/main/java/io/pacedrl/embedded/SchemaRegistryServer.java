@@ -8,6 +8,7 @@ import com.sun.net.httpserver.BasicAuthenticator;
 import com.sun.net.httpserver.HttpContext;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsServer;
 import io.pacedrl.embedded.KafkaSchemaStore.StoredSchema;
 import io.pacedrl.registry.ClientOptions;
 import io.pacedrl.registry.HttpServers;
@@ -18,6 +19,7 @@ import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -26,6 +28,7 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -71,19 +74,23 @@ public final class SchemaRegistryServer implements AutoCloseable {
      */
     public static SchemaRegistryServer start(String bootstrapServers, String topic, String host, int port)
             throws IOException {
-        return start(bootstrapServers, topic, host, port, null);
+        return start(bootstrapServers, topic, host, port, null, null);
     }
 
-    /** The same, serving only clients that send HTTP basic auth {@code userInfo} (USER:PASSWORD), when not null. */
-    public static SchemaRegistryServer start(String bootstrapServers, String topic, String host, int port, String userInfo)
-            throws IOException {
+    /**
+     * The same, serving only clients that send HTTP basic auth {@code userInfo} (USER:PASSWORD) when
+     * not null, and over HTTPS with {@code tls}'s key and certificate when not null.
+     */
+    public static SchemaRegistryServer start(String bootstrapServers, String topic, String host, int port, String userInfo,
+            SSLContext tls) throws IOException {
         if (userInfo != null && !userInfo.contains(":")) {
             throw new IllegalArgumentException("basic auth must be USER:PASSWORD");
         }
         KafkaSchemaStore store = KafkaSchemaStore.open(bootstrapServers, topic, Duration.ofSeconds(30));
         HttpServer http;
         try {
-            http = HttpServers.create(new InetSocketAddress(host, port), 64);
+            InetSocketAddress address = new InetSocketAddress(host, port);
+            http = tls == null ? HttpServers.create(address, 64) : HttpServers.createHttps(address, 64, tls);
         } catch (IOException e) {
             store.close();
             throw new IOException("cannot listen on " + host + ":" + port + " for the schema registry: " + e.getMessage(), e);
@@ -112,7 +119,8 @@ public final class SchemaRegistryServer implements AutoCloseable {
     }
 
     public String url() {
-        return "http://" + http.getAddress().getHostString() + ":" + http.getAddress().getPort();
+        return (http instanceof HttpsServer ? "https" : "http") + "://" + http.getAddress().getHostString() + ":"
+                + http.getAddress().getPort();
     }
 
     private void handle(HttpExchange exchange) throws IOException {
@@ -344,13 +352,20 @@ public final class SchemaRegistryServer implements AutoCloseable {
         @Option(names = "--basic-auth", paramLabel = "USER:PASSWORD", defaultValue = "${env:PACED_RL_REGISTRY_BASIC_AUTH}",
                 description = "Serve only clients with these credentials (HTTP basic auth). Env: PACED_RL_REGISTRY_BASIC_AUTH.")
         String basicAuth;
+        @Option(names = "--tls-keystore", paramLabel = "FILE", description = "Serve HTTPS with the key and certificate of this "
+                + "PKCS12 key store.")
+        Path tlsKeyStore;
+        @Option(names = "--tls-keystore-password", paramLabel = "PASSWORD", defaultValue = "${env:PACED_RL_REGISTRY_TLS_PASSWORD:-}",
+                description = "Its password. Env: PACED_RL_REGISTRY_TLS_PASSWORD.")
+        String tlsPassword;
         @Mixin
         ClientOptions client;
 
         @Override
         public Integer call() throws Exception {
             client.apply();
-            SchemaRegistryServer server = start(bootstrapServers, topic, host, port, basicAuth);
+            SchemaRegistryServer server = start(bootstrapServers, topic, host, port, basicAuth,
+                    tlsKeyStore == null ? null : HttpServers.serverTls(tlsKeyStore, tlsPassword));
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 server.close();

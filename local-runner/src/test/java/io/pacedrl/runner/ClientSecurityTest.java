@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.pacedrl.embedded.EmbeddedKafkaBroker;
 import io.pacedrl.embedded.SchemaRegistryServer;
 import io.pacedrl.registry.ClientSettings;
+import io.pacedrl.registry.HttpServers;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,9 +18,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A managed cluster's security on the embedded broker: SASL/PLAIN on its listener and HTTP basic
- * auth on the registry. A run works with the client settings given as Kafka's tools take them
- * (a properties file and -X) and fails at start-up, saying what is missing, without them.
+ * A managed cluster's security on the embedded broker: SASL/PLAIN on its listener, and the registry
+ * over HTTPS (a certificate of its own, generated with keytool) behind HTTP basic auth. A run works
+ * with the client settings given as Kafka's tools take them (a properties file and -X) and fails at
+ * start-up, saying what is missing, without them.
  */
 class ClientSecurityTest {
     private static final String JAAS = "org.apache.kafka.common.security.plain.PlainLoginModule required "
@@ -30,15 +32,34 @@ class ClientSecurityTest {
     private static EmbeddedKafkaBroker broker;
     private static SchemaRegistryServer registry;
     private static Path weights;
+    private static Path truststore;
 
     @BeforeAll
     static void securedCluster() throws Exception {
         weights = TinyPolicy.train(dir);
         broker = EmbeddedKafkaBroker.startWithSaslPlain(dir.resolve("kafka"), true, Map.of("trainer", "s3cret"));
         ClientSettings.use(Map.of("security.protocol", "SASL_PLAINTEXT", "sasl.mechanism", "PLAIN", "sasl.jaas.config", JAAS));
+        Path keystore = dir.resolve("registry.p12");
+        truststore = dir.resolve("truststore.p12");
+        Path certificate = dir.resolve("registry.crt");
+        keytool("-genkeypair", "-alias", "registry", "-keyalg", "RSA", "-keysize", "2048", "-dname", "CN=localhost",
+                "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-validity", "2", "-storetype", "PKCS12", "-keystore", keystore.toString(),
+                "-storepass", "changeit", "-keypass", "changeit");
+        keytool("-exportcert", "-alias", "registry", "-keystore", keystore.toString(), "-storepass", "changeit", "-rfc",
+                "-file", certificate.toString());
+        keytool("-importcert", "-noprompt", "-alias", "registry", "-file", certificate.toString(), "-storetype", "PKCS12",
+                "-keystore", truststore.toString(), "-storepass", "trustit");
         registry = SchemaRegistryServer.start(broker.bootstrapServers(), SchemaRegistryServer.DEFAULT_TOPIC, "127.0.0.1", 0,
-                "registry:pa55");
+                "registry:pa55", HttpServers.serverTls(keystore, "changeit"));
         ClientSettings.use(Map.of());
+    }
+
+    private static void keytool(String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "keytool").toString()));
+        command.addAll(List.of(args));
+        Process keytool = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(keytool.getInputStream().readAllBytes());
+        assertEquals(0, keytool.waitFor(), "keytool " + args[0] + ": " + output);
     }
 
     @AfterAll
@@ -61,8 +82,12 @@ class ClientSecurityTest {
         Path properties = dir.resolve("client.properties");
         Files.writeString(properties, "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.jaas.config=" + JAAS + "\n");
 
+        String[] registryTls = {"-X", "schema.registry.ssl.truststore.location=" + truststore, "-X",
+                "schema.registry.ssl.truststore.password=trustit"};
+        assertTrue(registry.url().startsWith("https://"), registry.url());
+
         CommandRun secured = CommandRun.of(train("secured", "--command-config", properties.toString(), "-X",
-                "basic.auth.user.info=registry:pa55"));
+                "basic.auth.user.info=registry:pa55", registryTls[0], registryTls[1], registryTls[2], registryTls[3]));
         assertEquals(0, secured.exitCode(), secured.out() + secured.err());
         assertTrue(secured.out().lines().anyMatch(l -> l.startsWith("held-out   pass@1 ")), secured.out());
 
@@ -71,7 +96,14 @@ class ClientSecurityTest {
         assertTrue(noLogin.err().contains("no Kafka broker answered at " + broker.bootstrapServers() + " within 3 s")
                 && noLogin.err().contains("security settings given (-X, --command-config)"), noLogin.err());
 
-        CommandRun noRegistryLogin = CommandRun.of(train("no-registry-login", "--command-config", properties.toString()));
+        CommandRun untrusted = CommandRun.of(train("untrusted", "--command-config", properties.toString(), "-X",
+                "basic.auth.user.info=registry:pa55"));
+        assertEquals(1, untrusted.exitCode(), untrusted.out() + untrusted.err());
+        assertTrue(untrusted.err().contains("the schema registry at " + registry.url() + " did not answer")
+                && untrusted.err().contains("SSLHandshakeException"), untrusted.err());
+
+        CommandRun noRegistryLogin = CommandRun.of(train("no-registry-login", "--command-config", properties.toString(),
+                registryTls[0], registryTls[1], registryTls[2], registryTls[3]));
         assertEquals(1, noRegistryLogin.exitCode(), noRegistryLogin.out() + noRegistryLogin.err());
         assertTrue(noRegistryLogin.err().contains("the schema registry refused a client without credentials (HTTP 401")
                 && noRegistryLogin.err().contains("basic.auth.user.info=USER:PASSWORD"), noRegistryLogin.err());
