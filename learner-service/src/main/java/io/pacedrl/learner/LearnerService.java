@@ -336,8 +336,10 @@ public final class LearnerService implements AutoCloseable {
             }
             version = c.version();
             log.info("learner: resumed at version {} from {}", version, checkpoints.dir());
-            // The run's record marks the restart; it goes out with the next version (a crash before then loses nothing).
-            pendingEvents.add(new Event(RunEvents.LIFECYCLE, version, System.currentTimeMillis(), Map.of(), Map.of("state", "resumed")));
+            // The run's record marks the restart at the last version it had committed (what train --resume reports): a
+            // checkpointed version whose transaction the crash lost is this process's to publish. It goes out with the
+            // next version (a crash before then loses nothing).
+            pendingEvents.add(new Event(RunEvents.LIFECYCLE, published, System.currentTimeMillis(), Map.of(), Map.of("state", "resumed")));
         }
         if (evaluationDue(version)) {
             evaluate();
