@@ -73,7 +73,7 @@ final class Dashboard implements AutoCloseable {
     private long lagReadAtNanos;
 
     /** Where a run's data is: its cluster and topics, and the difficulty stream's query URL (null without one). */
-    private record Source(String bootstrapServers, Topics topics, String runId, URI queries, KafkaConsumer<String, byte[]> consumer,
+    private record Source(Topics topics, String runId, URI queries, KafkaConsumer<String, byte[]> consumer, Admin admin,
             Thread follower) {}
 
     private Dashboard(HttpServer http) {
@@ -115,7 +115,9 @@ final class Dashboard implements AutoCloseable {
                 new ByteArrayDeserializer());
         Thread follower = new Thread(() -> follow(topics, runId, consumer), "dashboard-" + runId);
         follower.setDaemon(true);
-        source = new Source(bootstrapServers, topics, runId, queries, consumer, follower);
+        Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+                AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 5000, AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 5000)));
+        source = new Source(topics, runId, queries, consumer, admin, follower);
         follower.start();
     }
 
@@ -201,8 +203,8 @@ final class Dashboard implements AutoCloseable {
         Map<String, Long> byGroup = new TreeMap<>();
         String prompts = run.topics().prompts.name();
         String prefix = prompts.substring(0, prompts.length() - "prompts".length());
-        try (Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, run.bootstrapServers(),
-                AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 5000, AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 5000)))) {
+        Admin admin = run.admin();
+        try {
             List<String> groups = admin.listGroups().all().get().stream().map(g -> g.groupId()).filter(g -> g.startsWith(prefix))
                     .sorted().toList();
             for (String group : groups) {
@@ -284,6 +286,7 @@ final class Dashboard implements AutoCloseable {
         http.stop(0);
         Source run = source;
         if (run != null) {
+            run.admin().close(Duration.ofSeconds(5));
             run.consumer().wakeup();
             try {
                 run.follower().join(10_000);
