@@ -2,6 +2,7 @@ package io.pacedrl.registry;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
@@ -88,16 +89,11 @@ public final class ClientSettings {
         return config;
     }
 
-    /** The Kafka client settings in use (for child processes and reports); secrets included. */
-    public static Map<String, String> kafkaSettings() {
-        return kafka;
-    }
-
     /** The value of the HTTP Authorization header for the registry, if basic auth is set. */
     static Optional<String> registryAuthorization() {
         String userInfo = registry.get(USER_INFO);
         return userInfo == null ? Optional.empty()
-                : Optional.of("Basic " + Base64.getEncoder().encodeToString(userInfo.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                : Optional.of("Basic " + Base64.getEncoder().encodeToString(userInfo.getBytes(StandardCharsets.UTF_8)));
     }
 
     /** The TLS context for an https registry: its truststore if one is set, else the JVM's default. */

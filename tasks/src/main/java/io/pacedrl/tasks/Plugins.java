@@ -19,7 +19,6 @@ import java.util.stream.Stream;
  */
 public final class Plugins {
     private static volatile ClassLoader loader = Plugins.class.getClassLoader();
-    private static volatile List<Path> jars = List.of();
 
     private Plugins() {}
 
@@ -43,19 +42,11 @@ public final class Plugins {
             }
         }
         loader = new URLClassLoader(urls.toArray(URL[]::new), loader);
-        List<Path> all = new ArrayList<>(jars);
-        all.addAll(found);
-        jars = List.copyOf(all);
         return found;
     }
 
     /** Every verifier the class path and the loaded plug-ins provide. */
     public static List<RewardVerifier> verifiers() {
         return ServiceLoader.load(RewardVerifier.class, loader).stream().map(ServiceLoader.Provider::get).toList();
-    }
-
-    /** The plug-in jars loaded so far. */
-    public static List<Path> jars() {
-        return jars;
     }
 }

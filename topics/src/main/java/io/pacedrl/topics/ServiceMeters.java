@@ -1,6 +1,5 @@
 package io.pacedrl.topics;
 
-import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
@@ -102,10 +101,6 @@ public final class ServiceMeters implements AutoCloseable {
     /** Counts a dead letter a service wrote; {@code service} as on the dead letter. */
     static void deadLetter(String service, String reason) {
         REGISTRY.counter(DEAD_LETTERS, "service", service, "reason", reason).increment();
-    }
-
-    public Counter counter(String name, String... moreTags) {
-        return keep(Counter.builder(name).tags(tags).tags(moreTags).register(REGISTRY));
     }
 
     /** A counter that reads a running total kept in {@code state} (held weakly: the service keeps it). */
