@@ -134,15 +134,10 @@ public final class ServiceMeters implements AutoCloseable {
         bind(new KafkaClientMetrics(producer, tags));
     }
 
-    /** A binder of client metrics (Kafka Streams' own, say), closed with this service. */
-    public <B extends MeterBinder & AutoCloseable> void bind(B binder) {
+    /** A binder of client metrics, closed with this service. */
+    private <B extends MeterBinder & AutoCloseable> void bind(B binder) {
         binder.bindTo(REGISTRY);
         binders.add(binder);
-    }
-
-    /** This service's tags, for binders made elsewhere. */
-    public Tags tags() {
-        return tags;
     }
 
     private <M extends Meter> M keep(M meter) {
