@@ -262,6 +262,8 @@ public final class BatchScheduler {
             return false;
         }
         state.setLearnerVersion(version);
+        // A fork's first version is k, not 0: its batches start at k (in any other run batch v is out before version v).
+        state.setNextBatch(Math.max(state.getNextBatch(), version));
         return true;
     }
 

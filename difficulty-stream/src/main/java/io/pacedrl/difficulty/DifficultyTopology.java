@@ -36,7 +36,8 @@ import org.apache.kafka.streams.state.Stores;
  *   <li>per prompt, partitioned like the pool: prompts, prompt embeddings and scored rollouts (one
  *       task per partition, spread over instances) → {@code prompt-state}, {@code open-groups};
  *   <li>the scheduler, one task: the per-prompt changes funnelled through the one-partition
- *       {@code difficulty-events} repartition topic, plus model-updates (versions, and Z_φ) →
+ *       {@code difficulty-events} repartition topic, plus model-updates (versions, and Z_φ) and a
+ *       fork's replay-seed →
  *       {@code schedule-index}, {@code scheduler-state}, {@code replay-buffer},
  *       {@code replay-candidates}, {@code prompt-embeddings}, {@code partition-function}; out go
  *       scheduled prompts, replay draws, the scheduler's decisions and run events.
@@ -90,7 +91,9 @@ public final class DifficultyTopology {
                 .repartition(Repartitioned.<String, DifficultyEvent>as(EVENTS).withKeySerde(Serdes.String())
                         .withValueSerde(AvroSerdes.value(registry, DifficultyEvent.class)).withNumberOfPartitions(1))
                 .mapValues(value -> (Object) value);
-        KStream<String, Object> versions = builder.stream(topics.modelUpdates.name(), raw).mapValues(value -> (Object) value);
+        // Both read as bytes; the processor tells them apart by topic.
+        KStream<String, Object> versions = builder.stream(List.of(topics.modelUpdates.name(), topics.replaySeed.name()), raw)
+                .mapValues(value -> (Object) value);
         SchedulerProcessor.Replay replay = new SchedulerProcessor.Replay(config.method().replay(),
                 config.replayCapacity(), config.replayAdd(), config.replaySize());
         BatchScheduler.Settings settings = BatchScheduler.Settings.of(config, poolPartitions);

@@ -21,6 +21,7 @@ import io.pacedrl.schemas.GroupsReleased;
 import io.pacedrl.schemas.ModelUpdate;
 import io.pacedrl.schemas.ReplayDrawn;
 import io.pacedrl.schemas.ReplayRecord;
+import io.pacedrl.schemas.ReplaySeed;
 import io.pacedrl.schemas.RunEvent;
 import io.pacedrl.schemas.ScheduledGroup;
 import io.pacedrl.schemas.ScheduledPrompt;
@@ -130,7 +131,12 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         if (record.value() instanceof DifficultyEvent event) {
             onEvent(event);
         } else if (record.value() instanceof byte[] bytes) {
-            onModelUpdate(record.withValue(bytes));
+            boolean seed = context.recordMetadata().map(m -> m.topic().equals(topics.replaySeed.name())).orElse(false);
+            if (seed) {
+                onReplaySeed(record.withValue(bytes));
+            } else {
+                onModelUpdate(record.withValue(bytes));
+            }
         }
         long now = context.currentStreamTimeMs();
         List<Released> released = scheduler.releaseExpired(now);
@@ -214,10 +220,31 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         }
         long previous = scheduler.state().getLearnerVersion();
         if (scheduler.learnerVersion(update.getVersion()) && replay.enabled()) {
-            for (long version = previous + 1; version <= update.getVersion(); version++) {
+            // Every version since the last one seen gets its draw; the run's first (0, or a fork's k) is where draws start.
+            for (long version = previous < 0 ? update.getVersion() : previous + 1; version <= update.getVersion(); version++) {
                 replayStep(version, record.timestamp());
             }
         }
+    }
+
+    /** A trajectory of a fork's starting buffer: it joins the buffer as its parent's held it (priority and age). */
+    private void onReplaySeed(Record<String, byte[]> record) {
+        ReplaySeed seed = rejections.decode(topics.replaySeed, record);
+        if (seed == null || !replay.enabled()) {
+            return;
+        }
+        String id = seed.getTrajectory().getRollout().getRolloutId();
+        if (buffer.entries().stream().anyMatch(e -> e.id().equals(id))) {
+            return;
+        }
+        ReplayEntry entry = new ReplayEntry(id, seed.getTrajectory().getRollout().getPrompt().getId(), seed.getPriority(),
+                seed.getAdded(), seed.getAddedAtVersion(), ByteBuffer.wrap(topics.scoredRollouts.valueSerde().serializer()
+                        .serialize(topics.scoredRollouts.name(), seed.getTrajectory())));
+        List<ReplayBuffer.Entry<ReplayEntry>> entries = new ArrayList<>(buffer.entries());
+        entries.add(new ReplayBuffer.Entry<>(id, seed.getPriority(), seed.getAdded(), entry));
+        buffer = new ReplayBuffer<>(replay.capacity(), replay.addMax(), entries, Math.max(buffer.additions(), seed.getAdded()));
+        replayStore.put(id, entry);
+        scheduler.state().setReplayAdditions(buffer.additions());
     }
 
     /** A chunk of Z_φ: once its version is whole and newer than the one held, p̂ is computed with it. */

@@ -46,6 +46,9 @@ final class LearnerCheckpoint {
     /** A run event the learner will publish, as plain data. */
     record Event(String type, long version, long timestampMs, Map<String, Double> metrics, Map<String, String> attributes) {}
 
+    /** The recorded run and version a fork starts from: on its first version's record. */
+    record ForkOrigin(String runId, long version, String weightsSha256) {}
+
     /** A fresh group an update learned from, in the update's order: what the version's record lists. */
     record Learned(String scheduleId, Double pHat, List<String> rolloutIds) {}
 
@@ -60,14 +63,25 @@ final class LearnerCheckpoint {
      * @param events        run events (the step's metrics, evaluations of the previous version)
      * @param deadLetters   records that could not be used, read before {@code positions}
      * @param positions     consumer positions ("topic:partition" → next offset) committed with it
+     * @param forkedFrom    on a fork's first version, where it came from; null otherwise
      */
     record Publication(long version, byte[] weights, byte[] partition, String trainerSha256, boolean embeddings,
             List<Learned> groups, List<String> replayIds, List<Event> events, List<DeadLetter> deadLetters,
-            Map<String, Long> positions) {
+            Map<String, Long> positions, ForkOrigin forkedFrom) {
+
+        Publication(long version, byte[] weights, byte[] partition, String trainerSha256, boolean embeddings, List<Learned> groups,
+                List<String> replayIds, List<Event> events, List<DeadLetter> deadLetters, Map<String, Long> positions) {
+            this(version, weights, partition, trainerSha256, embeddings, groups, replayIds, events, deadLetters, positions, null);
+        }
 
         Publication withModel(PolicyLearner.State state) {
             return new Publication(version, state.weights(), state.partition(), ModelUpdateChunks.sha256(state.trainer()), embeddings,
-                    groups, replayIds, events, deadLetters, positions);
+                    groups, replayIds, events, deadLetters, positions, forkedFrom);
+        }
+
+        /** The run's first version: version 0, or a fork's first. It carries the configuration and π_ref. */
+        boolean first() {
+            return version == 0 || forkedFrom != null;
         }
 
         /** The fresh trajectories, in the update's order. */
@@ -88,7 +102,7 @@ final class LearnerCheckpoint {
     private record Manifest(long version, List<Learned> groups, List<String> replayIds, List<Event> events,
             Map<String, Long> positions, boolean embeddings, long next, Map<Long, List<String>> released,
             Map<Long, List<String>> kept, Map<Long, Integer> drawn, Map<String, Double> estimates, long late,
-            Map<String, Double> totals) {}
+            Map<String, Double> totals, ForkOrigin forkedFrom) {}
 
     private final Path dir;
 
@@ -121,7 +135,7 @@ final class LearnerCheckpoint {
         Files.createDirectories(tmp);
         JSON.writeValue(tmp.resolve("state.json").toFile(), new Manifest(p.version(), p.groups(), p.replayIds(), p.events(),
                 p.positions(), p.embeddings(), a.next(), a.released(), a.kept(), a.drawn(), a.estimates(), a.late(),
-                contents.totals()));
+                contents.totals(), p.forkedFrom()));
         Files.write(tmp.resolve("policy.weights"), contents.state().weights());
         Files.write(tmp.resolve("trainer.bin"), contents.state().trainer());
         if (contents.state().partition() != null) {
@@ -163,7 +177,8 @@ final class LearnerCheckpoint {
         byte[] partition = Files.exists(at.resolve(PARTITION)) ? Files.readAllBytes(at.resolve(PARTITION)) : null;
         byte[] trainer = Files.readAllBytes(at.resolve("trainer.bin"));
         Publication publication = new Publication(m.version(), weights, partition, ModelUpdateChunks.sha256(trainer), m.embeddings(),
-                m.groups(), m.replayIds(), m.events(), readRecords(at.resolve("dead-letters.avro"), DeadLetter.class), m.positions());
+                m.groups(), m.replayIds(), m.events(), readRecords(at.resolve("dead-letters.avro"), DeadLetter.class), m.positions(),
+                m.forkedFrom());
         BatchAssembler.Snapshot assembler = new BatchAssembler.Snapshot(m.next(),
                 readRecords(at.resolve("rollouts.avro"), ScoredRollout.class), readRecords(at.resolve("replay.avro"), ReplayRecord.class),
                 m.released(), m.kept(), m.drawn(), m.estimates(), m.late());

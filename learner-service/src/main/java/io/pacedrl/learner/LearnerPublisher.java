@@ -7,6 +7,7 @@ import io.pacedrl.learning.PartitionFunction;
 import io.pacedrl.learning.PolicyLearner;
 import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.schemas.DeadLetter;
+import io.pacedrl.schemas.ForkPoint;
 import io.pacedrl.schemas.LearnedGroup;
 import io.pacedrl.schemas.ModelUpdate;
 import io.pacedrl.schemas.ModelVersion;
@@ -73,7 +74,7 @@ final class LearnerPublisher implements AutoCloseable {
     private String referenceSha256;
 
     /**
-     * @param config       the run's training keys as JSON, for version 0's record
+     * @param config       the run's training keys as JSON, for the record of the run's first version
      * @param beforeCommit called with each version's records sent, before its transaction commits (fault injection)
      */
     LearnerPublisher(LearnerService.Options options, Topics topics, LearnerCheckpoint checkpoints, String config,
@@ -196,10 +197,10 @@ final class LearnerPublisher implements AutoCloseable {
                     p.version(), p.rolloutIds(), p.replayIds(), now);
             List<ModelUpdate> chunks = new ArrayList<>(partition);
             chunks.addAll(policy);
-            if (p.version() == 0) {
-                // π_ref under its own model id: compaction keeps it after later versions replace version 0's chunks.
-                chunks.addAll(ModelUpdateChunks.split(options.modelId() + LearnerService.REFERENCE_SUFFIX, 0, LearnerService.FORMAT,
-                        reference(), 0, List.of(), List.of(), now));
+            if (p.first()) {
+                // π_ref under its own model id: compaction keeps it after later versions replace this one's chunks.
+                chunks.addAll(ModelUpdateChunks.split(options.modelId() + LearnerService.REFERENCE_SUFFIX, p.version(),
+                        LearnerService.FORMAT, reference(), p.version(), List.of(), List.of(), now));
             }
             for (ModelUpdate chunk : chunks) {
                 producer.send(new ProducerRecord<>(topics.modelUpdates.name(), ModelUpdateChunks.key(chunk.getModelId(),
@@ -241,7 +242,10 @@ final class LearnerPublisher implements AutoCloseable {
                 .setWeightsSha256(weightsSha256).setPartitionSha256(partitionSha256)
                 .setTrainerSha256(p.trainerSha256()).setReferenceSha256(referenceSha256)
                 .setGroups(p.groups().stream().map(g -> new LearnedGroup(g.scheduleId(), g.pHat(), List.copyOf(g.rolloutIds()))).toList())
-                .setReplayIds(List.copyOf(p.replayIds())).setConfig(p.version() == 0 ? config : null).setCreatedAtMs(now).build();
+                .setReplayIds(List.copyOf(p.replayIds())).setConfig(p.first() ? config : null)
+                .setForkedFrom(p.forkedFrom() == null ? null : new ForkPoint(p.forkedFrom().runId(), p.forkedFrom().version(),
+                        p.forkedFrom().weightsSha256()))
+                .setCreatedAtMs(now).build();
     }
 
     private byte[] reference() {

@@ -327,7 +327,12 @@ public final class LearnerService implements AutoCloseable {
                 input.seek(new TopicPartition(position.getKey().substring(0, colon),
                         Integer.parseInt(position.getKey().substring(colon + 1))), position.getValue());
             }
-            if (published == c.version() - 1) {
+            boolean forkStarts = published < 0 && c.publication().forkedFrom() != null;
+            if (forkStarts) {
+                log.info("learner: a fork of run {} at version {}; publishing its first version", c.publication().forkedFrom().runId(),
+                        c.version());
+                publisher.resend(c.publication());
+            } else if (published == c.version() - 1) {
                 log.info("learner: version {} was checkpointed but never published; publishing it again", c.version());
                 publisher.resend(c.publication());
             } else if (published != c.version()) {
@@ -339,7 +344,9 @@ public final class LearnerService implements AutoCloseable {
             // The run's record marks the restart at the last version it had committed (what train --resume reports): a
             // checkpointed version whose transaction the crash lost is this process's to publish. It goes out with the
             // next version (a crash before then loses nothing).
-            pendingEvents.add(new Event(RunEvents.LIFECYCLE, published, System.currentTimeMillis(), Map.of(), Map.of("state", "resumed")));
+            if (!forkStarts) {
+                pendingEvents.add(new Event(RunEvents.LIFECYCLE, published, System.currentTimeMillis(), Map.of(), Map.of("state", "resumed")));
+            }
         }
         if (evaluationDue(version)) {
             evaluate();

@@ -16,19 +16,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /** The pool as the learner numbers it, read from the prompts topic: the learner at start-up and a reproduction read it the same way. */
-final class PoolTopic {
+public final class PoolTopic {
     private static final Logger log = LoggerFactory.getLogger(PoolTopic.class);
 
     /**
      * @param train   training prompts by id: their index is the learner's prompt index
      * @param heldOut held-out prompts in evaluation order (a seeded shuffle, since ids sort by family)
      */
-    record Pool(List<TaskPrompt> train, List<TaskPrompt> heldOut) {}
+    public record Pool(List<TaskPrompt> train, List<TaskPrompt> heldOut) {}
 
     private PoolTopic() {}
 
     /** The latest value of every prompt on the topic now; undecodable records are left out (the difficulty stream dead-letters them). */
-    static Pool read(String bootstrapServers, Topics topics, long seed) {
+    public static Pool read(String bootstrapServers, Topics topics, long seed) {
         Map<String, TaskPrompt> latest = new TreeMap<>();
         try (KafkaConsumer<String, byte[]> reader = TopicReads.consumer(bootstrapServers, Map.of())) {
             for (ConsumerRecord<String, byte[]> record : TopicReads.readAll(reader, topics.prompts)) {

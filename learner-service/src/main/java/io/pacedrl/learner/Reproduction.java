@@ -14,7 +14,7 @@ import java.util.function.Consumer;
 
 /**
  * Re-executes a recorded run's updates with a fresh learner and checks each version against its
- * record: from π_ref and the run's configuration, update v − 1 → v learns from exactly the groups,
+ * record: from π_ref and the run's configuration (a fork: from its parent's state where it started), update v − 1 → v learns from exactly the groups,
  * estimates and replayed trajectories version v's record names, through the service's own update
  * ({@link UpdateInputs}, {@link LearnerUpdate}, seeded from (seed, version)); the policy's weights,
  * Z_φ and the optimisers' state after it must have the recorded SHA-256. Plain Java: it reads
@@ -47,28 +47,44 @@ public final class Reproduction {
     private Reproduction() {}
 
     /**
-     * Recomputes versions 0 to {@code upTo} (at most the newest recorded), reporting each as it is
-     * checked. Continues past a mismatch, so every version is reported.
+     * Recomputes the run's versions up to {@code upTo} (at most the newest recorded), reporting each
+     * as it is checked. Continues past a mismatch, so every version is reported. A fork's lineage
+     * comes first: its parent's versions up to the fork's start, then the fork's own with its
+     * configuration, from the parent's state there.
      */
     public static List<Check> run(RunRecord record, long upTo, Consumer<Check> onCheck) {
+        List<Check> checks = new ArrayList<>();
+        stateAt(record, Math.min(upTo, record.latestVersion()), check -> {
+            checks.add(check);
+            onCheck.accept(check);
+        });
+        return checks;
+    }
+
+    /**
+     * The learner's state after recomputing the run's versions up to {@code version}, each checked
+     * and reported on the way (a fork's parent's first). The state is what the recomputation gave,
+     * matching or not.
+     */
+    public static PolicyLearner.State stateAt(RunRecord record, long version, Consumer<Check> onCheck) {
+        if (version < record.firstVersion() && record.parent() != null) {
+            return stateAt(record.parent(), version, onCheck);
+        }
         List<TaskPrompt> pool = record.pool();
         UpdateInputs inputs = new UpdateInputs(pool);
-        List<Check> checks = new ArrayList<>();
         try (PolicyLearner learner = new PolicyLearner(record.config(), record.reference(), pool.stream().map(TaskPrompt::text).toList())) {
-            Check initial = check(learner.state(), record.versions().get(0));
-            checks.add(initial);
-            onCheck.accept(initial);
-            long last = Math.min(upTo, record.latestVersion());
-            for (long version = 1; version <= last; version++) {
-                ModelVersion recorded = record.versions().get((int) version);
-                LearnerUpdate.apply(learner, inputs.batch(version - 1, groups(record, recorded), rollouts(record, version,
-                        recorded.getReplayIds())));
-                Check check = check(learner.state(), recorded);
-                checks.add(check);
-                onCheck.accept(check);
+            if (record.parent() != null) {
+                learner.restore(stateAt(record.parent(), record.firstVersion(), onCheck));
             }
+            onCheck.accept(check(learner.state(), record.version(record.firstVersion())));
+            for (long v = record.firstVersion() + 1; v <= version; v++) {
+                ModelVersion recorded = record.version(v);
+                LearnerUpdate.apply(learner, inputs.batch(v - 1, groups(record, recorded), rollouts(record, v,
+                        recorded.getReplayIds())));
+                onCheck.accept(check(learner.state(), recorded));
+            }
+            return learner.state();
         }
-        return checks;
     }
 
     private static Check check(PolicyLearner.State state, ModelVersion recorded) {

@@ -2,6 +2,7 @@ package io.pacedrl.learner;
 
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.registry.SchemaRegistryClient;
+import io.pacedrl.schemas.ForkPoint;
 import io.pacedrl.schemas.LearnedGroup;
 import io.pacedrl.schemas.ModelUpdate;
 import io.pacedrl.schemas.ModelVersion;
@@ -26,11 +27,12 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
  * and the scored rollouts the versions name. Everything a {@link Reproduction} needs.
  *
  * @param pool      the training pool in the learner's order
- * @param versions  the version records, version 0 first, consecutive
+ * @param versions  the version records, consecutive from the run's first (0, or a fork's first)
  * @param rollouts  the scored rollouts the versions learned from (fresh and replayed), by rollout id
+ * @param parent    a fork's parent run, read the same way from the same cluster; null for a run of its own
  */
 public record RunRecord(String runId, String modelId, TrainingConfig config, byte[] reference, List<TaskPrompt> pool,
-        List<ModelVersion> versions, Map<String, ScoredRollout> rollouts) {
+        List<ModelVersion> versions, Map<String, ScoredRollout> rollouts, RunRecord parent) {
 
     /** A run's record is missing or inconsistent; the message says what. */
     public static final class IncompleteRecordException extends RuntimeException {
@@ -55,7 +57,7 @@ public record RunRecord(String runId, String modelId, TrainingConfig config, byt
                 }
             }
         }
-        long expected = 0;
+        long expected = byVersion.isEmpty() ? 0 : firstVersion(byVersion.firstEntry().getValue());
         for (long version : byVersion.keySet()) {
             if (version != expected++) {
                 throw new IncompleteRecordException(topics.modelVersions.name() + " lacks version " + (expected - 1) + " of '"
@@ -73,7 +75,17 @@ public record RunRecord(String runId, String modelId, TrainingConfig config, byt
         }
         ModelVersion first = versions.get(0);
         if (first.getConfig() == null) {
-            throw new IncompleteRecordException("version 0 on model-versions carries no configuration");
+            throw new IncompleteRecordException("version " + first.getVersion() + " on model-versions carries no configuration");
+        }
+        RunRecord parent = null;
+        if (first.getForkedFrom() != null) {
+            ForkPoint from = first.getForkedFrom();
+            parent = read(bootstrapServers, schemaRegistryUrl, from.getRunId() + ".", modelId);
+            if (parent.latestVersion() < from.getVersion()
+                    || !parent.version(from.getVersion()).getWeightsSha256().equals(from.getWeightsSha256())) {
+                throw new IncompleteRecordException("run " + first.getRunId() + " is a fork of run " + from.getRunId() + " at version "
+                        + from.getVersion() + ", which that run's record does not hold as the fork recorded it");
+            }
         }
         TrainingConfig config = TrainingConfig.fromJson(first.getConfig());
         Topics topics = new Topics(topicPrefix, new SchemaRegistryClient(schemaRegistryUrl));
@@ -105,7 +117,22 @@ public record RunRecord(String runId, String modelId, TrainingConfig config, byt
             }
         }
         return new RunRecord(first.getRunId(), modelId, config, reference, PoolTopic.read(bootstrapServers, topics, config.seed()).train(),
-                versions, rollouts);
+                versions, rollouts, parent);
+    }
+
+    /** The first version of the run whose first record is {@code first}: 0, or the version a fork started from. */
+    private static long firstVersion(ModelVersion first) {
+        return first.getForkedFrom() == null ? 0 : first.getForkedFrom().getVersion();
+    }
+
+    /** The run's first version: 0, or the version a fork started from. */
+    public long firstVersion() {
+        return versions.get(0).getVersion();
+    }
+
+    /** The record of {@code version}, which must be between the first and the newest. */
+    public ModelVersion version(long version) {
+        return versions.get((int) (version - firstVersion()));
     }
 
     /** π_ref as version 0 published it under its own model id. */

@@ -63,7 +63,7 @@ class ReproductionTest {
         changed.put("p2@2.0/0", ScoredRollout.newBuilder(original).setReward(1 - original.getReward())
                 .setCorrect(!original.getCorrect()).build());
         List<Reproduction.Check> after = Reproduction.run(new RunRecord(record.runId(), record.modelId(), record.config(),
-                record.reference(), record.pool(), record.versions(), changed), Long.MAX_VALUE, check -> { });
+                record.reference(), record.pool(), record.versions(), changed, null), Long.MAX_VALUE, check -> { });
         assertEquals(List.of(true, true, true, false, false), after.stream().map(Reproduction.Check::matches).toList());
         assertEquals("policy weights, Z_φ, optimiser state", after.get(3).differences());
 
@@ -71,7 +71,7 @@ class ReproductionTest {
         missing.remove("p2@2.0/0");
         RunRecord.IncompleteRecordException gap = assertThrows(RunRecord.IncompleteRecordException.class, () -> Reproduction.run(
                 new RunRecord(record.runId(), record.modelId(), record.config(), record.reference(), record.pool(), record.versions(),
-                        missing), Long.MAX_VALUE, check -> { }));
+                        missing, null), Long.MAX_VALUE, check -> { }));
         assertEquals("version 3 learned from rollout 'p2@2.0/0', which is not on scored-rollouts", gap.getMessage());
     }
 
@@ -102,7 +102,7 @@ class ReproductionTest {
                         replayed.stream().map(r -> r.getRollout().getRolloutId()).toList()));
             }
         }
-        return new RunRecord("run", "policy", CONFIG, reference, pool, versions, rollouts);
+        return new RunRecord("run", "policy", CONFIG, reference, pool, versions, rollouts, null);
     }
 
     private static ModelVersion version(long version, PolicyLearner.State state, List<LearnedGroup> groups, List<String> replayIds) {

@@ -20,7 +20,7 @@ import picocli.CommandLine.Spec;
 /** The command line: {@code paced-rl <command>}. */
 @Command(name = "paced-rl", mixinStandardHelpOptions = true, versionProvider = BuildInfo.class,
         description = "PACED-RL on Kafka: RL post-training of language models as an event-streaming pipeline.",
-        subcommands = {TrainCommand.class, PoolCommand.class, EvalCommand.class, DashboardCommand.class, ReproduceCommand.class, ChaosCommand.class, ExportCommand.class, ImportCommand.class, CompareCommand.class, DemoCommand.class, WarmStartCommand.class, SyncTrainCommand.class, BenchCommand.class,
+        subcommands = {TrainCommand.class, PoolCommand.class, EvalCommand.class, DashboardCommand.class, ReproduceCommand.class, ForkCommand.class, ChaosCommand.class, ExportCommand.class, ImportCommand.class, CompareCommand.class, DemoCommand.class, WarmStartCommand.class, SyncTrainCommand.class, BenchCommand.class,
                 SchemaRegistryServer.Main.class, DifficultyStream.Main.class, GeneratorService.Main.class, RewardService.Main.class,
                 LearnerService.Main.class})
 public final class PacedRl {

@@ -53,13 +53,22 @@ final class ReproduceCommand implements Callable<Integer> {
             long start = System.nanoTime();
             RunRecord record = RunRecord.read(cluster.bootstrapServers(), cluster.schemaRegistryUrl(), prefix, modelId);
             long last = upTo == null ? record.latestVersion() : Math.min(upTo, record.latestVersion());
-            out.printf("run        %s: %s, versions 0–%d recorded on %s; pool %,d, %,d scored rollouts learned from (read in %.1f s)%n",
-                    record.runId(), record.config().method(), record.latestVersion(), cluster.bootstrapServers(), record.pool().size(),
-                    record.rollouts().size(), (System.nanoTime() - start) / 1e9);
+            out.printf("run        %s: %s, versions %d–%d recorded on %s; pool %,d, %,d scored rollouts learned from (read in %.1f s)%n",
+                    record.runId(), record.config().method(), record.firstVersion(), record.latestVersion(), cluster.bootstrapServers(),
+                    record.pool().size(), record.rollouts().size(), (System.nanoTime() - start) / 1e9);
+            for (RunRecord fork = record; fork.parent() != null; fork = fork.parent()) {
+                out.printf("fork       %s started from run %s at version %d: its versions up to there are reproduced first%n",
+                        fork.runId(), fork.parent().runId(), fork.firstVersion());
+            }
             out.flush();
             long computing = System.nanoTime();
             List<Reproduction.Check> checks;
-            try (ProgressBar bar = ProgressBars.create("reproduce", last + 1)) {
+            // A fork's lineage: each start is checked twice, as its parent's version and as the fork's first.
+            int forks = 0;
+            for (RunRecord fork = record; fork.parent() != null; fork = fork.parent()) {
+                forks++;
+            }
+            try (ProgressBar bar = ProgressBars.create("reproduce", last + 1 + forks)) {
                 checks = Reproduction.run(record, last, check -> {
                     bar.step();
                     if (!check.matches()) {
@@ -70,8 +79,8 @@ final class ReproduceCommand implements Callable<Integer> {
             }
             double seconds = (System.nanoTime() - computing) / 1e9;
             List<Reproduction.Check> mismatched = checks.stream().filter(c -> !c.matches()).toList();
-            out.printf("result     %d of %d versions match (versions 0–%d, recomputed in %.1f s)%n", checks.size() - mismatched.size(),
-                    checks.size(), last, seconds);
+            out.printf("result     %d of %d versions match (versions 0–%d%s, recomputed in %.1f s)%n", checks.size() - mismatched.size(),
+                    checks.size(), last, forks == 0 ? "" : ", with the fork's start checked as its parent's and its own", seconds);
             if (!mismatched.isEmpty()) {
                 Reproduction.Check first = mismatched.get(0);
                 out.printf("first      mismatch at version %d: %s%n", first.version(), first.differences());

@@ -62,7 +62,7 @@ class SchemaEvolutionTest {
     @Test
     void everyRecordThatCrossesATopicHasASchemaAndARelease() throws Exception {
         List<String> names = recordNames();
-        assertEquals(List.of("DeadLetter", "ModelUpdate", "ModelVersion", "Prompt", "PromptEmbedding", "ReplayRecord", "Rollout",
+        assertEquals(List.of("DeadLetter", "ModelUpdate", "ModelVersion", "Prompt", "PromptEmbedding", "ReplayRecord", "ReplaySeed", "Rollout",
                 "RunEvent", "ScheduledPrompt", "SchedulerDecision", "ScoredRollout"), names);
         for (String name : names) {
             assertFalse(releasedVersions(name).isEmpty(), name + " has no released version: copy its full schema "

@@ -8,6 +8,7 @@ import io.pacedrl.schemas.ModelVersion;
 import io.pacedrl.schemas.Prompt;
 import io.pacedrl.schemas.PromptEmbedding;
 import io.pacedrl.schemas.ReplayRecord;
+import io.pacedrl.schemas.ReplaySeed;
 import io.pacedrl.schemas.Rollout;
 import io.pacedrl.schemas.RunEvent;
 import io.pacedrl.schemas.ScheduledPrompt;
@@ -53,6 +54,7 @@ public final class Topics {
     public final TopicSpec<String, PromptEmbedding> promptEmbeddings;
     public final TopicSpec<String, SchedulerDecision> schedulerDecisions;
     public final TopicSpec<String, ReplayRecord> replay;
+    public final TopicSpec<String, ReplaySeed> replaySeed;
     public final TopicSpec<String, DeadLetter> deadLetters;
     public final TopicSpec<String, RunEvent> runEvents;
 
@@ -86,6 +88,9 @@ public final class Topics {
                 retained(RETAIN_FOREVER, ONE_MIB));
         replay = topic(prefix + "replay", "trajectory id", registry, ReplayRecord.class, 1,
                 retained(ONE_WEEK, ONE_MIB));
+        // A fork's starting replay buffer: part of its record, read once by the scheduler.
+        replaySeed = topic(prefix + "replay-seed", "trajectory id", registry, ReplaySeed.class, 1,
+                retained(RETAIN_FOREVER, ONE_MIB));
         // Holds any other topic's record whole, plus why it failed.
         deadLetters = topic(prefix + "dead-letters", "source topic", registry, DeadLetter.class, 1,
                 retained(RETAIN_FOREVER, 8 * ONE_MIB));
@@ -104,7 +109,7 @@ public final class Topics {
     /** Every topic, in data-flow order. */
     public List<TopicSpec<?, ?>> all() {
         return List.of(prompts, promptEmbeddings, scheduledPrompts, rollouts, scoredRollouts, modelUpdates, modelVersions,
-                schedulerDecisions, replay, deadLetters, runEvents);
+                schedulerDecisions, replay, replaySeed, deadLetters, runEvents);
     }
 
     /**
