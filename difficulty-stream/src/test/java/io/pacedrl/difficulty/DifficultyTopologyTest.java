@@ -23,6 +23,7 @@ import io.pacedrl.topics.ModelUpdateChunks;
 import io.pacedrl.topics.PoolEmbeddings;
 import io.pacedrl.schemas.PromptSplit;
 import io.pacedrl.schemas.ReplayRecord;
+import io.pacedrl.schemas.ReplaySeed;
 import io.pacedrl.schemas.RunEvent;
 import io.pacedrl.schemas.ScheduledPrompt;
 import io.pacedrl.schemas.ScoredRollout;
@@ -33,6 +34,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Collectors;
 import org.apache.kafka.streams.KeyValue;
 import org.junit.jupiter.api.AfterAll;
@@ -283,6 +285,33 @@ class DifficultyTopologyTest {
                     .map(ReplayDrawn.class::cast).reduce((x, y) -> y).orElseThrow();
             assertEquals(1, decision.getForVersion());
             assertEquals(drawn.stream().map(kv -> kv.key).toList(), decision.getTrajectoryIds(), "the draw, in order");
+        }
+    }
+
+    @Test
+    void aForkSchedulesFromItsFirstVersionAndDrawsFromTheBufferItWasSeededWith() {
+        TrainingConfig config = config("method", "paced", "replay-capacity", 4, "replay-add", 4, "replay-size", 2, "group-size", 4);
+        try (Pipeline p = pipeline(config)) {
+            p.pool(pool("a", 0.5, "b", 0.45, "c", 0.1));
+            // The parent's buffer at version 5: two of a's correct trajectories and one of c's, with their priorities and ages.
+            List<ReplaySeed> seeds = List.of(
+                    new ReplaySeed(Records.scored("a", "a@3.0", 0, 4, 1.0), 0.5, 4L, 4L, 5L),
+                    new ReplaySeed(Records.scored("a", "a@3.0", 1, 4, 1.0), 0.5, 4L, 4L, 5L),
+                    new ReplaySeed(Records.scored("c", "c@1.0", 2, 4, 1.0), 0.15, 2L, 2L, 5L));
+            seeds.forEach(p::seed);
+            p.advance(5);
+            List<ScheduledPrompt> batch = p.scheduled();
+            assertEquals(List.of("a", "b"), ids(batch));
+            assertTrue(batch.stream().allMatch(s -> s.getBatchId() == 5), "the fork's batches start at its first version");
+            List<KeyValue<String, ReplayRecord>> drawn = p.replay();
+            assertEquals(2, drawn.size());
+            assertTrue(drawn.stream().allMatch(kv -> kv.value.getForLearnerVersion() == 5), "no draws for the parent's versions");
+            Set<String> seeded = seeds.stream().map(s -> s.getTrajectory().getRollout().getRolloutId()).collect(Collectors.toSet());
+            assertTrue(drawn.stream().allMatch(kv -> seeded.contains(kv.key)), drawn.toString());
+            List<ReplayEntry> buffered = new ArrayList<>();
+            p.<ReplayEntry>store(SchedulerProcessor.REPLAY_STORE).all().forEachRemaining(kv -> buffered.add(kv.value));
+            assertEquals(seeded, buffered.stream().map(ReplayEntry::getTrajectoryId).collect(Collectors.toSet()));
+            assertEquals(List.of(0.15, 0.5, 0.5), buffered.stream().map(ReplayEntry::getPriority).sorted().toList());
         }
     }
 

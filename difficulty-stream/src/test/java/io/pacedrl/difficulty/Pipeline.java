@@ -7,6 +7,7 @@ import io.pacedrl.schemas.ModelUpdate;
 import io.pacedrl.schemas.Prompt;
 import io.pacedrl.schemas.PromptEmbedding;
 import io.pacedrl.schemas.ReplayRecord;
+import io.pacedrl.schemas.ReplaySeed;
 import io.pacedrl.schemas.RunEvent;
 import io.pacedrl.schemas.ScheduledPrompt;
 import io.pacedrl.schemas.SchedulerDecision;
@@ -38,6 +39,7 @@ final class Pipeline implements AutoCloseable {
     private final TestInputTopic<String, PromptEmbedding> embeddings;
     private final TestInputTopic<String, ScoredRollout> scored;
     private final TestInputTopic<String, ModelUpdate> updates;
+    private final TestInputTopic<String, ReplaySeed> replaySeed;
     final TestInputTopic<String, byte[]> rawPrompts;
     final TestInputTopic<String, byte[]> rawEmbeddings;
     final TestInputTopic<String, byte[]> rawScored;
@@ -68,6 +70,7 @@ final class Pipeline implements AutoCloseable {
         embeddings = driver.createInputTopic(topics.promptEmbeddings.name(), keys, topics.promptEmbeddings.valueSerde().serializer());
         scored = driver.createInputTopic(topics.scoredRollouts.name(), keys, topics.scoredRollouts.valueSerde().serializer());
         updates = driver.createInputTopic(topics.modelUpdates.name(), keys, topics.modelUpdates.valueSerde().serializer());
+        replaySeed = driver.createInputTopic(topics.replaySeed.name(), keys, topics.replaySeed.valueSerde().serializer());
         ByteArraySerializer bytes = new ByteArraySerializer();
         rawPrompts = driver.createInputTopic(topics.prompts.name(), keys, bytes);
         rawEmbeddings = driver.createInputTopic(topics.promptEmbeddings.name(), keys, bytes);
@@ -135,6 +138,11 @@ final class Pipeline implements AutoCloseable {
                 version, List.of(), List.of(), 0)) {
             updates.pipeInput(ModelUpdateChunks.key(chunk.getModelId(), chunk.getChunkIndex()), chunk, tick());
         }
+    }
+
+    /** A trajectory of a fork's starting replay buffer, as paced-rl fork writes it. */
+    void seed(ReplaySeed seed) {
+        replaySeed.pipeInput(seed.getTrajectory().getRollout().getRolloutId(), seed, tick());
     }
 
     void learnerVersion(long version) {
