@@ -316,6 +316,11 @@ public final class BatchScheduler {
             if (freePrompts() < wanted || settings.strategy() == Strategy.PACED && !estimatesCurrent()) {
                 break;
             }
+            // Lock-step decides as the synchronous reference does, with nothing in flight: the learner may publish
+            // version v before this task has seen every group of batch v − 1 come back (they reach it through a topic).
+            if (settings.lookAhead() == 1 && !inFlight.isEmpty()) {
+                break;
+            }
             int[] chosen;
             double[] pHat;
             int scored = 0;

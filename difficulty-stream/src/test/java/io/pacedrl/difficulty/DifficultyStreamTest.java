@@ -103,7 +103,7 @@ class DifficultyStreamTest {
     @Test
     void twoInstancesShareTheWorkAnswerEveryQueryAndOneTakesOverWhenTheOtherStops() throws Exception {
         Topics two = new Topics("two.", new SchemaRegistryClient(kafka.schemaRegistryUrl()));
-        TrainingConfig config = TrainingConfig.defaults().with(Map.of("prompts-per-step", 3, "group-size", 2, "look-ahead", 1));
+        TrainingConfig config = TrainingConfig.defaults().with(Map.of("prompts-per-step", 3, "group-size", 2, "look-ahead", 2));
         DifficultyStream.Options first = DifficultyStream.Options.of(kafka.bootstrapServers(), kafka.schemaRegistryUrl(),
                 "two.", dir.resolve("state-a"));
         DifficultyStream.Options second = DifficultyStream.Options.of(kafka.bootstrapServers(), kafka.schemaRegistryUrl(),
@@ -121,10 +121,13 @@ class DifficultyStreamTest {
             }
             refresh(two, 0);
             send(two.modelUpdates, "policy/0", Records.version(0));
-            assertEquals(Set.of("p6", "p5", "p7"), scheduled(two, 3, Duration.ofSeconds(60)).stream()
+            List<ScheduledPrompt> ahead = scheduled(two, 6, Duration.ofSeconds(60));
+            assertEquals(Set.of("p6", "p5", "p7"), ahead.stream().filter(s -> s.getBatchId() == 0)
                     .map(s -> s.getPrompt().getId()).collect(Collectors.toSet()));
+            assertEquals(Set.of("p4", "p8", "p3"), ahead.stream().filter(s -> s.getBatchId() == 1)
+                    .map(s -> s.getPrompt().getId()).collect(Collectors.toSet()), "the next nearest: p6, p5, p7 are in flight");
             // Whichever instance is asked answers the same: it forwards to the one holding the store.
-            JsonNode fromA = awaitJson(a.queryUrl(), "/scheduler", node -> node.path("nextBatch").asLong() == 1);
+            JsonNode fromA = awaitJson(a.queryUrl(), "/scheduler", node -> node.path("nextBatch").asLong() == 2);
             assertEquals(fromA, get(b.queryUrl(), "/scheduler"));
             for (String id : List.of("p0", "p3", "p6", "p11")) {
                 assertEquals(get(a.queryUrl(), "/prompts/" + id), get(b.queryUrl(), "/prompts/" + id), id);
@@ -135,10 +138,12 @@ class DifficultyStreamTest {
             b.close();
             refresh(two, 1);
             send(two.modelUpdates, "policy/0", Records.version(1));
-            List<ScheduledPrompt> all = scheduled(two, 6, Duration.ofSeconds(60));
-            assertEquals(List.of(0L, 0L, 0L, 1L, 1L, 1L), batches(all));
-            assertEquals(Set.of("p4", "p8", "p3"), all.stream().filter(s -> s.getBatchId() == 1)
-                    .map(s -> s.getPrompt().getId()).collect(Collectors.toSet()), "the next nearest: p6, p5, p7 are in flight");
+            List<ScheduledPrompt> all = scheduled(two, 9, Duration.ofSeconds(60));
+            assertEquals(List.of(0L, 0L, 0L, 1L, 1L, 1L, 2L, 2L, 2L), batches(all));
+            Set<String> third = all.stream().filter(s -> s.getBatchId() == 2).map(s -> s.getPrompt().getId()).collect(Collectors.toSet());
+            assertEquals(3, third.size());
+            assertTrue(ahead.stream().noneMatch(s -> third.contains(s.getPrompt().getId())),
+                    "the survivor knows what is in flight: batch 2 " + third + " leaves out batches 0 and 1");
         }
     }
 
@@ -312,6 +317,12 @@ class DifficultyStreamTest {
             assertEquals(6, scheduled(7, Duration.ofSeconds(5)).size(), "no batch re-sent after the restart");
             JsonNode scheduler = get(app.queryUrl(), "/scheduler");
             assertEquals(2, scheduler.path("nextBatch").asLong());
+            // Lock-step (look-ahead 1): batch 2 goes out once nothing is in flight, as the synchronous reference would have it.
+            for (ScheduledPrompt s : scheduled(6, Duration.ofSeconds(5)).stream().filter(s -> s.getBatchId() == 1).toList()) {
+                send(topics.scoredRollouts, s.getPrompt().getId(), Records.scored(s.getPrompt().getId(), s.getScheduleId(), 0, 2, 0));
+                send(topics.scoredRollouts, s.getPrompt().getId(), Records.scored(s.getPrompt().getId(), s.getScheduleId(), 1, 2, 0));
+            }
+            awaitJson(app.queryUrl(), "/scheduler", node -> node.path("inFlight").asLong() == 0);
             refresh(2);
             send(topics.modelUpdates, "policy/0", Records.version(2));
             List<ScheduledPrompt> all = scheduled(9, Duration.ofSeconds(60));

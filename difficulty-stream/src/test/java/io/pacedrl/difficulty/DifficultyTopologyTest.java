@@ -120,13 +120,17 @@ class DifficultyTopologyTest {
         try (Pipeline p = pipeline(config())) {
             p.pool(pool("a", 0.5, "b", 0.5, "c", 0.1, "d", 0.2));
             p.learnerVersion(0);
-            assertEquals(List.of("a", "b"), ids(p.scheduled()));
+            List<ScheduledPrompt> first = p.scheduled();
+            assertEquals(List.of("a", "b"), ids(first));
+            first.forEach(s -> p.group(s, 1, 0));
             p.learnerVersion(1);
-            p.estimate("c", 0.9, 1);
+            p.estimate("a", 0.2, 1);
+            p.estimate("b", 0.9, 1);
+            p.estimate("c", 0.95, 1);
             p.estimate("d", 0.45, 1);
             assertEquals(List.of(), p.scheduled(), "Z_φ of version 1 has not arrived");
             p.publishEstimator(1);
-            assertEquals(List.of("d", "c"), ids(p.scheduled()), "chosen by the version-1 Z_φ");
+            assertEquals(List.of("d", "a"), ids(p.scheduled()), "chosen by the version-1 Z_φ");
         }
     }
 
@@ -180,18 +184,32 @@ class DifficultyTopologyTest {
 
     @Test
     void aPromptInFlightIsSkippedUntilItsGroupComesBack() {
-        try (Pipeline p = pipeline(config())) {
+        try (Pipeline p = pipeline(config("look-ahead", 2))) {
+            p.pool(pool("a", 0.5, "b", 0.5, "c", 0.4, "d", 0.4, "e", 0.1));
+            p.learnerVersion(0);
+            List<ScheduledPrompt> first = p.scheduled();
+            assertEquals(List.of("a", "b", "c", "d"), ids(first), "batches 0 and 1: a and b are in flight when batch 1 is chosen");
+            p.group(first.get(0), 1, 0); // a is back; b, c and d are not
+            p.advance(1);
+            List<ScheduledPrompt> third = p.scheduled();
+            assertEquals(List.of("a", "e"), ids(third));
+            assertNotEquals(first.get(0).getScheduleId(), third.get(0).getScheduleId(), "a new scheduling of a");
+        }
+    }
+
+    @Test
+    void inLockStepABatchWaitsUntilNothingIsInFlight() {
+        try (Pipeline p = pipeline(config("look-ahead", 1))) {
             p.pool(pool("a", 0.5, "b", 0.5, "c", 0.4, "d", 0.4, "e", 0.1));
             p.learnerVersion(0);
             List<ScheduledPrompt> first = p.scheduled();
             assertEquals(List.of("a", "b"), ids(first));
+            // The learner has learned from both groups, but this task has seen only a's come back.
+            p.group(first.get(0), 1, 0);
             p.advance(1);
-            assertEquals(List.of("c", "d"), ids(p.scheduled()), "a and b are still being generated");
-            p.group(first.get(0), 1, 0); // a is back; b is not
-            p.advance(2);
-            List<ScheduledPrompt> third = p.scheduled();
-            assertEquals(List.of("a", "e"), ids(third));
-            assertNotEquals(first.get(0).getScheduleId(), third.get(0).getScheduleId(), "a new scheduling of a");
+            assertEquals(List.of(), p.scheduled(), "b is still in flight here: batch 1 waits, as the synchronous reference would");
+            p.group(first.get(1), 0, 0);
+            assertEquals(List.of("a", "b"), ids(p.scheduled()), "chosen among the whole pool, as the reference chooses");
         }
     }
 
@@ -204,12 +222,10 @@ class DifficultyTopologyTest {
             p.group(first.get(1), 0, 1); // b comes back, a never does (its generator died)
             p.now += 9_000; // not yet
             p.advance(1);
-            assertEquals(List.of("b", "c"), ids(p.scheduled()));
-            p.advance(2);
-            assertEquals(List.of(), p.scheduled(), "d alone is free: a batch of 2 waits");
+            assertEquals(List.of(), p.scheduled(), "lock-step: batch 1 waits for a's group, or its release");
             p.now += 2_000; // a's timeout has passed in stream time
-            p.publishEstimator(2); // any record moves stream time on
-            assertEquals(List.of("a", "d"), ids(p.scheduled()), "a is free again");
+            p.publishEstimator(1); // any record moves stream time on
+            assertEquals(List.of("a", "b"), ids(p.scheduled()), "a is free again");
             SchedulerState state = p.<SchedulerState>store(SchedulerProcessor.STATE_STORE).get(SchedulerProcessor.STATE_KEY);
             assertEquals(1L, state.getCounters().get(BatchScheduler.RELEASED));
             RunEvent last = p.runEvents().stream().filter(e -> e.getType().equals("schedule")).reduce((x, y) -> y).orElseThrow();
