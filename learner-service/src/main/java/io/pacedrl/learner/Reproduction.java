@@ -44,6 +44,9 @@ public final class Reproduction {
         }
     }
 
+    /** One version recomputed: its check, and the learner's state after it. */
+    public record Recomputed(Check check, PolicyLearner.State state) {}
+
     private Reproduction() {}
 
     /**
@@ -54,9 +57,9 @@ public final class Reproduction {
      */
     public static List<Check> run(RunRecord record, long upTo, Consumer<Check> onCheck) {
         List<Check> checks = new ArrayList<>();
-        stateAt(record, Math.min(upTo, record.latestVersion()), check -> {
-            checks.add(check);
-            onCheck.accept(check);
+        stateAt(record, Math.min(upTo, record.latestVersion()), recomputed -> {
+            checks.add(recomputed.check());
+            onCheck.accept(recomputed.check());
         });
         return checks;
     }
@@ -66,7 +69,7 @@ public final class Reproduction {
      * and reported on the way (a fork's parent's first). The state is what the recomputation gave,
      * matching or not.
      */
-    public static PolicyLearner.State stateAt(RunRecord record, long version, Consumer<Check> onCheck) {
+    public static PolicyLearner.State stateAt(RunRecord record, long version, Consumer<Recomputed> onCheck) {
         if (version < record.firstVersion() && record.parent() != null) {
             return stateAt(record.parent(), version, onCheck);
         }
@@ -76,14 +79,16 @@ public final class Reproduction {
             if (record.parent() != null) {
                 learner.restore(stateAt(record.parent(), record.firstVersion(), onCheck));
             }
-            onCheck.accept(check(learner.state(), record.version(record.firstVersion())));
+            PolicyLearner.State state = learner.state();
+            onCheck.accept(new Recomputed(check(state, record.version(record.firstVersion())), state));
             for (long v = record.firstVersion() + 1; v <= version; v++) {
                 ModelVersion recorded = record.version(v);
                 LearnerUpdate.apply(learner, inputs.batch(v - 1, groups(record, recorded), rollouts(record, v,
                         recorded.getReplayIds())));
-                onCheck.accept(check(learner.state(), recorded));
+                state = learner.state();
+                onCheck.accept(new Recomputed(check(state, recorded), state));
             }
-            return learner.state();
+            return state;
         }
     }
 

@@ -137,7 +137,7 @@ final class ForkCommand implements Callable<Integer> {
                 Duration.ofSeconds(stallSeconds), Set.of());
         TrainingConfig effective = settings.effectiveConfig();
         out.printf("run        %s: %s, %s (look-ahead %d), updates %d–%d of %d prompts × %d rollouts, pool %,d, %d held-out%n", id,
-                effective.method(), sync ? "lock-step" : "asynchronous", effective.lookAhead(), at + 1, effective.steps(),
+                effective.method(), effective.lookAhead() == 1 ? "lock-step" : "asynchronous", effective.lookAhead(), at + 1, effective.steps(),
                 effective.promptsPerStep(), effective.groupSize(), origin.pool().train().size(),
                 Math.min(effective.evalPrompts(), origin.pool().heldOut().size()));
         TrainingRun.Result result;
@@ -206,10 +206,10 @@ final class ForkCommand implements Callable<Integer> {
         List<Reproduction.Check> mismatched = new ArrayList<>();
         PolicyLearner.State state;
         try (ProgressBar bar = ProgressBars.create("reproduce " + parent.runId(), at + 1)) {
-            state = Reproduction.stateAt(parent, at, check -> {
+            state = Reproduction.stateAt(parent, at, recomputed -> {
                 bar.step();
-                if (!check.matches()) {
-                    mismatched.add(check);
+                if (!recomputed.check().matches()) {
+                    mismatched.add(recomputed.check());
                 }
             });
         }
