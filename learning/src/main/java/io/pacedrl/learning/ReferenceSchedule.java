@@ -25,7 +25,7 @@ public final class ReferenceSchedule<T> {
 
     private final TrainingConfig config;
     private final DifficultyScheduler order;
-    private final ReplayBuffer<T> replay;
+    private ReplayBuffer<T> replay;
 
     /** @param poolIds the pool's prompt ids, by pool index */
     public ReferenceSchedule(TrainingConfig config, List<String> poolIds) {
@@ -64,6 +64,16 @@ public final class ReferenceSchedule<T> {
     /** The R trajectories update {@code version} replays, drawn in proportion to priority. */
     public List<ReplayBuffer.Entry<T>> drawReplay(long version) {
         return replay.sample(config.replaySize(), ReplayBuffer.drawRandom(config.seed(), version));
+    }
+
+    /** A copy of the replay buffer as it stands: what a fork of the run starts with. */
+    public ReplayBuffer<T> replay() {
+        return new ReplayBuffer<>(config.replayCapacity(), config.replayAdd(), replay.entries(), replay.additions());
+    }
+
+    /** Starts from {@code buffer}'s entries and age instead (a fork's), into a buffer of this run's capacity. */
+    public void restoreReplay(ReplayBuffer<T> buffer) {
+        replay = new ReplayBuffer<>(config.replayCapacity(), config.replayAdd(), buffer.entries(), buffer.additions());
     }
 
     /** A batch's scored groups, each with the p̂ it was chosen with, offer their successes to the buffer. */

@@ -50,6 +50,13 @@ public final class SyncTrainer implements AutoCloseable {
                          double pHatSpearman, double probeSpearman, double meanBetaKl, double meanSignalShare, Map<String, Double> timeShare,
                          List<EvalPoint> evaluations, List<StepRecord> history) {}
 
+    /**
+     * Where a run stands after {@code step} steps: the learner's state and the replay buffer; every
+     * other choice is seeded from the step. A trainer started from it (with the same keys, or changed
+     * ones: a fork) carries on from there.
+     */
+    public record Snapshot(int step, long rollouts, PolicyLearner.State learner, ReplayBuffer<Trajectory> replay) {}
+
     /** Progress after each step. */
     public record Progress(int step, int steps, long rollouts, double meanReward, double heldOutPassAt1) {}
 
@@ -97,13 +104,30 @@ public final class SyncTrainer implements AutoCloseable {
 
     /** Runs every step, reporting progress after each; evaluates on the held-out prompts as it goes. */
     public Report run(Consumer<Progress> progress) {
+        return runFrom(0, 0, progress);
+    }
+
+    /** Runs the steps after {@code from}'s, starting from its state (a fork: this trainer's keys may differ from its run's). */
+    public Report run(Snapshot from, Consumer<Progress> progress) {
+        learner.restore(from.learner());
+        schedule.restoreReplay(from.replay());
+        return runFrom(from.step(), from.rollouts(), progress);
+    }
+
+    /** The run as it stands after {@code report}'s last step. */
+    public Snapshot snapshot(Report report) {
+        int step = report.history().isEmpty() ? 0 : report.history().get(report.history().size() - 1).step();
+        return new Snapshot(step, report.rollouts(), learner.state(), schedule.replay());
+    }
+
+    private Report runFrom(int first, long rolloutsBefore, Consumer<Progress> progress) {
         long start = System.nanoTime();
         List<StepRecord> history = new ArrayList<>();
         List<EvalPoint> evaluations = new ArrayList<>();
         List<double[]> estimatorPairs = new ArrayList<>();
-        long rollouts = 0;
-        evaluations.add(evaluate(0, 0, start));
-        for (int step = 1; !config.finished(step - 1, rollouts); step++) {
+        long rollouts = rolloutsBefore;
+        evaluations.add(evaluate(first, rollouts, start));
+        for (int step = first + 1; !config.finished(step - 1, rollouts); step++) {
             StepRecord record = step(step, rollouts, estimatorPairs);
             rollouts = record.rollouts();
             history.add(record);

@@ -1,6 +1,7 @@
 package io.pacedrl.learning;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -104,6 +105,34 @@ class SyncTrainerTest {
             second = trainer.policy().checksum();
         }
         assertEquals(first, second);
+    }
+
+    @Test
+    void aForkThatChangesNothingReproducesTheNextStepBitForBitAndAChangedKeyDoesNot() {
+        TrainingConfig config = small(Method.PACED);
+        String whole;
+        try (SyncTrainer trainer = new SyncTrainer(config, weights, suite.train(), suite.heldOut(), Verifiers.load())) {
+            trainer.run(p -> {});
+            whole = trainer.policy().checksum();
+        }
+        SyncTrainer.Snapshot atTwo;
+        try (SyncTrainer parent = new SyncTrainer(config.with(Map.of("steps", 2)), weights, suite.train(), suite.heldOut(),
+                Verifiers.load())) {
+            atTwo = parent.snapshot(parent.run(p -> {}));
+        }
+        assertEquals(2, atTwo.step());
+        assertEquals(2 * 4 * 4, atTwo.rollouts());
+        try (SyncTrainer fork = new SyncTrainer(config, weights, suite.train(), suite.heldOut(), Verifiers.load())) {
+            SyncTrainer.Report report = fork.run(atTwo, p -> {});
+            assertEquals(List.of(3), report.history().stream().map(SyncTrainer.StepRecord::step).toList());
+            assertEquals(3 * 4 * 4, report.rollouts());
+            assertEquals(whole, fork.policy().checksum(), "step 3 from the state after step 2 is the whole run's step 3");
+        }
+        try (SyncTrainer fork = new SyncTrainer(config.with(Map.of("policy-learning-rate", 1e-3)), weights, suite.train(), suite.heldOut(),
+                Verifiers.load())) {
+            fork.run(atTwo, p -> {});
+            assertNotEquals(whole, fork.policy().checksum(), "another learning rate, another step 3");
+        }
     }
 
     @Test

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
+import java.util.function.Consumer;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -43,6 +44,14 @@ final class SyncTrainCommand implements Callable<Integer> {
             + "uniform sample (default: all 20,000).")
     Integer poolSize;
 
+    @Option(names = "--fork-at", paramLabel = "STEP", description = "Train to STEP, then go on from there with the keys --fork-set "
+            + "changes (a fork in the synchronous reference; with none changed, the run is the plain one, bit for bit).")
+    Integer forkAt;
+
+    @Option(names = "--fork-set", paramLabel = "KEY=VALUE", description = "With --fork-at: a training key changed from that step on; "
+            + "repeatable.")
+    Map<String, String> forkSet = new LinkedHashMap<>();
+
     @Mixin
     EngineOptions engine;
 
@@ -53,6 +62,9 @@ final class SyncTrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         TrainingConfig config = training.config();
+        if (forkAt == null && !forkSet.isEmpty()) {
+            throw new ParameterException(spec.commandLine(), "--fork-set needs --fork-at: the step the changed keys apply from");
+        }
         TaskSuite suite = TaskSuite.generate(TaskSuite.Config.DEFAULT);
         List<TaskPrompt> pool = pool(suite, poolSize, config.seed());
         engine.startEngine();
@@ -61,24 +73,55 @@ final class SyncTrainCommand implements Callable<Integer> {
         out.printf("sync-train %s: %d steps of %d prompts × %d rollouts, pool %,d prompts, %d held-out%n", config.method(),
                 config.steps(), config.promptsPerStep(), config.groupSize(), pool.size(), Math.min(config.evalPrompts(), suite.heldOut().size()));
         out.flush();
+        TrainingConfig trained = forkAt == null ? config : forked(config);
+        SyncTrainer.Snapshot forkPoint = forkAt == null ? null : forkPoint(out, config, reference, pool, suite);
         SyncTrainer.Report report;
         double[] pHat;
-        try (SyncTrainer trainer = new SyncTrainer(config, reference, pool, suite.heldOut(), Verifiers.load());
+        String checksum;
+        try (SyncTrainer trainer = new SyncTrainer(trained, reference, pool, suite.heldOut(), Verifiers.load());
              ProgressBar bar = ProgressBars.create("sync " + config.method(), config.steps())) {
-            report = trainer.run(progress -> {
+            Consumer<SyncTrainer.Progress> shown = progress -> {
                 bar.stepTo(progress.step());
                 bar.setExtraMessage(String.format("reward %.2f, held-out %.3f, %,d rollouts", progress.meanReward(),
                         progress.heldOutPassAt1(), progress.rollouts()));
-            });
+            };
+            report = forkPoint == null ? trainer.run(shown) : trainer.run(forkPoint, shown);
             pHat = trainer.accuracyEstimates();
+            checksum = trainer.policy().checksum();
         }
         print(out, report);
+        out.printf("weights    SHA-256 %s after step %d%n", checksum, config.steps());
         Map<String, Object> results = new LinkedHashMap<>();
         results.put("config", config.asKeys());
         results.put("report", report);
         out.printf("report     %s%n", run.writeResults("sync-train", "sync-" + config.method() + ".json", results));
         out.printf("plots      %s%n", String.join(", ", plot(runDir, report, pHat)));
         return 0;
+    }
+
+    /** The run to step --fork-at with the unchanged keys, as a fork's starting point. */
+    private SyncTrainer.Snapshot forkPoint(PrintWriter out, TrainingConfig config, byte[] reference, List<TaskPrompt> pool,
+            TaskSuite suite) {
+        try (SyncTrainer parent = new SyncTrainer(config.with(Map.of("steps", forkAt)), reference, pool, suite.heldOut(), Verifiers.load());
+             ProgressBar bar = ProgressBars.create("sync to fork", forkAt)) {
+            SyncTrainer.Snapshot at = parent.snapshot(parent.run(progress -> bar.stepTo(progress.step())));
+            out.printf("fork       at step %d (weights SHA-256 %s), then %s%n", forkAt, parent.policy().checksum(),
+                    forkSet.isEmpty() ? "no key changed" : "changed " + String.join(", ", config.differences(forked(config))));
+            return at;
+        }
+    }
+
+    /** The keys from the fork's step on. */
+    private TrainingConfig forked(TrainingConfig config) {
+        if (forkAt < 1 || forkAt >= config.steps()) {
+            throw new ParameterException(spec.commandLine(), "--fork-at must be in [1, steps − 1] = [1, " + (config.steps() - 1) + "], got "
+                    + forkAt);
+        }
+        try {
+            return config.with(forkSet);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), "--fork-set: " + e.getMessage());
+        }
     }
 
     /**

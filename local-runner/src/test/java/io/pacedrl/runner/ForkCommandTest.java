@@ -30,8 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
  * A lock-step run on the embedded broker, forked at version 3 with a changed key: the fork starts
  * from the parent's state there (its first version has the parent's checksums), schedules its first
  * batch exactly as the parent did (same p̂ from the same Z_φ), trains on with its own id and topics,
- * records where it came from, and reproduces, lineage and all. Forks that cannot be are refused
- * before anything is made.
+ * records where it came from, and reproduces, lineage and all, its schedule too. Forks that cannot
+ * be are refused before anything is made.
  */
 class ForkCommandTest {
     @TempDir
@@ -92,10 +92,17 @@ class ForkCommandTest {
         }
 
         String threads = Integer.toString(Torch.threads());
-        CommandRun reproduced = CommandRun.of("reproduce", "--run-dir", forkDir.toString(), "--run-id", "kid", "--threads", threads);
+        CommandRun reproduced = CommandRun.of("reproduce", "--run-dir", forkDir.toString(), "--run-id", "kid", "--threads", threads,
+                "--scheduler");
         assertEquals(0, reproduced.exitCode(), reproduced.out() + reproduced.err());
         assertTrue(reproduced.out().contains("fork       kid started from run par at version 3"), reproduced.out());
         assertTrue(reproduced.out().contains("result     10 of 10 versions match (versions 0–8"), reproduced.out());
+        // Lock-step decisions do not depend on timing: the stream's topology, run again over the record, decides the same.
+        assertTrue(reproduced.out().contains("schedule   6 of 6 batches, 0 of 0 closed, 6 of 6 draws, 0 of 0 releases as recorded"),
+                reproduced.out());
+        CommandRun parentSchedule = CommandRun.of("reproduce", "--run-dir", parentDir.toString(), "--threads", threads, "--scheduler");
+        assertEquals(0, parentSchedule.exitCode(), parentSchedule.out() + parentSchedule.err());
+        assertTrue(parentSchedule.out().contains("schedule   7 of 7 batches, 0 of 0 closed, 7 of 7 draws"), parentSchedule.out());
 
         CommandRun again = CommandRun.of("fork", "--from", "par", "--from-dir", parentDir.toString(), "--at", "3", "--run-id", "kid",
                 "--run-dir", forkDir.toString());

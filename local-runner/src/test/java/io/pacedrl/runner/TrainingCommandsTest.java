@@ -1,6 +1,7 @@
 package io.pacedrl.runner;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -56,6 +57,25 @@ class TrainingCommandsTest {
             byte[] png = Files.readAllBytes(runDir.resolve(plot));
             assertTrue(png.length > 1000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G', plot);
         }
+
+        // A fork at step 2 that changes nothing is the same run, bit for bit; one that changes a key is another.
+        String weights3 = weightsLine(run);
+        CommandRun same = CommandRun.of("sync-train", "--config", config.toString(), "--set", "tau=0.4", "--steps", "3", "--weights",
+                weights.toString(), "--pool-size", "300", "--threads", "2", "--run-dir", dir.resolve("sync-fork").toString(), "--fork-at", "2");
+        assertEquals(0, same.exitCode(), same.out() + same.err());
+        assertTrue(same.out().lines().anyMatch(l -> l.matches("fork       at step 2 \\(weights SHA-256 [0-9a-f]{64}\\), then no key changed")),
+                same.out());
+        assertEquals(weights3, weightsLine(same));
+        CommandRun changed = CommandRun.of("sync-train", "--config", config.toString(), "--set", "tau=0.4", "--steps", "3", "--weights",
+                weights.toString(), "--pool-size", "300", "--threads", "2", "--run-dir", dir.resolve("sync-fork-lr").toString(),
+                "--fork-at", "2", "--fork-set", "policy-learning-rate=0.001");
+        assertEquals(0, changed.exitCode(), changed.out() + changed.err());
+        assertTrue(changed.out().contains("then changed policy-learning-rate: 2.0E-4 → 0.001"), changed.out());
+        assertNotEquals(weights3, weightsLine(changed));
+    }
+
+    private static String weightsLine(CommandRun run) {
+        return run.out().lines().filter(l -> l.startsWith("weights    SHA-256 ")).findFirst().orElseThrow(() -> new AssertionError(run.out()));
     }
 
     @Test
@@ -69,6 +89,9 @@ class TrainingCommandsTest {
         CommandRun method = CommandRun.of("sync-train", "--method", "ppo", "--weights", weights.toString());
         assertEquals(2, method.exitCode());
         assertTrue(method.err().startsWith("unknown method 'ppo'; one of grpo, flowrl, paced"), method.err());
+        CommandRun forkSet = CommandRun.of("sync-train", "--fork-set", "beta=0.1", "--weights", weights.toString());
+        assertEquals(2, forkSet.exitCode());
+        assertTrue(forkSet.err().startsWith("--fork-set needs --fork-at"), forkSet.err());
         CommandRun missing = CommandRun.of("sync-train", "--weights", dir.resolve("nothing.weights").toString());
         assertEquals(2, missing.exitCode());
         assertTrue(missing.err().startsWith("--weights " + dir.resolve("nothing.weights") + ": no such file"), missing.err());
