@@ -15,6 +15,7 @@ import io.pacedrl.schemas.LearnedGroup;
 import io.pacedrl.schemas.ModelVersion;
 import io.pacedrl.schemas.Prompt;
 import io.pacedrl.schemas.PromptSplit;
+import io.pacedrl.schemas.ReplaySeed;
 import io.pacedrl.schemas.ScoredRollout;
 import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.topics.ModelUpdateChunks;
@@ -73,6 +74,24 @@ class ReproductionTest {
                 new RunRecord(record.runId(), record.modelId(), record.config(), record.reference(), record.pool(), record.versions(),
                         missing, null), Long.MAX_VALUE, check -> { }));
         assertEquals("version 3 learned from rollout 'p2@2.0/0', which is not on scored-rollouts", gap.getMessage());
+    }
+
+    @Test
+    void aForkStartsWithTheBufferTheParentsBatchesBuildByEstimateError() {
+        TrainingConfig config = CONFIG.with(Map.of("replay-capacity", 4, "replay-add", 4));
+        List<ReplaySeed> seed = ForkStart.replaySeed(record(4), 3, config);
+        // Batch 2 (learned by version 3): one group 3/3 correct against p̂ 0.45 (priority 0.55), one 2/3 against 0.2 (0.467); the
+        // older batches' successes rank lower and the buffer keeps 4.
+        List<Double> priorities = seed.stream().map(ReplaySeed::getPriority).toList();
+        assertEquals(4, priorities.size());
+        for (int i = 0; i < 3; i++) {
+            assertEquals(0.55, priorities.get(i), 1e-12);
+        }
+        assertEquals(2 / 3.0 - 0.2, priorities.get(3), 1e-12);
+        assertTrue(seed.stream().allMatch(s -> s.getTrajectory().getCorrect() && s.getAddedAtVersion() == 3 && s.getAdded() == 3
+                && s.getForkVersion() == 3), seed.toString());
+        assertEquals(0, ForkStart.replaySeed(record(4), 0, config).size(), "nothing learned yet, nothing buffered");
+        assertEquals(2 * 2 * 3, ForkStart.rolloutsLearned(record(4), 2));
     }
 
     /** Versions 0 to {@code updates} as the learner service records them; from version 2 on, each replays the previous batch's first rollout. */
