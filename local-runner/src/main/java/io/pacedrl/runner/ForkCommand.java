@@ -19,7 +19,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -71,15 +70,8 @@ final class ForkCommand implements Callable<Integer> {
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Change one training key from the parent's; repeatable.")
     Map<String, String> set = new LinkedHashMap<>();
 
-    @Option(names = "--sync", description = "Lock-step, as train --sync.")
-    boolean sync;
-
-    @Option(names = "--generators", defaultValue = "1", paramLabel = "N", description = "Generator instances (default: ${DEFAULT-VALUE}).")
-    int generators;
-
-    @Option(names = "--stall-seconds", defaultValue = "300", paramLabel = "S",
-            description = "Stop with an error if no update arrives for this long (default: ${DEFAULT-VALUE}).")
-    int stallSeconds;
+    @Mixin
+    PipelineOptions pipeline;
 
     @Spec
     CommandSpec spec;
@@ -97,9 +89,7 @@ final class ForkCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), "--run-id: " + e.getMessage());
         }
-        if (generators < 1) {
-            throw new ParameterException(spec.commandLine(), "--generators must be ≥ 1, got " + generators);
-        }
+        pipeline.validate();
         Path runDir = platform.run.runDirOrNamed(runId);
         Path from = parentDir != null ? parentDir : Path.of("runs", parentId);
         if (platform.embedded() && !Files.isDirectory(from.resolve("kafka"))) {
@@ -132,9 +122,9 @@ final class ForkCommand implements Callable<Integer> {
         new ObjectMapper(new YAMLFactory()).writeValue(runDir.resolve("fork.yaml").toFile(), forkFile);
 
         String id = platform.topicPrefix + runId;
-        TrainingRun.Settings settings = new TrainingRun.Settings(origin.config(), sync, generators, id, runDir,
+        TrainingRun.Settings settings = new TrainingRun.Settings(origin.config(), pipeline.sync, pipeline.generators, id, runDir,
                 runDir.resolve("checkpoints").resolve("reference.weights"), origin.pool().train(), origin.pool().heldOut(),
-                Duration.ofSeconds(stallSeconds), Set.of());
+                pipeline.stall(), Set.of());
         TrainingConfig effective = settings.effectiveConfig();
         out.printf("run        %s: %s, %s (look-ahead %d), updates %d–%d of %d prompts × %d rollouts, pool %,d, %d held-out%n", id,
                 effective.method(), effective.lookAhead() == 1 ? "lock-step" : "asynchronous", effective.lookAhead(), at + 1, effective.steps(),

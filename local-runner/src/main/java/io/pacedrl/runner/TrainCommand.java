@@ -19,7 +19,6 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.LinkedHashMap;
@@ -53,12 +52,8 @@ final class TrainCommand implements Callable<Integer> {
     @Mixin
     TrainingOptions training;
 
-    @Option(names = "--sync", description = "Lock-step: the scheduler's look-ahead is 1, so generators wait for every update "
-            + "(the same services and work, synchronous).")
-    boolean sync;
-
-    @Option(names = "--generators", defaultValue = "1", paramLabel = "N", description = "Generator instances (default: ${DEFAULT-VALUE}).")
-    int generators;
+    @Mixin
+    PipelineOptions pipeline;
 
     @Mixin
     SuiteOptions suiteOptions;
@@ -92,9 +87,6 @@ final class TrainCommand implements Callable<Integer> {
             description = "Address the dashboard listens on (default: ${DEFAULT-VALUE}).")
     String httpHost;
 
-    @Option(names = "--stall-seconds", defaultValue = "300", paramLabel = "S",
-            description = "Stop with an error if no update arrives for this long (default: ${DEFAULT-VALUE}).")
-    int stallSeconds;
 
     @Spec
     CommandSpec spec;
@@ -109,9 +101,7 @@ final class TrainCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
         TrainingConfig config = training.config();
-        if (generators < 1) {
-            throw new ParameterException(spec.commandLine(), "--generators must be ≥ 1, got " + generators);
-        }
+        pipeline.validate();
         if (resume != null && runId != null && !resume.equals(runId)) {
             throw new ParameterException(spec.commandLine(), "--resume " + resume + " continues run " + resume + "; --run-id " + runId
                     + " names another");
@@ -141,11 +131,11 @@ final class TrainCommand implements Callable<Integer> {
         Torch.configure(1);
         Path weights = training.referenceWeights(out, warmStart(suite));
         Files.createDirectories(runDir);
-        TrainingRun.Settings settings = new TrainingRun.Settings(config, sync, generators, platform.topicPrefix + id, runDir, weights,
-                pool, heldOut, Duration.ofSeconds(stallSeconds), Set.copyOf(externalKinds));
+        TrainingRun.Settings settings = new TrainingRun.Settings(config, pipeline.sync, pipeline.generators, platform.topicPrefix + id,
+                runDir, weights, pool, heldOut, pipeline.stall(), Set.copyOf(externalKinds));
         TrainingConfig effective = settings.effectiveConfig();
         out.printf("run        %s: %s, %s (look-ahead %d), %d updates of %d prompts × %d rollouts, pool %,d, %d held-out%n", id,
-                config.method(), sync ? "lock-step" : "asynchronous", effective.lookAhead(), config.steps(), config.promptsPerStep(),
+                config.method(), pipeline.sync ? "lock-step" : "asynchronous", effective.lookAhead(), config.steps(), config.promptsPerStep(),
                 config.groupSize(), pool.size(), Math.min(config.evalPrompts(), heldOut.size()));
         out.flush();
         TrainingRun.Result result;
