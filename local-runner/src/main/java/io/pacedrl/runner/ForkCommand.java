@@ -117,7 +117,11 @@ final class ForkCommand implements Callable<Integer> {
         ForkStart.write(runDir.resolve("checkpoints"), origin.parent().reference(), origin.state(), parent,
                 origin.config().method().key(), origin.config().method().estimatesAccuracy(), origin.rolloutsLearned());
         Map<String, Object> forkFile = new LinkedHashMap<>();
-        forkFile.put("parent", Map.of("run-id", parent.runId(), "version", at, "weights-sha256", parent.weightsSha256()));
+        Map<String, Object> parentKeys = new LinkedHashMap<>();
+        parentKeys.put("run-id", parent.runId());
+        parentKeys.put("version", at);
+        parentKeys.put("weights-sha256", parent.weightsSha256());
+        forkFile.put("parent", parentKeys);
         forkFile.put("changed", origin.parent().config().differences(origin.config()));
         new ObjectMapper(new YAMLFactory()).writeValue(runDir.resolve("fork.yaml").toFile(), forkFile);
 

@@ -102,13 +102,17 @@ final class SyncTrainCommand implements Callable<Integer> {
     /** The run to step --fork-at with the unchanged keys, as a fork's starting point. */
     private SyncTrainer.Snapshot forkPoint(PrintWriter out, TrainingConfig config, byte[] reference, List<TaskPrompt> pool,
             TaskSuite suite) {
+        SyncTrainer.Snapshot at;
+        String checksum;
         try (SyncTrainer parent = new SyncTrainer(config.with(Map.of("steps", forkAt)), reference, pool, suite.heldOut(), Verifiers.load());
              ProgressBar bar = ProgressBars.create("sync to fork", forkAt)) {
-            SyncTrainer.Snapshot at = parent.snapshot(parent.run(progress -> bar.stepTo(progress.step())));
-            out.printf("fork       at step %d (weights SHA-256 %s), then %s%n", forkAt, parent.policy().checksum(),
-                    forkSet.isEmpty() ? "no key changed" : "changed " + String.join(", ", config.differences(forked(config))));
-            return at;
+            at = parent.snapshot(parent.run(progress -> bar.stepTo(progress.step())));
+            checksum = parent.policy().checksum();
         }
+        out.printf("fork       at step %d (weights SHA-256 %s), then %s%n", forkAt, checksum,
+                forkSet.isEmpty() ? "no key changed" : "changed " + String.join(", ", config.differences(forked(config))));
+        out.flush();
+        return at;
     }
 
     /** The keys from the fork's step on. */
