@@ -9,6 +9,7 @@ import io.pacedrl.schemas.Prompt;
 import io.pacedrl.schemas.PromptEmbedding;
 import io.pacedrl.schemas.PromptSplit;
 import io.pacedrl.schemas.ReplayRecord;
+import io.pacedrl.schemas.ReplaySeed;
 import io.pacedrl.schemas.Rollout;
 import io.pacedrl.schemas.RunEvent;
 import io.pacedrl.schemas.ScheduledGroup;
@@ -36,6 +37,7 @@ final class SampleRecords {
     final PromptEmbedding embedding;
     final SchedulerDecision decision;
     final ReplayRecord replay;
+    final ReplaySeed replaySeed;
     final DeadLetter deadLetter;
     final RunEvent runEvent;
 
@@ -72,6 +74,7 @@ final class SampleRecords {
                         List.of(new ScheduledGroup(scheduleId, prompt.getId(), 0.5)))).build();
         replay = ReplayRecord.newBuilder().setTrajectory(scoredRollout).setPriority(0.403).setAddedAtVersion(1)
                 .setForLearnerVersion(2).setSampleIndex(0).build();
+        replaySeed = new ReplaySeed(scoredRollout, 0.403, 1L, 1L, 2L);
         deadLetter = DeadLetter.newBuilder().setSourceTopic("rollouts").setPartition(2).setOffset(118)
                 .setValue(ByteBuffer.wrap("not avro".getBytes(StandardCharsets.UTF_8)))
                 .setErrorType("NOT_CONFLUENT_FRAMING").setReason("first byte is 0x6e, not the magic byte 0x00")

@@ -57,6 +57,7 @@ final class SchemaRoundTrip {
             send(producer, sent, topics.modelVersions, samples.modelVersion.getModelId(), samples.modelVersion);
             send(producer, sent, topics.schedulerDecisions, samples.decision.getRunId(), samples.decision);
             send(producer, sent, topics.replay, samples.rollout.getRolloutId(), samples.replay);
+            send(producer, sent, topics.replaySeed, samples.rollout.getRolloutId(), samples.replaySeed);
             send(producer, sent, topics.deadLetters, samples.deadLetter.getSourceTopic(), samples.deadLetter);
             send(producer, sent, topics.runEvents, samples.runEvent.getRunId(), samples.runEvent);
         }
