@@ -316,9 +316,7 @@ public final class BatchScheduler {
             if (freePrompts() < wanted || settings.strategy() == Strategy.PACED && !estimatesCurrent()) {
                 break;
             }
-            // Lock-step decides as the synchronous reference does, with nothing in flight: the learner may publish
-            // version v before this task has seen every group of batch v − 1 come back (they reach it through a topic).
-            if (settings.lookAhead() == 1 && !inFlight.isEmpty()) {
+            if (lockStepWaiting()) {
                 break;
             }
             int[] chosen;
@@ -346,6 +344,15 @@ public final class BatchScheduler {
             out.addAll(send(chosen, pHat, scored, dynamic, streamTimeMs));
         }
         return out;
+    }
+
+    /**
+     * Whether lock-step has to wait for groups in flight before deciding: it decides as the synchronous
+     * reference does, with nothing in flight, and the learner may publish version v before this task
+     * has seen every group of batch v − 1 come back (they reach it through a topic).
+     */
+    public boolean lockStepWaiting() {
+        return settings.lookAhead() == 1 && !inFlight.isEmpty();
     }
 
     /** The dynamic-sampling batches closed since the last call. */

@@ -109,6 +109,9 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         try (KeyValueIterator<String, ScheduleEntry> all = index.all()) {
             all.forEachRemaining(kv -> entries.add(kv.value));
         }
+        if (state != null && state.getReplayDrawnThrough() < 0 && state.getLearnerVersion() >= 0) {
+            state.setReplayDrawnThrough(state.getLearnerVersion()); // written before draws were tracked: each was made on arrival
+        }
         scheduler = new BatchScheduler(settings, state == null ? BatchScheduler.initialState() : state, entries);
         try (KeyValueIterator<String, EmbeddingChange> all = embeddings.all()) {
             all.forEachRemaining(kv -> scheduler.embedding(kv.key, PoolEmbeddings.decode(kv.value.getDimension(), kv.value.getValues())));
@@ -140,6 +143,7 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         }
         long now = context.currentStreamTimeMs();
         List<Released> released = scheduler.releaseExpired(now);
+        drawDue(now);
         List<Scheduled> scheduled = scheduler.schedule(now);
         List<ScheduledGroup> batch = new ArrayList<>();
         for (int i = 0; i < scheduled.size(); i++) {
@@ -218,12 +222,27 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
             onPartitionChunk(record, update);
             return; // the learner's version is the policy's; its Z_φ comes just before it
         }
-        long previous = scheduler.state().getLearnerVersion();
-        if (scheduler.learnerVersion(update.getVersion()) && replay.enabled()) {
-            // Every version since the last one seen gets its draw; the run's first (0, or a fork's k) is where draws start.
-            for (long version = previous < 0 ? update.getVersion() : previous + 1; version <= update.getVersion(); version++) {
-                replayStep(version, record.timestamp());
-            }
+        if (scheduler.state().getLearnerVersion() < 0) {
+            // The run's first version (0, or a fork's k) is where draws start.
+            scheduler.state().setReplayDrawnThrough(update.getVersion() - 1);
+        }
+        scheduler.learnerVersion(update.getVersion());
+    }
+
+    /**
+     * The replay draws due: one for every version the learner has published since the last draw. In
+     * lock-step a draw waits, like the batch, until no group is in flight, so that the groups of
+     * batch v − 1 are in the buffer when update v draws, as in the synchronous reference.
+     */
+    private void drawDue(long now) {
+        SchedulerState state = scheduler.state();
+        if (!replay.enabled()) {
+            return;
+        }
+        while (state.getReplayDrawnThrough() < state.getLearnerVersion() && !scheduler.lockStepWaiting()) {
+            long version = state.getReplayDrawnThrough() + 1;
+            replayStep(version, now);
+            state.setReplayDrawnThrough(version);
         }
     }
 

@@ -54,7 +54,21 @@ class SchedulerAgreementTest {
 
     @Test
     void theStreamAndTheSynchronousReferenceScheduleAndReplayTheSame() {
-        for (int candidates : new int[] {24, 4096}) {
+        agree(24, false);
+        agree(4096, false);
+    }
+
+    /**
+     * In lock-step the learner may publish version v before the scheduler has seen batch v − 1's
+     * groups come back: the batch and the draw for v wait for them, and still agree with the reference.
+     */
+    @Test
+    void inLockStepGroupsThatComeBackAfterTheNextVersionChangeNothing() {
+        agree(24, true);
+    }
+
+    private void agree(int candidates, boolean groupsAfterNextVersion) {
+        {
             TrainingConfig config = TrainingConfig.defaults().with(Map.of("method", "paced", "prompts-per-step", 4,
                     "group-size", 4, "look-ahead", 1, "selection-candidates", candidates, "replay-capacity", 6, "replay-add", 4,
                     "replay-size", 3, "seed", 5));
@@ -79,6 +93,7 @@ class SchedulerAgreementTest {
                     p.embedding(ids.get(i), embeddings.get(i));
                 }
                 p.endOfEmbeddings();
+                List<Runnable> late = new ArrayList<>();
                 for (long version = 0; version < VERSIONS; version++) {
                     // Z_φ of this version: its own random weights around p̂ = 0.5, as a learner's would move.
                     byte[] parameters;
@@ -88,6 +103,12 @@ class SchedulerAgreementTest {
                     }
                     p.publishEstimator(version, parameters);
                     p.learnerVersion(version);
+                    if (groupsAfterNextVersion && version > 0) {
+                        assertEquals(List.of(), p.scheduled(), "batch " + version + " waits for the groups of the last");
+                        assertEquals(List.of(), p.replay(), "so does the draw for update " + version);
+                        late.forEach(Runnable::run);
+                        late.clear();
+                    }
                     List<ScheduledPrompt> batch = p.scheduled();
                     List<KeyValue<String, ReplayRecord>> drawn = p.replay();
                     stream.add("batch " + version + ": " + batch.stream().map(s -> s.getPrompt().getId()).toList());
@@ -113,7 +134,11 @@ class SchedulerAgreementTest {
                             for (int i = 0; i < rewards.length; i++) {
                                 rewards[i] = Math.floorMod((s.getPrompt().getId() + "/" + version + "/" + i).hashCode(), 3) == 0 ? 1 : 0;
                             }
-                            p.group(s, rewards);
+                            if (groupsAfterNextVersion) {
+                                late.add(() -> p.group(s, rewards));
+                            } else {
+                                p.group(s, rewards);
+                            }
                             List<ReplayBuffer.Trajectory<String>> trajectories = new ArrayList<>();
                             for (int i = 0; i < rewards.length; i++) {
                                 String id = s.getScheduleId() + "/" + i;
