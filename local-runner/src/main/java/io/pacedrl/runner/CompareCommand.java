@@ -17,13 +17,11 @@ import java.time.Duration;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -125,7 +123,7 @@ final class CompareCommand implements Callable<Integer> {
         Path dir = platform.runDir("compare", comparisonId);
         if (platform.embedded()) {
             // The embedded broker starts empty: finished runs are kept in their directories, the rest run again.
-            deleteTree(dir.resolve("kafka"));
+            FileTrees.delete(dir.resolve("kafka"));
         }
         List<Plan> plans = new ArrayList<>();
         for (long seed = base.seed(); seed < base.seed() + seeds; seed++) {
@@ -208,7 +206,7 @@ final class CompareCommand implements Callable<Integer> {
     /** Runs one plan on the cluster with a progress bar; a failure is caught, written beside the run and returned. */
     private Comparison.Run execute(Platform cluster, Plan plan, Path weights, TaskSuite suite, String comparisonId, String label)
             throws IOException {
-        deleteTree(plan.dir());
+        FileTrees.delete(plan.dir());
         Files.createDirectories(plan.dir());
         // A fresh run id each attempt: a failed attempt's topics must not be mistaken for this one's.
         String runId = platform.topicPrefix + "compare-" + comparisonId + "-" + plan.method().key() + "-s" + plan.seed() + "-"
@@ -289,16 +287,5 @@ final class CompareCommand implements Callable<Integer> {
     /** Curves go on a grid with one point per held-out evaluation of a uniform method. */
     private static double gridStep(TrainingConfig config) {
         return (double) config.evalEvery() * config.promptsPerStep() * config.groupSize();
-    }
-
-    private static void deleteTree(Path path) throws IOException {
-        if (!Files.exists(path)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(path)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
     }
 }
