@@ -411,6 +411,32 @@ public final class BatchScheduler {
         return score(chosen);
     }
 
+    /**
+     * p̂ of these prompts from the current Z_φ, in order (the replay buffer's, recomputed before a
+     * draw): NaN for a prompt without an embedding; null while there is no Z_φ.
+     */
+    public double[] estimates(List<String> promptIds) {
+        if (estimator == null) {
+            return null;
+        }
+        double[] out = new double[promptIds.size()];
+        Arrays.fill(out, Double.NaN);
+        List<Integer> known = new ArrayList<>();
+        List<Integer> positions = new ArrayList<>();
+        for (int k = 0; k < out.length; k++) {
+            Integer index = indexOf.get(promptIds.get(k));
+            if (index != null && embeddings[index] != null) {
+                known.add(index);
+                positions.add(k);
+            }
+        }
+        double[] scored = score(known.stream().mapToInt(Integer::intValue).toArray());
+        for (int k = 0; k < scored.length; k++) {
+            out[positions.get(k)] = scored[k];
+        }
+        return out;
+    }
+
     /** The p̂ a prompt was last chosen with, or the initial p̂ before it was. */
     public double lastPHat(String promptId) {
         Integer index = indexOf.get(promptId);

@@ -9,6 +9,7 @@ import io.pacedrl.difficulty.state.ReplayCandidate;
 import io.pacedrl.difficulty.state.ReplayEntry;
 import io.pacedrl.difficulty.state.ScheduleEntry;
 import io.pacedrl.difficulty.state.SchedulerState;
+import io.pacedrl.learning.ReplayRules;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.registry.AvroSerdes;
 import io.pacedrl.registry.SchemaRegistryClient;
@@ -95,7 +96,8 @@ public final class DifficultyTopology {
         KStream<String, Object> versions = builder.stream(List.of(topics.modelUpdates.name(), topics.replaySeed.name()), raw)
                 .mapValues(value -> (Object) value);
         SchedulerProcessor.Replay replay = new SchedulerProcessor.Replay(config.method().replay(),
-                config.replayCapacity(), config.replayAdd(), config.replaySize());
+                config.replayCapacity(), config.replayAdd(), config.replaySize(),
+                config.method().estimatesAccuracy() && config.replayPriority() == ReplayRules.Priority.CURRENT);
         BatchScheduler.Settings settings = BatchScheduler.Settings.of(config, poolPartitions);
         KStream<String, SpecificRecord> scheduler = events.merge(versions)
                 .process(() -> new SchedulerProcessor(topics, settings, replay, runId), SchedulerProcessor.INDEX_STORE,

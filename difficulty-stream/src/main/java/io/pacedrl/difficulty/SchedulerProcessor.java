@@ -22,6 +22,7 @@ import io.pacedrl.schemas.ModelUpdate;
 import io.pacedrl.schemas.ReplayDrawn;
 import io.pacedrl.schemas.ReplayRecord;
 import io.pacedrl.schemas.ReplaySeed;
+import io.pacedrl.schemas.ScoredRollout;
 import io.pacedrl.schemas.RunEvent;
 import io.pacedrl.schemas.ScheduledGroup;
 import io.pacedrl.schemas.ScheduledPrompt;
@@ -38,6 +39,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import org.apache.avro.specific.SpecificRecord;
@@ -84,8 +86,11 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
     /** Z_φ's chunks by model id, until a version is whole. */
     private final Map<String, ModelUpdateChunks.Assembler> partitionChunks = new HashMap<>();
 
-    /** Replay's sizes; {@code enabled} is false for methods that do not replay. */
-    record Replay(boolean enabled, int capacity, int addMax, int draws) {}
+    /**
+     * Replay's sizes; {@code enabled} is false for methods that do not replay; {@code reprioritise}:
+     * priorities are recomputed with the current p̂ before each draw.
+     */
+    record Replay(boolean enabled, int capacity, int addMax, int draws, boolean reprioritise) {}
 
     SchedulerProcessor(Topics topics, BatchScheduler.Settings settings, Replay replay, String runId) {
         this.topics = topics;
@@ -122,8 +127,7 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         }
         List<ReplayBuffer.Entry<ReplayEntry>> buffered = new ArrayList<>();
         try (KeyValueIterator<String, ReplayEntry> all = replayStore.all()) {
-            all.forEachRemaining(kv -> buffered.add(new ReplayBuffer.Entry<>(kv.key, kv.value.getPriority(),
-                    kv.value.getAdded(), kv.value)));
+            all.forEachRemaining(kv -> buffered.add(entry(kv.value)));
         }
         buffer = new ReplayBuffer<>(replay.capacity(), replay.addMax(), buffered, scheduler.state().getReplayAdditions());
     }
@@ -201,7 +205,8 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
                 pHat = answered.getPHat();
             }
             if (replay.enabled() && !group.getCorrect().isEmpty()) {
-                candidates.put(group.getScheduleId(), new ReplayCandidate(promptId, pHat, group));
+                candidates.put(group.getScheduleId(), new ReplayCandidate(promptId, pHat, group,
+                        answered == null ? -1L : answered.getBatchId()));
             }
         }
     }
@@ -232,14 +237,17 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
     /**
      * The replay draws due: one for every version the learner has published since the last draw. In
      * lock-step a draw waits, like the batch, until no group is in flight, so that the groups of
-     * batch v − 1 are in the buffer when update v draws, as in the synchronous reference.
+     * batch v − 1 are in the buffer when update v draws, as in the synchronous reference. A draw
+     * that recomputes priorities waits for the Z_φ of its version (it comes just before it); a
+     * buffered prompt without an embedding (one added to the pool mid-run) keeps its priority.
      */
     private void drawDue(long now) {
         SchedulerState state = scheduler.state();
         if (!replay.enabled()) {
             return;
         }
-        while (state.getReplayDrawnThrough() < state.getLearnerVersion() && !scheduler.lockStepWaiting()) {
+        while (state.getReplayDrawnThrough() < state.getLearnerVersion() && !scheduler.lockStepWaiting()
+                && (!replay.reprioritise() || scheduler.estimatorVersion() > state.getReplayDrawnThrough())) {
             long version = state.getReplayDrawnThrough() + 1;
             replayStep(version, now);
             state.setReplayDrawnThrough(version);
@@ -258,9 +266,10 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         }
         ReplayEntry entry = new ReplayEntry(id, seed.getTrajectory().getRollout().getPrompt().getId(), seed.getPriority(),
                 seed.getAdded(), seed.getAddedAtVersion(), ByteBuffer.wrap(topics.scoredRollouts.valueSerde().serializer()
-                        .serialize(topics.scoredRollouts.name(), seed.getTrajectory())));
+                        .serialize(topics.scoredRollouts.name(), seed.getTrajectory())),
+                response(seed.getTrajectory()), seed.getGroupAccuracy());
         List<ReplayBuffer.Entry<ReplayEntry>> entries = new ArrayList<>(buffer.entries());
-        entries.add(new ReplayBuffer.Entry<>(id, seed.getPriority(), seed.getAdded(), entry));
+        entries.add(entry(entry));
         buffer = new ReplayBuffer<>(replay.capacity(), replay.addMax(), entries, Math.max(buffer.additions(), seed.getAdded()));
         replayStore.put(id, entry);
         scheduler.state().setReplayAdditions(buffer.additions());
@@ -301,7 +310,10 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
 
     /**
      * The learner has published {@code version}: the groups completed since the last version offer
-     * their correct trajectories to the buffer, then R are drawn for update {@code version}.
+     * their correct trajectories to the buffer, except those of batch {@code version} or later (the
+     * update that learns from them must not replay them: they wait for the next draw); the
+     * priorities are recomputed with Z_φ of {@code version}; then R are drawn for update
+     * {@code version}.
      */
     private void replayStep(long version, long timestamp) {
         List<ReplayBuffer.Group<ReplayEntry>> groups = new ArrayList<>();
@@ -309,8 +321,10 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         try (KeyValueIterator<String, ReplayCandidate> all = candidates.all()) {
             while (all.hasNext()) {
                 KeyValue<String, ReplayCandidate> next = all.next();
-                offered.add(next.key);
-                groups.add(group(next.value, version));
+                if (next.value.getBatchId() < version) {
+                    offered.add(next.key);
+                    groups.add(group(next.value, version));
+                }
             }
         }
         offered.forEach(candidates::delete);
@@ -329,6 +343,15 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         }
         before.stream().filter(id -> !after.contains(id)).forEach(replayStore::delete);
         scheduler.state().setReplayAdditions(buffer.additions());
+        if (replay.reprioritise()) {
+            buffer.reprioritise(this::currentEstimates);
+            for (ReplayBuffer.Entry<ReplayEntry> entry : buffer.entries()) {
+                if (entry.item().getPriority() != entry.priority()) {
+                    entry.item().setPriority(entry.priority());
+                    replayStore.put(entry.id(), entry.item());
+                }
+            }
+        }
 
         List<ReplayBuffer.Entry<ReplayEntry>> drawn = buffer.sample(replay.draws(), ReplayBuffer.drawRandom(settings.seed(), version));
         for (int i = 0; i < drawn.size(); i++) {
@@ -344,19 +367,39 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
                 "buffered", (double) buffer.entries().size(), "groups-offered", (double) groups.size()));
     }
 
+    /** p̂ of the buffered prompts from the Z_φ held (the draw waited for its version's); NaN without an embedding. */
+    private double[] currentEstimates(List<String> promptIds) {
+        return Objects.requireNonNull(scheduler.estimates(promptIds), "a replay draw ran without a Z_φ");
+    }
+
     /** A completed group as the replay buffer sees it: its correct trajectories, and how many it had. */
-    private static ReplayBuffer.Group<ReplayEntry> group(ReplayCandidate candidate, long version) {
+    private ReplayBuffer.Group<ReplayEntry> group(ReplayCandidate candidate, long version) {
         GroupResult result = candidate.getGroup();
+        double accuracy = result.getCorrectIds().size() / (double) result.getGroupSize();
         List<ReplayBuffer.Trajectory<ReplayEntry>> trajectories = new ArrayList<>();
         for (int i = 0; i < result.getCorrectIds().size(); i++) {
             String id = result.getCorrectIds().get(i);
-            trajectories.add(new ReplayBuffer.Trajectory<>(id, true, new ReplayEntry(id, candidate.getPromptId(), 0.0, 0L,
-                    version, result.getCorrect().get(i))));
+            ByteBuffer wire = result.getCorrect().get(i);
+            String response = response(topics.scoredRollouts.valueSerde().deserializer().deserialize(topics.scoredRollouts.name(),
+                    bytes(wire)));
+            trajectories.add(new ReplayBuffer.Trajectory<>(id, true, response, new ReplayEntry(id, candidate.getPromptId(), 0.0, 0L,
+                    version, wire, response, accuracy)));
         }
         for (int i = result.getCorrectIds().size(); i < result.getGroupSize(); i++) {
-            trajectories.add(new ReplayBuffer.Trajectory<>(result.getScheduleId() + "#" + i, false, null));
+            trajectories.add(new ReplayBuffer.Trajectory<>(result.getScheduleId() + "#" + i, false, "", null));
         }
         return new ReplayBuffer.Group<>(candidate.getPromptId(), candidate.getPHat(), trajectories);
+    }
+
+    /** A stored entry as the buffer holds it. */
+    private static ReplayBuffer.Entry<ReplayEntry> entry(ReplayEntry stored) {
+        return new ReplayBuffer.Entry<>(stored.getTrajectoryId(), stored.getPromptId(), stored.getResponse(), stored.getAccuracy(),
+                stored.getPriority(), stored.getAdded(), stored);
+    }
+
+    /** A scored rollout's response identity, as the synchronous loop computes it from the same tokens. */
+    private static String response(ScoredRollout scored) {
+        return ReplayBuffer.responseOf(scored.getRollout().getResponseTokens().stream().mapToInt(Integer::intValue).toArray());
     }
 
     /** A decision for the learner, on scheduler-decisions. */

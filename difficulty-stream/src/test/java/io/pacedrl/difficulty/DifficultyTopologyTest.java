@@ -304,6 +304,73 @@ class DifficultyTopologyTest {
         }
     }
 
+    /**
+     * Running ahead (look-ahead 2), batch 1's groups can come back before the learner publishes
+     * version 1: update 1 learns from them, so its draw must not replay them; they join the buffer
+     * for update 2's.
+     */
+    @Test
+    void aBatchsOwnSuccessesAreNeverReplayedIntoTheUpdateThatLearnsFromThem() {
+        TrainingConfig config = config("method", "paced", "replay-capacity", 8, "replay-add", 8, "replay-size", 8,
+                "group-size", 2, "look-ahead", 2);
+        try (Pipeline p = pipeline(config)) {
+            p.pool(pool("a", 0.5, "b", 0.45, "c", 0.4, "d", 0.1, "e", 0.05));
+            p.learnerVersion(0);
+            List<ScheduledPrompt> scheduled = p.scheduled();
+            List<ScheduledPrompt> batch0 = scheduled.stream().filter(s -> s.getBatchId() == 0).toList();
+            List<ScheduledPrompt> batch1 = scheduled.stream().filter(s -> s.getBatchId() == 1).toList();
+            assertEquals(2, batch1.size(), "look-ahead 2 sends batch 1 before version 1");
+            batch0.forEach(s -> p.group(s, 1, 0));
+            batch1.forEach(s -> p.group(s, 1, 1));
+            p.advance(1);
+            Set<String> drawnFor1 = p.replay().stream().map(kv -> kv.key).collect(Collectors.toSet());
+            Set<String> ofBatch0 = batch0.stream().map(s -> s.getScheduleId() + "/0").collect(Collectors.toSet());
+            assertEquals(ofBatch0, drawnFor1, "update 1 replays batch 0's successes, none of batch 1's");
+            p.advance(2);
+            Set<String> drawnFor2 = p.replay().stream().map(kv -> kv.key).collect(Collectors.toSet());
+            assertEquals(6, drawnFor2.size(), "batch 1's four successes join for update 2");
+            assertTrue(drawnFor2.containsAll(ofBatch0));
+        }
+    }
+
+    /**
+     * Before each draw the buffer's priorities are recomputed against p̂ from the Z_φ of the draw's
+     * version: a prompt the estimate has caught up with stops being drawn first. With
+     * {@code replay-priority: recorded} they stay as added.
+     */
+    @Test
+    void priorityIsRecomputedWithTheCurrentEstimateBeforeEachDraw() {
+        for (String rule : List.of("current", "recorded")) {
+            TrainingConfig config = config("method", "paced", "replay-capacity", 8, "replay-add", 8, "replay-size", 1,
+                    "group-size", 4, "replay-priority", rule);
+            try (Pipeline p = pipeline(config)) {
+                p.pool(pool("a", 0.5, "b", 0.45, "c", 0.1));
+                p.learnerVersion(0);
+                List<ScheduledPrompt> batch = p.scheduled();
+                p.group(batch.get(0), 1, 1, 1, 1); // a: 4/4 at p̂ 0.5 → priority 0.5
+                p.group(batch.get(1), 1, 0, 0, 0); // b: 1/4 at p̂ 0.45 → priority 0.2
+                // By version 1 Z_φ has learned a (p̂ 0.95) and not b (p̂ 0.9).
+                p.estimate("a", 0.95, 1);
+                p.estimate("b", 0.9, 1);
+                p.advance(1);
+                Map<String, Double> priorities = new java.util.TreeMap<>();
+                p.<ReplayEntry>store(SchedulerProcessor.REPLAY_STORE).all()
+                        .forEachRemaining(kv -> priorities.put(kv.value.getPromptId() + "/" + kv.key, kv.value.getPriority()));
+                double a = priorities.get("a/" + batch.get(0).getScheduleId() + "/0");
+                double b = priorities.get("b/" + batch.get(1).getScheduleId() + "/0");
+                if (rule.equals("current")) {
+                    // Z_φ computes in float: p̂ to about 1e-6.
+                    assertEquals(0.05, a, 1e-5, "|1 − 0.95|");
+                    assertEquals(0.65, b, 1e-5, "|0.25 − 0.9|");
+                } else {
+                    assertEquals(0.5, a, 1e-5);
+                    assertEquals(0.2, b, 1e-5);
+                }
+                assertEquals(5, priorities.size());
+            }
+        }
+    }
+
     @Test
     void aForkSchedulesFromItsFirstVersionAndDrawsFromTheBufferItWasSeededWith() {
         TrainingConfig config = config("method", "paced", "replay-capacity", 4, "replay-add", 4, "replay-size", 2, "group-size", 4);
@@ -311,9 +378,9 @@ class DifficultyTopologyTest {
             p.pool(pool("a", 0.5, "b", 0.45, "c", 0.1));
             // The parent's buffer at version 5: two of a's correct trajectories and one of c's, with their priorities and ages.
             List<ReplaySeed> seeds = List.of(
-                    new ReplaySeed(Records.scored("a", "a@3.0", 0, 4, 1.0), 0.5, 4L, 4L, 5L),
-                    new ReplaySeed(Records.scored("a", "a@3.0", 1, 4, 1.0), 0.5, 4L, 4L, 5L),
-                    new ReplaySeed(Records.scored("c", "c@1.0", 2, 4, 1.0), 0.15, 2L, 2L, 5L));
+                    new ReplaySeed(Records.scored("a", "a@3.0", 0, 4, 1.0), 0.5, 4L, 4L, 5L, 1.0),
+                    new ReplaySeed(Records.scored("a", "a@3.0", 1, 4, 1.0), 0.5, 4L, 4L, 5L, 1.0),
+                    new ReplaySeed(Records.scored("c", "c@1.0", 2, 4, 1.0), 0.15, 2L, 2L, 5L, 0.25));
             seeds.forEach(p::seed);
             p.advance(5);
             List<ScheduledPrompt> batch = p.scheduled();
@@ -327,7 +394,11 @@ class DifficultyTopologyTest {
             List<ReplayEntry> buffered = new ArrayList<>();
             p.<ReplayEntry>store(SchedulerProcessor.REPLAY_STORE).all().forEachRemaining(kv -> buffered.add(kv.value));
             assertEquals(seeded, buffered.stream().map(ReplayEntry::getTrajectoryId).collect(Collectors.toSet()));
-            assertEquals(List.of(0.15, 0.5, 0.5), buffered.stream().map(ReplayEntry::getPriority).sorted().toList());
+            // Recomputed for the draw with version 5's p̂ (a 0.5, c 0.1, to float precision): |1 − 0.5|, |0.25 − 0.1|.
+            List<Double> priorities = buffered.stream().map(ReplayEntry::getPriority).sorted().toList();
+            assertEquals(0.15, priorities.get(0), 1e-5);
+            assertEquals(0.5, priorities.get(1), 1e-5);
+            assertEquals(0.5, priorities.get(2), 1e-5);
         }
     }
 

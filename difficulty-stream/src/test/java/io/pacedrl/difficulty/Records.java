@@ -29,11 +29,14 @@ final class Records {
                 .setTotalBytes(0).setChunkIndex(0).setChunkCount(1).setLearnerStep(version).setCreatedAtMs(0).build();
     }
 
-    /** Rollout {@code index} of the group answering {@code scheduleId}, with its reward (1 is correct). */
+    /**
+     * Rollout {@code index} of the group answering {@code scheduleId}, with its reward (1 is correct);
+     * each index answers with its own tokens.
+     */
     static ScoredRollout scored(String promptId, String scheduleId, int index, int groupSize, double reward) {
         Rollout rollout = Rollout.newBuilder().setRolloutId(scheduleId + "/" + index).setScheduleId(scheduleId)
                 .setPrompt(prompt(promptId)).setGroupIndex(index).setGroupSize(groupSize).setPromptTokens(List.of(1, 2))
-                .setResponseTokens(List.of(3, 4)).setResponseText("4").setBehaviourLogProbs(List.of(-0.1f, -0.2f))
+                .setResponseTokens(List.of(3, 4 + index)).setResponseText("4").setBehaviourLogProbs(List.of(-0.1f, -0.2f))
                 .setFinishReason(FinishReason.EOS).setPolicyVersion(0).setGeneratorId("g").setTemperature(1f).setTopP(1f)
                 .setStartedAtMs(0).setFinishedAtMs(0).build();
         return ScoredRollout.newBuilder().setRollout(rollout).setReward(reward).setCorrect(reward == 1)

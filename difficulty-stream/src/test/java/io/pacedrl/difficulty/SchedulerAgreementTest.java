@@ -115,14 +115,10 @@ class SchedulerAgreementTest {
                     stream.add("replay " + version + ": " + drawn.stream().map(kv -> kv.key).toList());
 
                     try (PartitionFunction z = PartitionFunction.fromBytes(manager, parameters)) {
-                        ReferenceSchedule.Choice choice = sync.choose(version, prompts -> {
-                            float[] rows = new float[prompts.length * WIDTH];
-                            for (int k = 0; k < prompts.length; k++) {
-                                System.arraycopy(embeddings.get(prompts[k]), 0, rows, k * WIDTH, WIDTH);
-                            }
-                            return z.accuracyEstimates(rows, prompts.length, config.beta());
-                        });
-                        List<ReplayBuffer.Entry<String>> replayed = sync.drawReplay(version);
+                        ReferenceSchedule.Choice choice = sync.choose(version, prompts -> estimates(z, embeddings, prompts,
+                                config.beta()));
+                        List<ReplayBuffer.Entry<String>> replayed = sync.drawReplay(version, prompts -> estimates(z, embeddings,
+                                prompts, config.beta()));
                         reference.add("batch " + version + ": " + java.util.Arrays.stream(choice.prompts()).mapToObj(ids::get).toList());
                         reference.add("replay " + version + ": " + replayed.stream().map(ReplayBuffer.Entry::id).toList());
 
@@ -142,7 +138,9 @@ class SchedulerAgreementTest {
                             List<ReplayBuffer.Trajectory<String>> trajectories = new ArrayList<>();
                             for (int i = 0; i < rewards.length; i++) {
                                 String id = s.getScheduleId() + "/" + i;
-                                trajectories.add(new ReplayBuffer.Trajectory<>(id, rewards[i] == 1, id));
+                                // The stream's rollout i answers with tokens 3, 4 + i (Records.scored).
+                                trajectories.add(new ReplayBuffer.Trajectory<>(id, rewards[i] == 1,
+                                        ReplayBuffer.responseOf(new int[] {3, 4 + i}), id));
                             }
                             groups.add(new ReplayBuffer.Group<>(ids.get(choice.prompts()[k]), choice.pHat()[k], trajectories));
                             assertEquals(choice.pHat()[k], s.getPHat(), "the same p̂, bit for bit");
@@ -154,5 +152,14 @@ class SchedulerAgreementTest {
             assertEquals(reference, stream, "candidates " + candidates);
             assertTrue(stream.stream().anyMatch(line -> line.startsWith("replay") && !line.endsWith("[]")), stream.toString());
         }
+    }
+
+    /** p̂ of these pool prompts by Z_φ {@code z}, as the learner computes it. */
+    private static double[] estimates(PartitionFunction z, List<float[]> embeddings, int[] prompts, double beta) {
+        float[] rows = new float[prompts.length * WIDTH];
+        for (int k = 0; k < prompts.length; k++) {
+            System.arraycopy(embeddings.get(prompts[k]), 0, rows, k * WIDTH, WIDTH);
+        }
+        return z.accuracyEstimates(rows, prompts.length, beta);
     }
 }

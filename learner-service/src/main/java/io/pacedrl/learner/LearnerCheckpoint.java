@@ -90,9 +90,12 @@ final class LearnerCheckpoint {
         }
     }
 
-    /** A whole checkpoint. {@code totals} are the run's running counts (rollouts consumed, …). */
+    /**
+     * A whole checkpoint. {@code totals} are the run's running counts (rollouts consumed, …);
+     * {@code learnedProbes} the probe prompts learned from so far (p̂'s fit is split by them).
+     */
     record Contents(Publication publication, PolicyLearner.State state, BatchAssembler.Snapshot assembler,
-            Map<String, Double> totals) {
+            Map<String, Double> totals, List<String> learnedProbes) {
         long version() {
             return publication.version();
         }
@@ -102,7 +105,7 @@ final class LearnerCheckpoint {
     private record Manifest(long version, List<Learned> groups, List<String> replayIds, List<Event> events,
             Map<String, Long> positions, boolean embeddings, long next, Map<Long, List<String>> released,
             Map<Long, List<String>> kept, Map<Long, Integer> drawn, Map<String, Double> estimates, long late,
-            Map<String, Double> totals, ForkOrigin forkedFrom) {}
+            Map<String, Double> totals, ForkOrigin forkedFrom, List<String> learnedProbes) {}
 
     private final Path dir;
 
@@ -135,7 +138,7 @@ final class LearnerCheckpoint {
         Files.createDirectories(tmp);
         JSON.writeValue(tmp.resolve("state.json").toFile(), new Manifest(p.version(), p.groups(), p.replayIds(), p.events(),
                 p.positions(), p.embeddings(), a.next(), a.released(), a.kept(), a.drawn(), a.estimates(), a.late(),
-                contents.totals(), p.forkedFrom()));
+                contents.totals(), p.forkedFrom(), contents.learnedProbes()));
         Files.write(tmp.resolve("policy.weights"), contents.state().weights());
         Files.write(tmp.resolve("trainer.bin"), contents.state().trainer());
         if (contents.state().partition() != null) {
@@ -182,8 +185,9 @@ final class LearnerCheckpoint {
         BatchAssembler.Snapshot assembler = new BatchAssembler.Snapshot(m.next(),
                 readRecords(at.resolve("rollouts.avro"), ScoredRollout.class), readRecords(at.resolve("replay.avro"), ReplayRecord.class),
                 m.released(), m.kept(), m.drawn(), m.estimates(), m.late());
+        // A checkpoint written before probes were tracked has none: they all count as never scheduled.
         return new Contents(publication, new PolicyLearner.State(weights, trainer, partition),
-                assembler, m.totals());
+                assembler, m.totals(), m.learnedProbes() == null ? List.of() : m.learnedProbes());
     }
 
     private static String name(long version) {

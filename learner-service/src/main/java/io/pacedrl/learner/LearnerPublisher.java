@@ -111,8 +111,8 @@ final class LearnerPublisher implements AutoCloseable {
      * Waits for the previous version to be out, then, on the publishing thread, turns {@code state}
      * into bytes, checkpoints this version and sends it in one transaction.
      */
-    void handOver(Publication publication, PolicyLearner.Snapshot state, BatchAssembler.Snapshot pending, Map<String, Double> totals)
-            throws Exception {
+    void handOver(Publication publication, PolicyLearner.Snapshot state, BatchAssembler.Snapshot pending, Map<String, Double> totals,
+            List<String> learnedProbes) throws Exception {
         awaitIdle();
         inFlightVersion = publication.version();
         inFlight = CompletableFuture.runAsync(() -> {
@@ -121,7 +121,7 @@ final class LearnerPublisher implements AutoCloseable {
             try (state) {
                 bytes = state.toState();
             }
-            Contents contents = new Contents(publication.withModel(bytes), bytes, pending, totals);
+            Contents contents = new Contents(publication.withModel(bytes), bytes, pending, totals, learnedProbes);
             try {
                 checkpoints.write(contents);
             } catch (IOException e) {

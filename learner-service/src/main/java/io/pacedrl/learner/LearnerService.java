@@ -311,7 +311,7 @@ public final class LearnerService implements AutoCloseable {
             Publication first = new Publication(0, null, null, null, method.estimatesAccuracy(), List.of(), List.of(),
                     List.of(new Event(RunEvents.LIFECYCLE, 0, System.currentTimeMillis(), Map.of(), Map.of("state", "started",
                             "method", method.key()))), List.of(), Map.of());
-            publisher.handOver(first, learner.snapshot(), assembler.snapshot(), Map.copyOf(totals));
+            publisher.handOver(first, learner.snapshot(), assembler.snapshot(), Map.copyOf(totals), List.of());
             version = 0;
             log.info("learner: published the reference policy as version 0");
         } else {
@@ -322,6 +322,7 @@ public final class LearnerService implements AutoCloseable {
             learner.restore(c.state());
             assembler = new BatchAssembler(settings, c.assembler());
             totals = new LinkedHashMap<>(c.totals());
+            step.restoreLearned(c.learnedProbes());
             for (Map.Entry<String, Long> position : c.publication().positions().entrySet()) {
                 int colon = position.getKey().lastIndexOf(':');
                 input.seek(new TopicPartition(position.getKey().substring(0, colon),
@@ -470,7 +471,7 @@ public final class LearnerService implements AutoCloseable {
                 letters, positions);
         pendingEvents.clear();
         long handOffStart = System.nanoTime();
-        publisher.handOver(publication, state, assembler.snapshot(), Map.copyOf(totals));
+        publisher.handOver(publication, state, assembler.snapshot(), Map.copyOf(totals), step.learnedProbes());
         handOff += seconds(handOffStart, System.nanoTime());
         version = next;
         if (evaluationDue(version)) {

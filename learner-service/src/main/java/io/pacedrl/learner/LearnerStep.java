@@ -53,8 +53,10 @@ final class LearnerStep {
 
     /** Update {@code batch.version()} → + 1. */
     Result apply(BatchAssembler.Batch batch) {
-        LearnerUpdate.Figures figures = LearnerUpdate.apply(learner, inputs.batch(batch.version(), batch.groups(),
-                batch.replay().stream().map(ReplayRecord::getTrajectory).toList()));
+        LearnerUpdate.Batch update = inputs.batch(batch.version(), batch.groups(),
+                batch.replay().stream().map(ReplayRecord::getTrajectory).toList());
+        LearnerUpdate.Figures figures = LearnerUpdate.apply(learner, update);
+        update.groups().forEach(g -> evaluation.learnedFrom(g.prompt()));
         Map<String, Double> metrics = figures.asMetrics();
         metrics.put(MetricNames.STALE_GROUPS, (double) batch.stale().size());
         metrics.put(MetricNames.DISCARDED_GROUPS, (double) batch.discarded().size());
@@ -82,7 +84,8 @@ final class LearnerStep {
         metrics.put(MetricNames.PASS_AT_1, point.passAt1());
         metrics.put(MetricNames.AVERAGE_AT_K, point.averageAtK());
         metrics.put(MetricNames.PROBE_ACCURACY, point.probeAccuracy());
-        metrics.put(MetricNames.PROBE_SPEARMAN, point.probeSpearman());
+        metrics.putAll(point.estimatorMetrics());
+        metrics.put(MetricNames.PROBE_SAMPLES, (double) config.probeSamples());
         metrics.put(MetricNames.SAMPLES, (double) config.evalSamples());
         metrics.put(MetricNames.PROMPTS, (double) evaluation.heldOut().size());
         if (point.probeEstimates() != null) {
@@ -116,6 +119,16 @@ final class LearnerStep {
         metrics.put(MetricNames.DISTINCT_CORRECT_COUNTDOWN, last.distinctCorrectCountdown());
         metrics.put(MetricNames.SAMPLES, (double) config.finalSamples());
         return metrics;
+    }
+
+    /** The probe prompts learned from so far: what a checkpoint keeps. */
+    List<String> learnedProbes() {
+        return evaluation.learnedProbes();
+    }
+
+    /** A resumed (or forked) run's probe prompts learned from before. */
+    void restoreLearned(List<String> promptIds) {
+        evaluation.restoreLearned(promptIds);
     }
 
     /** Writes the policy as it is now as a weights file (what --weights and eval take). */

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * Re-executes a recorded run's updates with a fresh learner and checks each version against its
@@ -44,8 +45,12 @@ public final class Reproduction {
         }
     }
 
-    /** One version recomputed: its check, and the learner's state after it. */
-    public record Recomputed(Check check, PolicyLearner.State state) {}
+    /**
+     * One version recomputed: its check, the learner's state after it, and p̂ of pool prompts (by
+     * pool index) from that version's Z_φ, to be called during the report only (the learner is
+     * closed after).
+     */
+    public record Recomputed(Check check, PolicyLearner.State state, Function<int[], double[]> estimates) {}
 
     private Reproduction() {}
 
@@ -80,13 +85,13 @@ public final class Reproduction {
                 learner.restore(stateAt(record.parent(), record.firstVersion(), onCheck));
             }
             PolicyLearner.State state = learner.state();
-            onCheck.accept(new Recomputed(check(state, record.version(record.firstVersion())), state));
+            onCheck.accept(new Recomputed(check(state, record.version(record.firstVersion())), state, learner::accuracyEstimates));
             for (long v = record.firstVersion() + 1; v <= version; v++) {
                 ModelVersion recorded = record.version(v);
                 LearnerUpdate.apply(learner, inputs.batch(v - 1, groups(record, recorded), rollouts(record, v,
                         recorded.getReplayIds())));
                 state = learner.state();
-                onCheck.accept(new Recomputed(check(state, recorded), state));
+                onCheck.accept(new Recomputed(check(state, recorded), state, learner::accuracyEstimates));
             }
             return state;
         }

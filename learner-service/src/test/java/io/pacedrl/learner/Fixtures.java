@@ -45,7 +45,8 @@ final class Fixtures {
     static List<ScoredRollout> group(Prompt prompt, long batch, int groupSize, int correct, long version) {
         List<ScoredRollout> out = new ArrayList<>();
         for (int i = 0; i < groupSize; i++) {
-            out.add(scored(prompt, new int[] {1, 20, 21}, batch, i, groupSize, i < correct, version, new int[] {22, 2}));
+            // Each answers differently: replay keeps one trajectory per (prompt, response).
+            out.add(scored(prompt, new int[] {1, 20, 21}, batch, i, groupSize, i < correct, version, new int[] {22 + i, 2}));
         }
         return out;
     }

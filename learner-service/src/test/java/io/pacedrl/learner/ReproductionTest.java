@@ -52,7 +52,7 @@ class ReproductionTest {
 
     @Test
     void aRecordedRunIsReproducedAndAChangedRolloutIsFoundWhereItWasFirstLearned() {
-        RunRecord record = record(4);
+        RunRecord record = record(4, CONFIG);
         List<Reproduction.Check> checks = new ArrayList<>();
         Reproduction.run(record, Long.MAX_VALUE, checks::add);
         assertEquals(5, checks.size(), "versions 0–4");
@@ -78,8 +78,9 @@ class ReproductionTest {
 
     @Test
     void aForkStartsWithTheBufferTheParentsBatchesBuildByEstimateError() {
-        TrainingConfig config = CONFIG.with(Map.of("replay-capacity", 4, "replay-add", 4));
-        List<ReplaySeed> seed = ForkStart.replaySeed(record(4), 3, config);
+        TrainingConfig recorded = CONFIG.with(Map.of("replay-priority", "recorded"));
+        TrainingConfig config = recorded.with(Map.of("replay-capacity", 4, "replay-add", 4));
+        List<ReplaySeed> seed = replaySeed(record(4, recorded), 3, config);
         // Batch 2 (learned by version 3): one group 3/3 correct against p̂ 0.45 (priority 0.55), one 2/3 against 0.2 (0.467); the
         // older batches' successes rank lower and the buffer keeps 4.
         List<Double> priorities = seed.stream().map(ReplaySeed::getPriority).toList();
@@ -90,17 +91,52 @@ class ReproductionTest {
         assertEquals(2 / 3.0 - 0.2, priorities.get(3), 1e-12);
         assertTrue(seed.stream().allMatch(s -> s.getTrajectory().getCorrect() && s.getAddedAtVersion() == 3 && s.getAdded() == 3
                 && s.getForkVersion() == 3), seed.toString());
-        assertEquals(0, ForkStart.replaySeed(record(4), 0, config).size(), "nothing learned yet, nothing buffered");
-        assertEquals(2 * 2 * 3, ForkStart.rolloutsLearned(record(4), 2));
+        assertEquals(List.of(1.0, 1.0, 1.0, 2 / 3.0), seed.stream().map(ReplaySeed::getGroupAccuracy).toList());
+        assertEquals(0, replaySeed(record(4, recorded), 0, config).size(), "nothing learned yet, nothing buffered");
+        assertEquals(2 * 2 * 3, ForkStart.rolloutsLearned(record(4, recorded), 2));
+    }
+
+    /**
+     * Where the parent recomputed priorities before each draw, the rebuilt buffer did too: an entry
+     * added before the fork's version carries |its group's accuracy − p̂| by Z_φ of the last draw's
+     * version (2 here); the last batch's entries the p̂ they were scheduled with.
+     */
+    @Test
+    void aForkOfARunThatRecomputesPrioritiesRebuildsItsBufferWithEachVersionsEstimates() {
+        RunRecord record = record(4, CONFIG);
+        List<ReplaySeed> seed = replaySeed(record, 3, CONFIG);
+        double[] atTwo;
+        try (PolicyLearner learner = new PolicyLearner(CONFIG, reference, record.pool().stream().map(TaskPrompt::text).toList())) {
+            learner.restore(Reproduction.stateAt(record, 2, recomputed -> { }));
+            atTwo = learner.accuracyEstimates();
+        }
+        List<String> ids = record.pool().stream().map(TaskPrompt::id).toList();
+        int older = 0;
+        for (ReplaySeed entry : seed) {
+            if (entry.getAddedAtVersion() == 3) {
+                continue;
+            }
+            older++;
+            double pHat = atTwo[ids.indexOf(entry.getTrajectory().getRollout().getPrompt().getId())];
+            assertEquals(Math.abs(entry.getGroupAccuracy() - pHat), entry.getPriority(), 1e-12, entry.toString());
+        }
+        assertTrue(older > 0, "the buffer holds entries from before version 3: " + seed);
+    }
+
+    /** The buffer a fork at {@code version} starts with, rebuilt while the record is recomputed, as paced-rl fork does. */
+    private static List<ReplaySeed> replaySeed(RunRecord record, long version, TrainingConfig forkConfig) {
+        ForkStart.ReplayRebuild rebuild = new ForkStart.ReplayRebuild(record, version, forkConfig);
+        Reproduction.stateAt(record, version, rebuild);
+        return rebuild.seed();
     }
 
     /** Versions 0 to {@code updates} as the learner service records them; from version 2 on, each replays the previous batch's first rollout. */
-    private static RunRecord record(int updates) {
+    private static RunRecord record(int updates, TrainingConfig config) {
         List<TaskPrompt> pool = PROMPTS.stream().map(PromptRecords::toTask).toList();
         UpdateInputs inputs = new UpdateInputs(pool);
         List<ModelVersion> versions = new ArrayList<>();
         Map<String, ScoredRollout> rollouts = new HashMap<>();
-        try (PolicyLearner learner = new PolicyLearner(CONFIG, reference, pool.stream().map(TaskPrompt::text).toList())) {
+        try (PolicyLearner learner = new PolicyLearner(config, reference, pool.stream().map(TaskPrompt::text).toList())) {
             versions.add(version(0, learner.state(), List.of(), List.of()));
             for (int batch = 0; batch < updates; batch++) {
                 List<BatchAssembler.Group> groups = new ArrayList<>();
@@ -121,7 +157,7 @@ class ReproductionTest {
                         replayed.stream().map(r -> r.getRollout().getRolloutId()).toList()));
             }
         }
-        return new RunRecord("run", "policy", CONFIG, reference, pool, versions, rollouts, null);
+        return new RunRecord("run", "policy", config, reference, pool, versions, rollouts, null);
     }
 
     private static ModelVersion version(long version, PolicyLearner.State state, List<LearnedGroup> groups, List<String> replayIds) {

@@ -6,30 +6,75 @@ import io.pacedrl.tasks.CountdownVerifier;
 import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.tasks.Verifiers;
 import java.util.Arrays;
+import java.util.BitSet;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.IntStream;
 
 /**
  * How a run measures its policy, the same way in every learner: held-out pass@1 from
  * {@code eval-samples} samples of the first {@code eval-prompts} held-out prompts (the same seed each
- * time, so a curve compares like with like), p̂ checked against the accuracy of G fresh samples on
- * {@code probe-prompts} pool prompts drawn uniformly once, and at the end pass@k and avg@k from
- * {@code final-samples} samples.
+ * time, so a curve compares like with like), p̂ checked against the accuracy of
+ * {@code probe-samples} fresh samples on {@code probe-prompts} pool prompts drawn uniformly once, and
+ * at the end pass@k and avg@k from {@code final-samples} samples.
  *
  * <p>Why the probe: the scheduler keeps the p̂ of the groups it picks near τ, so their correlation
- * with observed accuracy measures little; the probe spans the pool's whole range of difficulty.
+ * with observed accuracy measures little; the probe spans the pool's whole range of difficulty. It
+ * is split by whether the learner has learned from a prompt yet: on the others p̂ is what Z_φ
+ * generalises from the embedding alone, not an echo of the prompt's last group.
  */
 public final class HeldOutEvaluation {
 
+    /** Bins of the calibration error: tenths of [0, 1]. */
+    public static final int CALIBRATION_BINS = 10;
+
     /**
-     * Held-out pass@1, pass@k for k = 1, 2, 4, … ≤ eval samples and avg@k; the probe's accuracy and
-     * its Spearman correlation with p̂ (NaN without p̂), and per probe prompt its p̂ (null without)
-     * and observed accuracy, for calibration.
+     * p̂ against observed accuracy on some probe prompts: how many, Spearman, and the expected
+     * calibration error over {@link #CALIBRATION_BINS} bins (NaN where there are too few).
      */
-    public record Point(double passAt1, Map<String, Double> passAtK, double averageAtK, double probeAccuracy,
-            double probeSpearman, double[] probeEstimates, double[] probeObserved) {}
+    public record EstimatorFit(int prompts, double spearman, double calibrationError) {
+        static EstimatorFit of(double[] estimates, double[] observed) {
+            return new EstimatorFit(estimates.length, estimates.length < 3 ? Double.NaN : RunMetrics.spearman(estimates, observed),
+                    RunMetrics.calibrationError(estimates, observed, CALIBRATION_BINS));
+        }
+
+        static final EstimatorFit NONE = new EstimatorFit(0, Double.NaN, Double.NaN);
+    }
+
+    /**
+     * Held-out pass@1, pass@k for k = 1, 2, 4, … ≤ eval samples and avg@k; the probe's accuracy, p̂'s
+     * fit on all probe prompts, on those learned from and on those never scheduled
+     * ({@link EstimatorFit#NONE} without p̂), and per probe prompt its p̂ (null without) and observed
+     * accuracy, for calibration plots.
+     */
+    public record Point(double passAt1, Map<String, Double> passAtK, double averageAtK, double probeAccuracy, EstimatorFit probe,
+            EstimatorFit probeScheduled, EstimatorFit probeNeverScheduled, double[] probeEstimates, double[] probeObserved) {
+        public double probeSpearman() {
+            return probe.spearman();
+        }
+
+        /** The estimator's figures under their run-event names (none without p̂). */
+        public Map<String, Double> estimatorMetrics() {
+            Map<String, Double> metrics = new LinkedHashMap<>();
+            if (probeEstimates == null) {
+                return metrics;
+            }
+            metrics.put(MetricNames.PROBE_SPEARMAN, probe.spearman());
+            metrics.put(MetricNames.PROBE_CALIBRATION_ERROR, probe.calibrationError());
+            metrics.put(MetricNames.PROBE_PROMPTS, (double) probe.prompts());
+            metrics.put(MetricNames.PROBE_SCHEDULED, (double) probeScheduled.prompts());
+            metrics.put(MetricNames.PROBE_SPEARMAN_SCHEDULED, probeScheduled.spearman());
+            metrics.put(MetricNames.PROBE_CALIBRATION_ERROR_SCHEDULED, probeScheduled.calibrationError());
+            metrics.put(MetricNames.PROBE_SPEARMAN_UNSCHEDULED, probeNeverScheduled.spearman());
+            metrics.put(MetricNames.PROBE_CALIBRATION_ERROR_UNSCHEDULED, probeNeverScheduled.calibrationError());
+            return metrics;
+        }
+    }
 
     /**
      * @param passAtK         unbiased pass@k for k = 1, 2, 4, … ≤ final samples
@@ -50,6 +95,10 @@ public final class HeldOutEvaluation {
     private final List<TaskPrompt> probePrompts;
     private final Verifiers verifiers;
     private final Transformer.SamplingConfig sampling;
+    /** Pool index → position among the probe prompts. */
+    private final Map<Integer, Integer> probePosition = new HashMap<>();
+    /** Probe prompts (by position) the learner has learned from. */
+    private final BitSet learned = new BitSet();
 
     public HeldOutEvaluation(TrainingConfig config, List<TaskPrompt> pool, List<TaskPrompt> heldOut, Verifiers verifiers) {
         if (heldOut.isEmpty()) {
@@ -60,12 +109,38 @@ public final class HeldOutEvaluation {
         this.probe = new UniformSampler(config.seed() + 29).select(new double[pool.size()],
                 Math.min(config.probePrompts(), pool.size()), i -> false);
         this.probePrompts = Arrays.stream(probe).mapToObj(pool::get).toList();
+        for (int i = 0; i < probe.length; i++) {
+            probePosition.put(probe[i], i);
+        }
         this.verifiers = verifiers;
         this.sampling = new Transformer.SamplingConfig((float) config.temperature(), 1f, config.maxNewTokens());
     }
 
     public List<TaskPrompt> heldOut() {
         return heldOut;
+    }
+
+    /** The learner has learned from pool prompt {@code poolIndex} (a group of it was in an update). */
+    public void learnedFrom(int poolIndex) {
+        Integer position = probePosition.get(poolIndex);
+        if (position != null) {
+            learned.set(position);
+        }
+    }
+
+    /** The ids of the probe prompts learned from so far: what a checkpoint keeps. */
+    public List<String> learnedProbes() {
+        return learned.stream().mapToObj(i -> probePrompts.get(i).id()).toList();
+    }
+
+    /** Marks these prompts as learned from, where they are probe prompts (a resumed or forked run's). */
+    public void restoreLearned(Collection<String> promptIds) {
+        Set<String> ids = new HashSet<>(promptIds);
+        for (int i = 0; i < probePrompts.size(); i++) {
+            if (ids.contains(probePrompts.get(i).id())) {
+                learned.set(i);
+            }
+        }
     }
 
     /**
@@ -75,13 +150,26 @@ public final class HeldOutEvaluation {
     public Point evaluate(Transformer policy, java.util.function.Function<int[], double[]> pHat, int step) {
         Evaluation.Result result = Evaluation.run(policy, heldOut, config.evalSamples(), sampling, BATCH_PROMPTS,
                 config.seed() + 19, verifiers);
-        Evaluation.Result probed = Evaluation.run(policy, probePrompts, config.groupSize(), sampling, BATCH_PROMPTS,
+        Evaluation.Result probed = Evaluation.run(policy, probePrompts, config.probeSamples(), sampling, BATCH_PROMPTS,
                 config.seed() + 31 + step, verifiers);
         double[] estimates = pHat == null ? null : pHat.apply(probe);
-        double[] observed = Arrays.stream(probed.correct()).mapToDouble(c -> c / (double) config.groupSize()).toArray();
-        double probeSpearman = estimates == null ? Double.NaN : RunMetrics.spearman(estimates, observed);
+        double[] observed = Arrays.stream(probed.correct()).mapToDouble(c -> c / (double) config.probeSamples()).toArray();
+        EstimatorFit all = EstimatorFit.NONE;
+        EstimatorFit scheduled = EstimatorFit.NONE;
+        EstimatorFit never = EstimatorFit.NONE;
+        if (estimates != null) {
+            all = EstimatorFit.of(estimates, observed);
+            int[] seen = IntStream.range(0, probe.length).filter(learned::get).toArray();
+            int[] unseen = IntStream.range(0, probe.length).filter(i -> !learned.get(i)).toArray();
+            scheduled = EstimatorFit.of(pick(estimates, seen), pick(observed, seen));
+            never = EstimatorFit.of(pick(estimates, unseen), pick(observed, unseen));
+        }
         return new Point(result.passAt1(), passAtK(result), RunMetrics.averageAtK(result.correct(), result.samplesPerPrompt()),
-                probed.passAt1(), probeSpearman, estimates, observed);
+                probed.passAt1(), all, scheduled, never, estimates, observed);
+    }
+
+    private static double[] pick(double[] values, int[] positions) {
+        return Arrays.stream(positions).mapToDouble(i -> values[i]).toArray();
     }
 
     /** pass@k, avg@k and distinct correct answers from {@code final-samples} samples per held-out prompt. */

@@ -49,6 +49,18 @@ public final class MetricNames {
     public static final String AVERAGE_AT_K = "avg@k";
     public static final String PROBE_ACCURACY = "probe-accuracy";
     public static final String PROBE_SPEARMAN = "probe-spearman";
+    /** Expected calibration error of p̂ on the probe prompts (10 bins). */
+    public static final String PROBE_CALIBRATION_ERROR = "probe-calibration-error";
+    /** The same two figures on the probe prompts the learner has learned from, and on those it never has. */
+    public static final String PROBE_SPEARMAN_SCHEDULED = "probe-spearman-scheduled";
+    public static final String PROBE_CALIBRATION_ERROR_SCHEDULED = "probe-calibration-error-scheduled";
+    public static final String PROBE_SPEARMAN_UNSCHEDULED = "probe-spearman-never-scheduled";
+    public static final String PROBE_CALIBRATION_ERROR_UNSCHEDULED = "probe-calibration-error-never-scheduled";
+    /** Probe prompts, and among them those the learner has learned from (the rest never were scheduled). */
+    public static final String PROBE_PROMPTS = "probe-prompts";
+    public static final String PROBE_SCHEDULED = "probe-scheduled";
+    /** Samples per probe prompt behind the figures. */
+    public static final String PROBE_SAMPLES = "probe-samples";
     public static final String SAMPLES = "samples";
     public static final String PROMPTS = "prompts";
     public static final String DISTINCT_CORRECT = "distinct-correct";

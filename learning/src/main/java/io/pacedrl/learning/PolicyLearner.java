@@ -221,7 +221,7 @@ public final class PolicyLearner implements AutoCloseable {
                     case FLOWRL -> flowRl.losses(logZ(scratch, batch), theta, theta.spread(behaviourRows(batch)), referenceTokens,
                             scratch.create(advantages(groups))).mean();
                     case TRAJECTORY_BALANCE -> trajectoryBalance.losses(logZ(scratch, batch), theta.sequenceSum(),
-                            scratch.create(toFloats(batch.stream().mapToDouble(Trajectory::behaviourLogProb).toArray())),
+                            scratch.create(oldLogProbs(batch, fresh.size(), theta)),
                             scratch.create(toFloats(batch.stream().mapToDouble(Trajectory::reward).toArray()))).mean();
                 };
                 collector.backward(value);
@@ -263,6 +263,21 @@ public final class PolicyLearner implements AutoCloseable {
         NDArray rows = poolEmbeddings.get(new NDIndex("{}", scratch.create(batch.stream().mapToLong(Trajectory::prompt).toArray())));
         rows.attach(scratch);
         return partition.logZ(rows, true);
+    }
+
+    /**
+     * log π_old(y|x) of each trajectory of the batch (the fresh ones first): the recorded behaviour
+     * log-probs for fresh trajectories; for replayed ones the learner's pre-update policy, which is
+     * θ's own value in this forward pass (without its gradient), unless {@code replay-old-policy} is
+     * {@code recorded}.
+     */
+    private float[] oldLogProbs(List<Trajectory> batch, int freshCount, TokenLogProbs theta) {
+        float[] old = toFloats(batch.stream().mapToDouble(Trajectory::behaviourLogProb).toArray());
+        if (batch.size() > freshCount && config.replayOldPolicy() == ReplayRules.OldPolicy.RECOMPUTED) {
+            float[] now = theta.sequenceSum().toFloatArray();
+            System.arraycopy(now, freshCount, old, freshCount, batch.size() - freshCount);
+        }
+        return old;
     }
 
     /** log π_θ(y|x) − log π_old(y|x) of each trajectory under the policy as it is now. */

@@ -1,6 +1,8 @@
 package io.pacedrl.learning;
 
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Function;
 
 /**
@@ -11,7 +13,9 @@ import java.util.function.Function;
  * <li>uniform methods and dynamic sampling's rounds: a draw seeded from (seed, batch, round) over
  *     the pool in id order;
  * <li>replay: update v draws from the buffer as it stands after the groups of batch v − 1 were
- *     offered, never from batch v's own, with a random source seeded from (seed, v).
+ *     offered, never from batch v's own, with a random source seeded from (seed, v); before the
+ *     draw, the priorities are recomputed with p̂ from Z_φ of version v (unless
+ *     {@code replay-priority} is {@code recorded}).
  * </ul>
  * The difficulty stream's scheduler decides by the same rules from the same inputs, with prompts
  * in flight left out of its candidates; a test feeds both the same groups and Z_φ and compares.
@@ -25,6 +29,7 @@ public final class ReferenceSchedule<T> {
 
     private final TrainingConfig config;
     private final DifficultyScheduler order;
+    private final Map<String, Integer> poolIndex = new HashMap<>();
     private ReplayBuffer<T> replay;
 
     /** @param poolIds the pool's prompt ids, by pool index */
@@ -35,6 +40,9 @@ public final class ReferenceSchedule<T> {
         }
         this.config = config;
         this.order = new DifficultyScheduler(poolIds, config.tau());
+        for (int i = 0; i < poolIds.size(); i++) {
+            poolIndex.put(poolIds.get(i), i);
+        }
         this.replay = new ReplayBuffer<>(config.replayCapacity(), config.replayAdd());
     }
 
@@ -61,8 +69,15 @@ public final class ReferenceSchedule<T> {
         return order.drawUniform(count, i -> false, DifficultyScheduler.uniformSeed(config.seed(), batch, round));
     }
 
-    /** The R trajectories update {@code version} replays, drawn in proportion to priority. */
-    public List<ReplayBuffer.Entry<T>> drawReplay(long version) {
+    /**
+     * The R trajectories update {@code version} replays, drawn in proportion to priority.
+     *
+     * @param estimates p̂ of the given pool prompts from Z_φ of {@code version}, or null for methods without it
+     */
+    public List<ReplayBuffer.Entry<T>> drawReplay(long version, Function<int[], double[]> estimates) {
+        if (estimates != null && config.replayPriority() == ReplayRules.Priority.CURRENT) {
+            replay.reprioritise(ids -> estimates.apply(ids.stream().mapToInt(poolIndex::get).toArray()));
+        }
         return replay.sample(config.replaySize(), ReplayBuffer.drawRandom(config.seed(), version));
     }
 

@@ -46,6 +46,32 @@ public final class RunMetrics {
      * Spearman's rank correlation: Pearson's correlation of the ranks, ties given their average
      * rank. NaN when either side is constant (no ranking to correlate).
      */
+    /**
+     * Expected calibration error of estimates in [0, 1] against observed rates: the estimates binned
+     * into {@code bins} equal tenths (for 10) of [0, 1], and the mean over prompts of
+     * |mean estimate − mean observed| of their bin. NaN without values.
+     */
+    public static double calibrationError(double[] estimates, double[] observed, int bins) {
+        if (estimates.length != observed.length) {
+            throw new IllegalArgumentException(estimates.length + " estimates against " + observed.length);
+        }
+        if (estimates.length == 0) {
+            return Double.NaN;
+        }
+        double[] sumEstimate = new double[bins];
+        double[] sumObserved = new double[bins];
+        for (int i = 0; i < estimates.length; i++) {
+            int bin = Math.min(bins - 1, Math.max(0, (int) (estimates[i] * bins)));
+            sumEstimate[bin] += estimates[i];
+            sumObserved[bin] += observed[i];
+        }
+        double error = 0;
+        for (int b = 0; b < bins; b++) {
+            error += Math.abs(sumEstimate[b] - sumObserved[b]);
+        }
+        return error / estimates.length;
+    }
+
     public static double spearman(double[] x, double[] y) {
         if (x.length != y.length) {
             throw new IllegalArgumentException(x.length + " values against " + y.length);

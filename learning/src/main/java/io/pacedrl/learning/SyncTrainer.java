@@ -26,11 +26,17 @@ public final class SyncTrainer implements AutoCloseable {
 
     /**
      * Held-out pass@1 after {@code step} updates and {@code rollouts} rollouts consumed; the
-     * accuracy of G fresh samples on the probe prompts (drawn uniformly from the pool) and
-     * Spearman of p̂ against it (NaN without p̂).
+     * accuracy of {@code probe-samples} fresh samples on the probe prompts (drawn uniformly from the
+     * pool) and p̂'s fit to it on all of them, on those learned from so far and on those never
+     * scheduled (Spearman and calibration error, NaN without p̂).
      */
-    public record EvalPoint(int step, long rollouts, double passAt1, double probeAccuracy, double probeSpearman,
-                            double seconds) {}
+    public record EvalPoint(int step, long rollouts, double passAt1, double probeAccuracy, HeldOutEvaluation.EstimatorFit probe,
+                            HeldOutEvaluation.EstimatorFit probeScheduled, HeldOutEvaluation.EstimatorFit probeNeverScheduled,
+                            double seconds) {
+        public double probeSpearman() {
+            return probe.spearman();
+        }
+    }
 
     /**
      * The run's results.
@@ -51,11 +57,12 @@ public final class SyncTrainer implements AutoCloseable {
                          List<EvalPoint> evaluations, List<StepRecord> history) {}
 
     /**
-     * Where a run stands after {@code step} steps: the learner's state and the replay buffer; every
-     * other choice is seeded from the step. A trainer started from it (with the same keys, or changed
+     * Where a run stands after {@code step} steps: the learner's state, the replay buffer and which
+     * probe prompts it has learned from; every other choice is seeded from the step. A trainer started from it (with the same keys, or changed
      * ones: a fork) carries on from there.
      */
-    public record Snapshot(int step, long rollouts, PolicyLearner.State learner, ReplayBuffer<Trajectory> replay) {}
+    public record Snapshot(int step, long rollouts, PolicyLearner.State learner, ReplayBuffer<Trajectory> replay,
+                           List<String> learnedProbes) {}
 
     /** Progress after each step. */
     public record Progress(int step, int steps, long rollouts, double meanReward, double heldOutPassAt1) {}
@@ -111,13 +118,14 @@ public final class SyncTrainer implements AutoCloseable {
     public Report run(Snapshot from, Consumer<Progress> progress) {
         learner.restore(from.learner());
         schedule.restoreReplay(from.replay());
+        evaluation.restoreLearned(from.learnedProbes());
         return runFrom(from.step(), from.rollouts(), progress);
     }
 
     /** The run as it stands after {@code report}'s last step. */
     public Snapshot snapshot(Report report) {
         int step = report.history().isEmpty() ? 0 : report.history().get(report.history().size() - 1).step();
-        return new Snapshot(step, report.rollouts(), learner.state(), schedule.replay());
+        return new Snapshot(step, report.rollouts(), learner.state(), schedule.replay(), evaluation.learnedProbes());
     }
 
     private Report runFrom(int first, long rolloutsBefore, Consumer<Progress> progress) {
@@ -143,8 +151,8 @@ public final class SyncTrainer implements AutoCloseable {
     private EvalPoint evaluate(int step, long rollouts, long start) {
         HeldOutEvaluation.Point point = evaluation.evaluate(policy, method.estimatesAccuracy() ? learner::accuracyEstimates : null,
                 step);
-        return new EvalPoint(step, rollouts, point.passAt1(), point.probeAccuracy(), point.probeSpearman(),
-                (System.nanoTime() - start) / 1e9);
+        return new EvalPoint(step, rollouts, point.passAt1(), point.probeAccuracy(), point.probe(), point.probeScheduled(),
+                point.probeNeverScheduled(), (System.nanoTime() - start) / 1e9);
     }
 
     /** One step: schedule (batch step − 1), generate, score, update version step − 1 → step. */
@@ -173,6 +181,7 @@ public final class SyncTrainer implements AutoCloseable {
             generated = (long) groups.size() * config.groupSize();
         }
 
+        groups.forEach(g -> evaluation.learnedFrom(g.prompt()));
         double[] estimates = new double[groups.size()];
         Arrays.fill(estimates, Double.NaN);
         for (int g = 0; g < groups.size(); g++) {
@@ -184,7 +193,9 @@ public final class SyncTrainer implements AutoCloseable {
             }
         }
         List<Trajectory> replayed = method.replay()
-                ? schedule.drawReplay(batch).stream().map(ReplayBuffer.Entry::item).toList() : List.of();
+                ? schedule.drawReplay(batch, method.estimatesAccuracy() ? learner::accuracyEstimates : null).stream()
+                        .map(ReplayBuffer.Entry::item).toList()
+                : List.of();
         LearnerUpdate.Batch update = new LearnerUpdate.Batch(batch, groups, estimates, replayed, true);
         LearnerUpdate.Figures figures = timer.time(Phase.UPDATE, () -> LearnerUpdate.apply(learner, update));
 
@@ -192,7 +203,8 @@ public final class SyncTrainer implements AutoCloseable {
             List<ReplayBuffer.Group<Trajectory>> scored = new ArrayList<>();
             for (int g = 0; g < groups.size(); g++) {
                 scored.add(new ReplayBuffer.Group<>(pool.get(groups.get(g).prompt()).id(), estimates[g],
-                        groups.get(g).trajectories().stream().map(r -> new ReplayBuffer.Trajectory<>(r.id(), r.correct(), r)).toList()));
+                        groups.get(g).trajectories().stream().map(r -> new ReplayBuffer.Trajectory<>(r.id(), r.correct(),
+                                ReplayBuffer.responseOf(r.response()), r)).toList()));
             }
             schedule.offerReplay(scored);
         }

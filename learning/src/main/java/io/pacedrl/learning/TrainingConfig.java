@@ -53,6 +53,10 @@ import java.util.stream.Collectors;
  * @param replayCapacity        C: replay buffer capacity
  * @param replayAdd             K_add: most trajectories added per step
  * @param replaySize            R: replayed trajectories mixed into each update
+ * @param replayOldPolicy       π_old of a replayed trajectory: the learner's pre-update policy
+ *                              ({@code recomputed}) or the recorded behaviour ({@code recorded}, ablation)
+ * @param replayPriority        buffered priorities recomputed against the current p̂ before each draw
+ *                              ({@code current}) or kept as added ({@code recorded}, ablation)
  * @param clipEpsilon           ε of GRPO's ratio clip and FlowRL's weight clip
  * @param klCoefficient         GRPO's KL-to-π_ref coefficient (k3 estimator)
  * @param flowrlBeta            β_F: FlowRL's reward scale
@@ -66,8 +70,10 @@ import java.util.stream.Collectors;
  * @param evalSamples           samples per held-out prompt in the periodic evaluations
  * @param finalSamples          samples per held-out prompt at the end (pass@k for k up to this)
  * @param estimatorWarmupSteps  steps before p̂'s correlation with observed accuracy is counted
- * @param probePrompts          pool prompts drawn uniformly once, whose p̂ is checked against G fresh
+ * @param probePrompts          pool prompts drawn uniformly once, whose p̂ is checked against fresh
  *                              samples at every evaluation
+ * @param probeSamples          samples per probe prompt: the observed accuracy p̂ is compared with (16
+ *                              puts its standard error at ≤ 0.125)
  * @param lookAhead             pipeline: batches the scheduler may run ahead of the learner's newest
  *                              version (1 is lock-step: batch b waits for version b)
  * @param maxStaleness          pipeline: the learner drops groups sampled more than this many versions
@@ -82,9 +88,10 @@ public record TrainingConfig(
         Method method, int steps, long rolloutBudget, int promptsPerStep, int groupSize, double temperature, int maxNewTokens,
         double policyLearningRate, int policyWarmupSteps, double partitionLearningRate, int partitionFitSteps, double beta,
         double tau, int selectionCandidates, int replayCapacity,
-        int replayAdd, int replaySize, double clipEpsilon, double klCoefficient, double flowrlBeta, double oversample,
+        int replayAdd, int replaySize, ReplayRules.OldPolicy replayOldPolicy, ReplayRules.Priority replayPriority,
+        double clipEpsilon, double klCoefficient, double flowrlBeta, double oversample,
         int maxSamplingRounds, int partitionHidden, double partitionDropout, double initialPHat, int evalEvery,
-        int evalPrompts, int evalSamples, int finalSamples, int estimatorWarmupSteps, int probePrompts, int lookAhead,
+        int evalPrompts, int evalSamples, int finalSamples, int estimatorWarmupSteps, int probePrompts, int probeSamples, int lookAhead,
         int maxStaleness, int groupTimeoutSeconds, double accuracyEma, long seed) {
 
     private static final ObjectMapper KEYS = new ObjectMapper()
@@ -96,6 +103,10 @@ public record TrainingConfig(
         // Each key named on its own: a compact constructor's `this` has no fields assigned yet.
         if (method == null) {
             throw new IllegalArgumentException("method must be one of " + Method.keys());
+        }
+        if (replayOldPolicy == null || replayPriority == null) {
+            throw new IllegalArgumentException(replayOldPolicy == null ? "replay-old-policy must be recomputed or recorded"
+                    : "replay-priority must be current or recorded");
         }
         atLeast("steps", steps, 1);
         if (rolloutBudget < 0) {
@@ -118,6 +129,7 @@ public record TrainingConfig(
         atLeast("final-samples", finalSamples, 1);
         atLeast("estimator-warmup-steps", estimatorWarmupSteps, 0);
         atLeast("probe-prompts", probePrompts, 3);
+        atLeast("probe-samples", probeSamples, 1);
         atLeast("look-ahead", lookAhead, 1);
         atLeast("max-staleness", maxStaleness, 0);
         atLeast("group-timeout-seconds", groupTimeoutSeconds, 1);
@@ -137,8 +149,9 @@ public record TrainingConfig(
 
     /** The defaults: PACED-RL on the small model. */
     public static TrainingConfig defaults() {
-        return new TrainingConfig(Method.PACED, 200, 0, 32, 8, 1.0, 24, 2e-4, 10, 1e-2, 8, 0.05, 0.5, 4096, 128, 64, 64, 0.2, 0.0,
-                15.0, 2.0, 4, 256, 0.1, 0.5, 20, 256, 4, 16, 20, 128, 2, 4, 300, 0.3, 1);
+        return new TrainingConfig(Method.PACED, 200, 0, 32, 8, 1.0, 24, 2e-4, 10, 1e-2, 8, 0.05, 0.5, 4096, 128, 64, 64,
+                ReplayRules.OldPolicy.RECOMPUTED, ReplayRules.Priority.CURRENT, 0.2, 0.0,
+                15.0, 2.0, 4, 256, 0.1, 0.5, 20, 256, 4, 16, 20, 128, 16, 2, 4, 300, 0.3, 1);
     }
 
     /** Whether a run that has made {@code updates} updates and consumed {@code rollouts} rollouts is done. */

@@ -158,7 +158,8 @@ class LearningRulesVectorsTest {
             for (JsonNode g : c.get("groups")) {
                 List<ReplayBuffer.Trajectory<String>> trajectories = new ArrayList<>();
                 g.get("trajectories").forEach(t -> trajectories.add(
-                        new ReplayBuffer.Trajectory<>(t.get("id").asText(), t.get("reward").asDouble() == 1, t.get("id").asText())));
+                        new ReplayBuffer.Trajectory<>(t.get("id").asText(), t.get("reward").asDouble() == 1, t.get("id").asText(),
+                                t.get("id").asText())));
                 groups.add(new ReplayBuffer.Group<>(g.get("prompt_id").asText(), g.get("p_hat").asDouble(), trajectories));
             }
             buffer.add(groups);

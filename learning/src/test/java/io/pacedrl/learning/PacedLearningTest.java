@@ -34,7 +34,7 @@ class PacedLearningTest {
         byte[] weights = Files.readAllBytes(WarmStart.obtain(warmStart, dir, progress -> {}).weights());
         TaskSuite suite = TaskSuite.generate(SUITE);
         TrainingConfig config = TrainingConfig.defaults().with(Map.of("steps", 100, "eval-every", 10, "eval-prompts", 300,
-                "eval-samples", 16, "final-samples", 2, "probe-prompts", 512));
+                "eval-samples", 16, "final-samples", 2, "probe-prompts", 512, "probe-samples", 8));
         SyncTrainer.Report report;
         try (SyncTrainer trainer = new SyncTrainer(config, weights, suite.train(), suite.heldOut(), Verifiers.load())) {
             report = trainer.run(progress -> {});

@@ -71,6 +71,40 @@ class PolicyLearnerTest {
         }
     }
 
+    /**
+     * A replayed trajectory is anchored on the learner's pre-update policy: the behaviour log-probs
+     * recorded with it, however old, change nothing. With {@code replay-old-policy: recorded} (the
+     * ablation) they are the anchor, and the update differs.
+     */
+    @Test
+    void aReplayedTrajectorysOldPolicyIsThePreUpdatePolicyUnlessRecordedIsAsked() {
+        Map<String, Object> keys = Map.of("method", "paced", "partition-hidden", 16, "partition-fit-steps", 2);
+        byte[] asRecorded = replayUpdate(TrainingConfig.defaults().with(keys), -1.0f);
+        assertArrayEquals(asRecorded, replayUpdate(TrainingConfig.defaults().with(keys), -40.0f),
+                "the recorded log-probs of a replayed trajectory must not matter when π_old is recomputed");
+        TrainingConfig recorded = TrainingConfig.defaults().with(Map.of("method", "paced", "partition-hidden", 16,
+                "partition-fit-steps", 2, "replay-old-policy", "recorded"));
+        assertNotEquals(Arrays.toString(replayUpdate(recorded, -1.0f)), Arrays.toString(replayUpdate(recorded, -40.0f)),
+                "with replay-old-policy recorded the recorded log-probs are the anchor");
+        assertEquals("replay-old-policy must be one of recomputed, recorded, got 'fresh'", assertThrows(IllegalArgumentException.class,
+                () -> TrainingConfig.defaults().with(Map.of("replay-old-policy", "fresh"))).getMessage());
+    }
+
+    /** The weights after one update whose replayed trajectory recorded {@code behaviour} per token. */
+    private static byte[] replayUpdate(TrainingConfig config, float behaviour) {
+        try (PolicyLearner learner = new PolicyLearner(config, reference, POOL)) {
+            Engine.getInstance().setRandomSeed(77);
+            List<Group> groups = batch(learner, 1);
+            List<Trajectory> fresh = groups.stream().flatMap(g -> g.trajectories().stream()).toList();
+            int[] response = CharTokenizer.ASCII.encodeResponse("42");
+            float[] old = new float[response.length];
+            Arrays.fill(old, behaviour);
+            Trajectory replayed = new Trajectory("old/0", 2, learner.promptTokens(2), response, old, 1.0, true);
+            learner.update(5, groups, fresh, List.of(replayed), false);
+            return learner.state().weights();
+        }
+    }
+
     @Test
     void aRestoredLearnerUpdatesExactlyAsTheOriginal() {
         for (Method method : List.of(Method.PACED, Method.GRPO, Method.FLOWRL)) {

@@ -66,9 +66,9 @@ class SchedulingAndReplayTest {
     @Test
     void replayDrawsInProportionToPriorityWithoutRepeats() {
         ReplayBuffer<String> buffer = new ReplayBuffer<>(10, 10);
-        List<ReplayBuffer.Trajectory<String>> high = List.of(new ReplayBuffer.Trajectory<>("h", true, "h"));
-        List<ReplayBuffer.Trajectory<String>> low = List.of(new ReplayBuffer.Trajectory<>("l", true, "l"),
-                new ReplayBuffer.Trajectory<>("wrong", false, "wrong"));
+        List<ReplayBuffer.Trajectory<String>> high = List.of(new ReplayBuffer.Trajectory<>("h", true, "h", "h"));
+        List<ReplayBuffer.Trajectory<String>> low = List.of(new ReplayBuffer.Trajectory<>("l", true, "l", "l"),
+                new ReplayBuffer.Trajectory<>("wrong", false, "wrong", "wrong"));
         // Groups of one correct out of 1 and of 2: priorities |1 − 0.1| = 0.9 and |0.5 − 0.2| = 0.3.
         buffer.add(List.of(new ReplayBuffer.Group<>("a", 0.1, high), new ReplayBuffer.Group<>("b", 0.2, low)));
         assertEquals(List.of("h", "l"), buffer.entries().stream().map(ReplayBuffer.Entry::id).toList(), "wrong answers are never buffered");
@@ -84,15 +84,46 @@ class SchedulingAndReplayTest {
     }
 
     @Test
+    void theBufferHoldsOnePromptResponsePairOnce() {
+        ReplayBuffer<String> buffer = new ReplayBuffer<>(10, 10);
+        // Two of a's three successes answered "12"; b's "12" is another prompt's and is kept.
+        buffer.add(List.of(new ReplayBuffer.Group<>("a", 0.5, List.of(new ReplayBuffer.Trajectory<>("a0", true, "12", ""),
+                new ReplayBuffer.Trajectory<>("a1", true, "12", ""), new ReplayBuffer.Trajectory<>("a2", true, "13", ""))),
+                new ReplayBuffer.Group<>("b", 0.5, List.of(new ReplayBuffer.Trajectory<>("b0", true, "12", "")))));
+        assertEquals(List.of("a0", "a2", "b0"), buffer.entries().stream().map(ReplayBuffer.Entry::id).sorted().toList());
+        // A later step answers a with "13" again, which replaces the held a2, and with "14", which is new.
+        List<ReplayBuffer.Entry<String>> added = buffer.add(List.of(new ReplayBuffer.Group<>("a", 0.1, List.of(
+                new ReplayBuffer.Trajectory<>("a9", true, "13", ""), new ReplayBuffer.Trajectory<>("a8", true, "14", "")))));
+        assertEquals(List.of("a8", "a9"), added.stream().map(ReplayBuffer.Entry::id).toList());
+        assertEquals(List.of("a0", "a8", "a9", "b0"), buffer.entries().stream().map(ReplayBuffer.Entry::id).sorted().toList());
+    }
+
+    @Test
+    void reprioritisingRanksByHowWrongTheCurrentEstimateIs() {
+        ReplayBuffer<String> buffer = new ReplayBuffer<>(10, 10);
+        // a: 1 of 2 correct, scheduled at p̂ 0.9 (priority 0.4); b: 2 of 2, scheduled at 0.5 (priority 0.5).
+        buffer.add(List.of(new ReplayBuffer.Group<>("a", 0.9, List.of(new ReplayBuffer.Trajectory<>("a0", true, "1", ""),
+                new ReplayBuffer.Trajectory<>("a1", false, "2", ""))),
+                new ReplayBuffer.Group<>("b", 0.5, List.of(new ReplayBuffer.Trajectory<>("b0", true, "1", ""),
+                        new ReplayBuffer.Trajectory<>("b1", true, "2", "")))));
+        assertEquals(List.of("b0", "b1", "a0"), buffer.entries().stream().map(ReplayBuffer.Entry::id).toList());
+        // Z_φ has since learned b (p̂ 0.95) and still thinks a is easy (p̂ 1.0).
+        buffer.reprioritise(prompts -> prompts.stream().mapToDouble(p -> p.equals("a") ? 1.0 : 0.95).toArray());
+        assertEquals(List.of("a0", "b0", "b1"), buffer.entries().stream().map(ReplayBuffer.Entry::id).toList());
+        assertEquals(0.5, buffer.entries().get(0).priority(), 1e-12);
+        assertEquals(0.05, buffer.entries().get(1).priority(), 1e-12);
+    }
+
+    @Test
     void replayAddsAtMostKAddAndKeepsTheNewerOnTies() {
         ReplayBuffer<String> buffer = new ReplayBuffer<>(2, 1);
-        buffer.add(List.of(new ReplayBuffer.Group<>("a", 0.5, List.of(new ReplayBuffer.Trajectory<>("b1", true, "")))));
-        buffer.add(List.of(new ReplayBuffer.Group<>("a", 0.5, List.of(new ReplayBuffer.Trajectory<>("a1", true, ""),
-                new ReplayBuffer.Trajectory<>("a2", true, "")))));
+        buffer.add(List.of(new ReplayBuffer.Group<>("a", 0.5, List.of(new ReplayBuffer.Trajectory<>("b1", true, "b1", "")))));
+        buffer.add(List.of(new ReplayBuffer.Group<>("a", 0.5, List.of(new ReplayBuffer.Trajectory<>("a1", true, "a1", ""),
+                new ReplayBuffer.Trajectory<>("a2", true, "a2", "")))));
         // Step 2 offered two candidates but K_add is 1: a1 (smaller id) is added.
         assertEquals(List.of("a1", "b1"), buffer.entries().stream().map(ReplayBuffer.Entry::id).toList());
         List<ReplayBuffer.Entry<String>> kept = buffer.add(List.of(new ReplayBuffer.Group<>("c", 0.5,
-                List.of(new ReplayBuffer.Trajectory<>("z9", true, "")))));
+                List.of(new ReplayBuffer.Trajectory<>("z9", true, "z9", "")))));
         // Equal priorities, capacity 2: the newest entries stay, even with a larger id.
         assertEquals(List.of("z9", "a1"), buffer.entries().stream().map(ReplayBuffer.Entry::id).toList());
         assertEquals(1, kept.size());
@@ -110,6 +141,16 @@ class SchedulingAndReplayTest {
         assertTrue(!dynamic.needsMore(), "the round limit is reached");
         assertEquals(List.of("mixed-1"), dynamic.batch());
         assertEquals(4, dynamic.offered());
+    }
+
+    @Test
+    void calibrationErrorIsTheBinWeightedGapBetweenEstimateAndObservation() {
+        // Bin 0.1–0.2: estimates 0.1, 0.15 (mean 0.125) against 0.0, 0.5 (0.25); bin 0.9–1: 1.0 against 1.0.
+        double[] estimates = {0.1, 0.15, 1.0};
+        double[] observed = {0.0, 0.5, 1.0};
+        assertEquals((2 * 0.125 + 0) / 3, RunMetrics.calibrationError(estimates, observed, 10), 1e-12);
+        assertEquals(0.0, RunMetrics.calibrationError(new double[] {0.3, 0.7}, new double[] {0.3, 0.7}, 10), 1e-12);
+        assertTrue(Double.isNaN(RunMetrics.calibrationError(new double[0], new double[0], 10)));
     }
 
     @Test

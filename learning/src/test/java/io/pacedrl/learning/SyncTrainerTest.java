@@ -91,6 +91,27 @@ class SyncTrainerTest {
         }
     }
 
+    /**
+     * p̂'s fit on the probe prompts is reported apart for those learned from and those never
+     * scheduled: none are learned from before the first update, some after three on a pool of 12.
+     */
+    @Test
+    void theEstimatorIsMeasuredOnProbePromptsLearnedFromAndNeverScheduledApart() {
+        TrainingConfig config = small(Method.PACED_REPLAY).with(Map.of("probe-samples", 16));
+        SyncTrainer.Report report;
+        try (SyncTrainer trainer = new SyncTrainer(config, weights, suite.train().subList(0, 12), suite.heldOut(), Verifiers.load())) {
+            report = trainer.run(p -> {});
+        }
+        SyncTrainer.EvalPoint first = report.evaluations().get(0);
+        SyncTrainer.EvalPoint last = report.evaluations().get(report.evaluations().size() - 1);
+        assertEquals(8, first.probe().prompts());
+        assertEquals(0, first.probeScheduled().prompts());
+        assertEquals(8, first.probeNeverScheduled().prompts());
+        assertTrue(last.probeScheduled().prompts() > 0, last.toString());
+        assertEquals(8, last.probeScheduled().prompts() + last.probeNeverScheduled().prompts());
+        assertTrue(last.probe().calibrationError() >= 0 && last.probe().calibrationError() <= 1, last.toString());
+    }
+
     @Test
     void aRunIsReproducibleFromItsSeed() {
         TrainingConfig config = small(Method.PACED);

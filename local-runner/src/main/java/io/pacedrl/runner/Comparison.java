@@ -20,6 +20,9 @@ import java.util.function.Function;
 final class Comparison {
     /** The methods PACED-RL is measured against; the PACED-RL ablations are not baselines. */
     static final List<Method> BASELINES = List.of(Method.GRPO, Method.FLOWRL, Method.DYNAMIC_SAMPLING);
+    /** The estimator's figures on the probe prompts that the health table averages (after the estimator's warm-up). */
+    static final List<String> PROBE_HEALTH = List.of(MetricNames.PROBE_SPEARMAN, MetricNames.PROBE_SPEARMAN_UNSCHEDULED,
+            MetricNames.PROBE_CALIBRATION_ERROR, MetricNames.PROBE_CALIBRATION_ERROR_UNSCHEDULED);
 
     private Comparison() {}
 
@@ -116,9 +119,11 @@ final class Comparison {
                 finals.put(key, Stat.of(done.stream().map(r -> number(r.finalEvaluation().get(key))).toList()));
             }
             Map<String, Stat> health = new LinkedHashMap<>();
-            health.put(MetricNames.PROBE_SPEARMAN, method.estimatesAccuracy() ? Stat.of(done.stream().map(r -> mean(r.evaluations().stream()
-                    .filter(e -> number(e.get("version")) >= r.config().estimatorWarmupSteps()).toList(), MetricNames.PROBE_SPEARMAN)).toList())
-                    : Stat.of(List.of()));
+            for (String probe : PROBE_HEALTH) {
+                health.put(probe, method.estimatesAccuracy() ? Stat.of(done.stream().map(r -> mean(r.evaluations().stream()
+                        .filter(e -> number(e.get("version")) >= r.config().estimatorWarmupSteps()).toList(), probe)).toList())
+                        : Stat.of(List.of()));
+            }
             health.put(MetricNames.BETA_KL, Stat.of(done.stream().map(r -> mean(r.metrics(), MetricNames.BETA_KL)).toList()));
             health.put(MetricNames.INFORMATIVE_SHARE, Stat.of(done.stream().map(r -> mean(r.metrics(), MetricNames.INFORMATIVE_SHARE)).toList()));
             results.add(new MethodResult(method.key(), done.size(), failed, accuracy, accuracy.last(), finals, Double.NaN, Double.NaN,

@@ -82,11 +82,17 @@ final class ComparisonReport {
         }
 
         html.append("<h2>Estimator health</h2>\n<p>Means over training. Spearman of p̂ with the probe prompts' observed accuracy"
-                + " (methods whose log Z is an accuracy estimate, from estimator-warmup-steps on); β·KL and the share of groups"
-                + " with signal per update.</p>\n");
-        table(html, List.of("method", "probe Spearman", "β·KL", "groups with signal"), methods.stream().map(m -> List.of(m.method(),
-                Comparison.format(m.health().get(MetricNames.PROBE_SPEARMAN)), Comparison.format(m.health().get(MetricNames.BETA_KL)),
-                Comparison.format(m.health().get(MetricNames.INFORMATIVE_SHARE)))).toList());
+                + " and p̂'s expected calibration error (10 bins), on all probe prompts and on those never scheduled (what Z_φ"
+                + " generalises from the embedding alone), for methods whose log Z is an accuracy estimate, from"
+                + " estimator-warmup-steps on; β·KL and the share of groups with signal per update.</p>\n");
+        table(html, List.of("method", "probe Spearman", "never scheduled", "calibration error", "never scheduled", "β·KL",
+                "groups with signal"), methods.stream().map(m -> {
+                    List<String> row = new ArrayList<>(List.of(m.method()));
+                    Comparison.PROBE_HEALTH.forEach(key -> row.add(Comparison.format(m.health().get(key))));
+                    row.add(Comparison.format(m.health().get(MetricNames.BETA_KL)));
+                    row.add(Comparison.format(m.health().get(MetricNames.INFORMATIVE_SHARE)));
+                    return row;
+                }).toList());
         for (int i = 2; i < plots.size() - 1; i++) {
             RunReport.image(html, plots.get(i));
         }

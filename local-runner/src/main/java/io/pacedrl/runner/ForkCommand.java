@@ -115,7 +115,8 @@ final class ForkCommand implements Callable<Integer> {
         Files.createDirectories(runDir);
         ForkStart.Parent parent = new ForkStart.Parent(origin.parentRunId(), at, origin.weightsSha256());
         ForkStart.write(runDir.resolve("checkpoints"), origin.parent().reference(), origin.state(), parent,
-                origin.config().method().key(), origin.config().method().estimatesAccuracy(), origin.rolloutsLearned());
+                origin.config().method().key(), origin.config().method().estimatesAccuracy(), origin.rolloutsLearned(),
+                ForkStart.promptsLearned(origin.parent(), at));
         Map<String, Object> forkFile = new LinkedHashMap<>();
         Map<String, Object> parentKeys = new LinkedHashMap<>();
         parentKeys.put("run-id", parent.runId());
@@ -199,9 +200,11 @@ final class ForkCommand implements Callable<Integer> {
         long start = System.nanoTime();
         List<Reproduction.Check> mismatched = new ArrayList<>();
         PolicyLearner.State state;
+        ForkStart.ReplayRebuild replay = new ForkStart.ReplayRebuild(parent, at, config);
         try (ProgressBar bar = ProgressBars.create("reproduce " + parent.runId(), at + 1)) {
             state = Reproduction.stateAt(parent, at, recomputed -> {
                 bar.step();
+                replay.accept(recomputed);
                 if (!recomputed.check().matches()) {
                     mismatched.add(recomputed.check());
                 }
@@ -215,13 +218,13 @@ final class ForkCommand implements Callable<Integer> {
         }
         out.printf("reproduced versions 0–%d of %s match their record (%.1f s): the fork starts from that state%n", at, parent.runId(),
                 (System.nanoTime() - start) / 1e9);
-        List<ReplaySeed> replay = config.method().replay() ? ForkStart.replaySeed(parent, at, config) : List.of();
+        List<ReplaySeed> seed = config.method().replay() ? replay.seed() : List.of();
         if (config.method().replay()) {
-            out.printf("replay     %d trajectories in the buffer carried over%n", replay.size());
+            out.printf("replay     %d trajectories in the buffer carried over%n", seed.size());
         }
         PoolTopic.Pool pool = PoolTopic.read(cluster.bootstrapServers(), new Topics(prefix,
                 new SchemaRegistryClient(cluster.schemaRegistryUrl())), config.seed());
-        return new Origin(parent, state, pool, replay, ForkStart.rolloutsLearned(parent, at), config, parent.runId(),
+        return new Origin(parent, state, pool, seed, ForkStart.rolloutsLearned(parent, at), config, parent.runId(),
                 parent.version(at).getWeightsSha256());
     }
 

@@ -74,7 +74,7 @@ final class SampleRecords {
                         List.of(new ScheduledGroup(scheduleId, prompt.getId(), 0.5)))).build();
         replay = ReplayRecord.newBuilder().setTrajectory(scoredRollout).setPriority(0.403).setAddedAtVersion(1)
                 .setForLearnerVersion(2).setSampleIndex(0).build();
-        replaySeed = new ReplaySeed(scoredRollout, 0.403, 1L, 1L, 2L);
+        replaySeed = new ReplaySeed(scoredRollout, 0.403, 1L, 1L, 2L, 0.875);
         deadLetter = DeadLetter.newBuilder().setSourceTopic("rollouts").setPartition(2).setOffset(118)
                 .setValue(ByteBuffer.wrap("not avro".getBytes(StandardCharsets.UTF_8)))
                 .setErrorType("NOT_CONFLUENT_FRAMING").setReason("first byte is 0x6e, not the magic byte 0x00")

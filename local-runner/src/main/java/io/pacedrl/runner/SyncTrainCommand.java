@@ -151,6 +151,11 @@ final class SyncTrainCommand implements Callable<Integer> {
                 report.config().finalSamples(), report.averageAtK(), report.distinctCorrect());
         out.printf("estimator  Spearman(p̂, group accuracy) %.3f after step %d; mean β·KL %.2e; groups with signal %.0f%%%n",
                 report.pHatSpearman(), report.config().estimatorWarmupSteps(), report.meanBetaKl(), 100 * report.meanSignalShare());
+        SyncTrainer.EvalPoint end = report.evaluations().get(report.evaluations().size() - 1);
+        if (report.config().method().estimatesAccuracy()) {
+            out.printf("probe      %s%n", ProbeFit.describe(end.probe(), end.probeScheduled(), end.probeNeverScheduled(),
+                    report.config().probeSamples()));
+        }
         StringBuilder time = new StringBuilder();
         report.timeShare().forEach((phase, share) -> time.append(String.format(" %s %.0f%%", phase, 100 * share)));
         out.printf("time      %s%n", time);

@@ -241,8 +241,11 @@ final class TrainCommand implements Callable<Integer> {
         });
         lines.put("final", String.format("%savg@%.0f %.3f, distinct correct answers per solved prompt %.2f", passAtK,
                 num(r.finalEvaluation(), "samples"), num(r.finalEvaluation(), MetricNames.AVERAGE_AT_K), num(r.finalEvaluation(), MetricNames.DISTINCT_CORRECT)));
-        lines.put("estimator", String.format("probe Spearman(p̂, accuracy) %.2f at the end; mean β·KL %.1e; groups with signal %.0f%%",
-                num(last, MetricNames.PROBE_SPEARMAN), mean(r.metrics(), MetricNames.BETA_KL), 100 * mean(r.metrics(), MetricNames.INFORMATIVE_SHARE)));
+        lines.put("estimator", String.format("mean β·KL %.1e; groups with signal %.0f%%", mean(r.metrics(), MetricNames.BETA_KL),
+                100 * mean(r.metrics(), MetricNames.INFORMATIVE_SHARE)));
+        if (r.config().method().estimatesAccuracy()) {
+            lines.put("probe", ProbeFit.describe(last, r.config().probeSamples()));
+        }
         String window = r.windowSeconds() > 0 ? String.format("%.1f rollouts/s over updates %d–%d (%.0f s)",
                 r.windowRollouts() / r.windowSeconds(), r.windowFrom(), (long) num(end, "version"),
                 r.windowSeconds()) : "no update ran in this process";

@@ -46,7 +46,8 @@ class TrainCommandTest {
         CommandRun run = CommandRun.of(small("--method", "paced", "--run-id", "e2e", "--run-dir", runDir.toString()).toArray(String[]::new));
         assertEquals(0, run.exitCode(), run.out() + run.err());
         assertTrue(run.out().startsWith("run        e2e: paced, asynchronous (look-ahead 2), 5 updates of 4 prompts × 4 rollouts"), run.out());
-        for (String line : List.of("held-out   pass@1 ", "final      pass@1 ", "estimator  probe", "pipeline   ", "learner    model",
+        for (String line : List.of("held-out   pass@1 ", "final      pass@1 ", "estimator  mean β·KL", "probe      p̂ against 16 samples",
+                "pipeline   ", "learner    model",
                 "cpu        learner", "files      ")) {
             assertTrue(run.out().lines().anyMatch(l -> l.startsWith(line)), line + " in " + run.out());
         }
@@ -71,6 +72,15 @@ class TrainCommandTest {
         result.get("evaluations").forEach(e -> evaluated.add(e.get("version").asLong()));
         assertEquals(List.of(0L, 2L, 4L, 5L), evaluated, "held-out accuracy at versions 0, 2, 4 and the last");
         result.get("evaluations").forEach(e -> assertTrue(e.get(MetricNames.PASS_AT_1).asDouble() >= 0));
+        // p̂'s fit on the probe prompts, split by whether the learner has learned from them.
+        JsonNode firstEvaluation = result.get("evaluations").get(0);
+        assertEquals(0, firstEvaluation.get(MetricNames.PROBE_SCHEDULED).asInt(), "nothing learned from at version 0");
+        result.get("evaluations").forEach(e -> {
+            assertEquals(8, e.get(MetricNames.PROBE_PROMPTS).asInt());
+            assertTrue(e.get(MetricNames.PROBE_SCHEDULED).asInt() <= 8);
+            double error = e.get(MetricNames.PROBE_CALIBRATION_ERROR).asDouble();
+            assertTrue(error >= 0 && error <= 1, e.toString());
+        });
         assertTrue(result.get("finalEvaluation").has("pass@4"));
         assertTrue(result.get("windowCpuSeconds").get("generator").asDouble() > 0);
         assertTrue(Files.readString(runDir.resolve("config.yaml")).contains("look-ahead: 2"));

@@ -1,0 +1,71 @@
+package io.pacedrl.learning;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonValue;
+import java.util.Arrays;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+
+/** The two choices of how replay follows the method, each a training key with an ablation. */
+public final class ReplayRules {
+
+    private ReplayRules() {}
+
+    /** The value whose key is {@code key}, or an error naming the training key and its values. */
+    private static <E> E ofKey(String trainingKey, E[] values, Function<E, String> keyOf, String key) {
+        return Arrays.stream(values).filter(v -> keyOf.apply(v).equals(key)).findFirst().orElseThrow(() -> new IllegalArgumentException(
+                trainingKey + " must be one of " + Arrays.stream(values).map(keyOf).collect(Collectors.joining(", ")) + ", got '" + key
+                        + "'"));
+    }
+
+    /**
+     * {@code replay-old-policy}: the π_old a replayed trajectory's trajectory-balance residual is
+     * anchored on. {@code recomputed} (the method, as verl runs it): the learner's pre-update
+     * policy, scored in the update itself; {@code recorded}: the behaviour log-probs the generator
+     * recorded when it sampled the trajectory, possibly many versions old (the ablation).
+     */
+    public enum OldPolicy {
+        RECOMPUTED("recomputed"), RECORDED("recorded");
+
+        private final String key;
+
+        OldPolicy(String key) {
+            this.key = key;
+        }
+
+        @JsonValue
+        public String key() {
+            return key;
+        }
+
+        @JsonCreator
+        public static OldPolicy of(String key) {
+            return ofKey("replay-old-policy", values(), OldPolicy::key, key);
+        }
+    }
+
+    /**
+     * {@code replay-priority}: {@code current} recomputes every buffered entry's priority against
+     * p̂ from the current Z_φ before each draw, so that a prompt the estimate has caught up with
+     * stops being drawn; {@code recorded} keeps the priority an entry came in with (the ablation).
+     */
+    public enum Priority {
+        CURRENT("current"), RECORDED("recorded");
+
+        private final String key;
+
+        Priority(String key) {
+            this.key = key;
+        }
+
+        @JsonValue
+        public String key() {
+            return key;
+        }
+
+        @JsonCreator
+        public static Priority of(String key) {
+            return ofKey("replay-priority", values(), Priority::key, key);
+        }
+    }
+}
