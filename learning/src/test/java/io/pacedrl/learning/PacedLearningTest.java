@@ -21,7 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * warm start's, and p̂ ranks pool prompts by the accuracy fresh samples then show.
  */
 class PacedLearningTest {
-    private static final TaskSuite.Config SUITE = new TaskSuite.Config(1, 3_000, 300, 0.5);
+    private static final TaskSuite.Config SUITE = new TaskSuite.Config(1, 3_000, 300, 0.5, 0.0);
 
     @TempDir
     Path dir;

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The trainer's mechanics on a tiny model: every method runs, counts and times what it did. */
 class SyncTrainerTest {
-    private static final TaskSuite.Config SUITE = new TaskSuite.Config(3, 400, 40, 0.5);
+    private static final TaskSuite.Config SUITE = new TaskSuite.Config(3, 400, 40, 0.5, 0.0);
     private static final WarmStart.Config TINY = new WarmStart.Config(
             new Transformer.Config(CharTokenizer.ASCII.vocabularySize(), 32, 2, 2, 48, 0f, true), SUITE, 60, 32, 3e-3f, 5, 7, 16, 2);
 

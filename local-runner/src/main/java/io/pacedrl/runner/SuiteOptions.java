@@ -26,6 +26,6 @@ public final class SuiteOptions {
             throw new ParameterException(command.commandLine(), "--pool-size must be ≥ 1, got " + poolSize);
         }
         TaskSuite.Config defaults = TaskSuite.Config.DEFAULT;
-        return TaskSuite.generate(new TaskSuite.Config(defaults.seed(), poolSize, defaults.heldOutSize(), defaults.countdownShare()));
+        return TaskSuite.generate(defaults.withTrainSize(poolSize));
     }
 }

@@ -58,6 +58,10 @@ final class WarmStartCommand implements Callable<Integer> {
     @Option(names = "--countdown-share", paramLabel = "P", description = "Share of countdown prompts (default: ${DEFAULT-VALUE}).")
     double countdownShare = DEFAULTS.suite().countdownShare();
 
+    @Option(names = "--aggregate-share", paramLabel = "P", description = "Share of aggregate prompts (max, min, sum of a list); "
+            + "the rest are arith (default: ${DEFAULT-VALUE}).")
+    double aggregateShare = DEFAULTS.suite().aggregateShare();
+
     @Option(names = "--eval-prompts", paramLabel = "N", description = "Pool prompts evaluated for the histogram (default: ${DEFAULT-VALUE}).")
     int evalPrompts = DEFAULTS.evalPoolPrompts();
 
@@ -79,7 +83,7 @@ final class WarmStartCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         WarmStart.Config config;
         try {
-            config = new WarmStart.Config(model.config(), new TaskSuite.Config(seed, trainSize, heldOutSize, countdownShare),
+            config = new WarmStart.Config(model.config(), new TaskSuite.Config(seed, trainSize, heldOutSize, countdownShare, aggregateShare),
                     steps, batchSize, learningRate, warmupSteps, seed, evalPrompts, samples);
         } catch (IllegalArgumentException e) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
@@ -108,8 +112,9 @@ final class WarmStartCommand implements Callable<Integer> {
         StringBuilder levels = new StringBuilder();
         report.heldOutByLevel().forEach((level, pass) -> levels.append(String.format(" %s %.2f", level, pass)));
         out.printf("by level  %s%n", levels);
-        out.printf("pool       pass@1 %.3f; prompts by correct samples of %d: %s%n", report.poolPassAt1(),
-                report.samplesPerPrompt(), java.util.Arrays.toString(report.poolHistogram()));
+        out.printf("pool       pass@1 %.3f; prompts by correct samples of %d: %s; %.0f%% with 0 < correct < %d (a learning signal)%n",
+                report.poolPassAt1(), report.samplesPerPrompt(), java.util.Arrays.toString(report.poolHistogram()),
+                100 * report.learnableShare(), report.samplesPerPrompt());
 
         List<String> labels = new ArrayList<>();
         List<Integer> counts = new ArrayList<>();

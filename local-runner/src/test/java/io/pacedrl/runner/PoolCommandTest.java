@@ -43,7 +43,7 @@ class PoolCommandTest {
     /** The id of one prompt of the generated suite with a pool of 60 (its first). */
     private static String firstPromptId() {
         TaskSuite.Config defaults = TaskSuite.Config.DEFAULT;
-        return TaskSuite.generate(new TaskSuite.Config(defaults.seed(), 60, defaults.heldOutSize(), defaults.countdownShare())).train()
+        return TaskSuite.generate(defaults.withTrainSize(60)).train()
                 .get(0).id();
     }
 }

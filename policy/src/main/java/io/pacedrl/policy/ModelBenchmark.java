@@ -51,7 +51,7 @@ public final class ModelBenchmark {
              AdamW optimizer = new AdamW(model.parameters(), AdamW.Config.DEFAULT)) {
             progress.accept("training");
             SupervisedStep training = new SupervisedStep(model, optimizer);
-            Iterator<TaskFamily.Example> examples = TaskSuite.generate(new TaskSuite.Config(config.seed(), 1, 0, 0.5))
+            Iterator<TaskFamily.Example> examples = TaskSuite.generate(new TaskSuite.Config(config.seed(), 1, 0, 0.5, 0.0))
                     .demonstrations(config.seed());
             DemonstrationBatches batches = new DemonstrationBatches(examples, tokenizer, config.trainBatch(), 16, config.seed());
             long tokens = 0;

@@ -2,6 +2,7 @@ package io.pacedrl.policy;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.pacedrl.tasks.TaskPrompt;
@@ -13,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -67,7 +69,7 @@ public final class WarmStart {
         /** The default warm start for the default task suite (about 4 minutes on 2 cores). */
         public static Config defaults() {
             return new Config(Transformer.Config.defaults(CharTokenizer.ASCII.vocabularySize()), TaskSuite.Config.DEFAULT,
-                    3000, 64, 1e-3f, 100, 1, 512, 8);
+                    3000, 64, 1e-3f, 100, 1, 512, 16);
         }
 
         /** A short hex hash of everything that determines the trained weights and their report. */
@@ -89,7 +91,16 @@ public final class WarmStart {
      */
     public record Report(String configHash, String checksum, int steps, double trainSeconds, double tokensPerSecond,
                          double finalLoss, int samplesPerPrompt, int[] poolHistogram, double poolPassAt1,
-                         double heldOutPassAt1, Map<String, Double> heldOutByLevel, List<double[]> lossCurve) {}
+                         double heldOutPassAt1, Map<String, Double> heldOutByLevel, List<double[]> lossCurve) {
+
+        /** Share of the evaluated pool prompts with some but not all samples correct: where a group has a signal. */
+        @JsonIgnore
+        public double learnableShare() {
+            int total = Arrays.stream(poolHistogram).sum();
+            int partial = total - poolHistogram[0] - poolHistogram[poolHistogram.length - 1];
+            return total == 0 ? 0 : partial / (double) total;
+        }
+    }
 
     /** A progress report while training. */
     public record Progress(int step, int steps, float loss, double tokensPerSecond) {}

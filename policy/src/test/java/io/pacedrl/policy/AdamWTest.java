@@ -22,7 +22,7 @@ class AdamWTest {
              AdamW optimizer = new AdamW(model.parameters(), AdamW.Config.DEFAULT)) {
             SupervisedStep training = new SupervisedStep(model, optimizer);
             DemonstrationBatches batches = new DemonstrationBatches(
-                    TaskSuite.generate(new TaskSuite.Config(1, 10, 10, 0.5)).demonstrations(2), CharTokenizer.ASCII, 8, 2, 1);
+                    TaskSuite.generate(new TaskSuite.Config(1, 10, 10, 0.5, 0.0)).demonstrations(2), CharTokenizer.ASCII, 8, 2, 1);
             DemonstrationBatches.Batch first = batches.next();
             training.step(manager, first.prompts(), first.responses(), 1e-3f);
             model.sample(first.prompts(), new Transformer.SamplingConfig(1f, 0.9f, 8), 1);

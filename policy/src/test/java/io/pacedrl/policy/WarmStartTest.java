@@ -19,7 +19,7 @@ class WarmStartTest {
     /** Small enough to train in seconds; dropout on, so its random masks must be seeded too. */
     private static final WarmStart.Config TINY = new WarmStart.Config(
             new Transformer.Config(CharTokenizer.ASCII.vocabularySize(), 32, 2, 2, 48, 0.1f, true),
-            new TaskSuite.Config(3, 300, 50, 0.5), 40, 16, 3e-3f, 5, 7, 20, 2);
+            new TaskSuite.Config(3, 300, 50, 0.5, 0.0), 40, 16, 3e-3f, 5, 7, 20, 2);
 
     @TempDir
     Path dir;

@@ -14,7 +14,7 @@ import java.util.stream.Stream;
  * so disjoint texts mean disjoint ids.
  */
 public final class TaskSuite {
-    private static final List<TaskFamily> FAMILIES = List.of(new Arithmetic(), new Countdown());
+    private static final List<TaskFamily> FAMILIES = List.of(new Arithmetic(), new Countdown(), new Aggregate());
 
     private final Config config;
     private final List<TaskPrompt> train;
@@ -25,18 +25,25 @@ public final class TaskSuite {
      * @param seed         the seed everything is drawn from
      * @param trainSize    prompts in the training pool
      * @param heldOutSize  prompts held out for evaluation
-     * @param countdownShare share of prompts from the countdown family; the rest are arith
+     * @param countdownShare share of prompts from the countdown family
+     * @param aggregateShare share of prompts from the aggregate family; the rest are arith
      */
-    public record Config(long seed, int trainSize, int heldOutSize, double countdownShare) {
-        public static final Config DEFAULT = new Config(1, 20_000, 1_000, 0.5);
+    public record Config(long seed, int trainSize, int heldOutSize, double countdownShare, double aggregateShare) {
+        public static final Config DEFAULT = new Config(1, 20_000, 1_000, 0.3, 0.4);
 
         public Config {
             if (trainSize < 1 || heldOutSize < 0) {
                 throw new IllegalArgumentException("trainSize must be ≥ 1 and heldOutSize ≥ 0");
             }
-            if (!(countdownShare >= 0 && countdownShare <= 1)) {
-                throw new IllegalArgumentException("countdownShare must be in [0, 1], got " + countdownShare);
+            if (!(countdownShare >= 0 && aggregateShare >= 0 && countdownShare + aggregateShare <= 1)) {
+                throw new IllegalArgumentException("countdownShare and aggregateShare must be ≥ 0 and add up to at most 1, got "
+                        + countdownShare + " and " + aggregateShare);
             }
+        }
+
+        /** The same suite with a training pool of {@code size} prompts. */
+        public Config withTrainSize(int size) {
+            return new Config(seed, size, heldOutSize, countdownShare, aggregateShare);
         }
     }
 
@@ -121,7 +128,9 @@ public final class TaskSuite {
     private static Iterator<TaskFamily.Example> examples(Config config, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
         return Stream.generate(() -> {
-            TaskFamily family = random.nextDouble() < config.countdownShare() ? FAMILIES.get(1) : FAMILIES.get(0);
+            double u = random.nextDouble();
+            TaskFamily family = u < config.countdownShare() ? FAMILIES.get(1)
+                    : u < config.countdownShare() + config.aggregateShare() ? FAMILIES.get(2) : FAMILIES.get(0);
             return family.generate(random, level(family, random));
         }).iterator();
     }

@@ -13,7 +13,7 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 class TaskSuiteTest {
-    private static final TaskSuite.Config SMALL = new TaskSuite.Config(7, 3_000, 500, 0.5);
+    private static final TaskSuite.Config SMALL = new TaskSuite.Config(7, 3_000, 500, 0.3, 0.4);
 
     @Test
     void sameSeedGivesTheSameSuiteAndAnotherSeedAnother() {
@@ -21,7 +21,7 @@ class TaskSuiteTest {
         TaskSuite again = TaskSuite.generate(SMALL);
         assertEquals(first.train(), again.train());
         assertEquals(first.heldOut(), again.heldOut());
-        TaskSuite other = TaskSuite.generate(new TaskSuite.Config(8, 3_000, 500, 0.5));
+        TaskSuite other = TaskSuite.generate(new TaskSuite.Config(8, 3_000, 500, 0.3, 0.4));
         assertNotEquals(first.train(), other.train());
     }
 
@@ -46,12 +46,43 @@ class TaskSuiteTest {
         TaskSuite suite = TaskSuite.generate(SMALL);
         Map<String, Set<Integer>> levels = new TreeMap<>();
         suite.train().forEach(p -> levels.computeIfAbsent(p.family(), f -> new HashSet<>()).add(p.difficulty()));
-        assertEquals(Map.of("arith", Set.of(1, 2, 3, 4), "countdown", Set.of(1, 2, 3)), levels);
+        assertEquals(Map.of("arith", Set.of(1, 2, 3, 4), "countdown", Set.of(1, 2, 3), "aggregate", Set.of(1, 2, 3, 4)), levels);
         long arithEasier = suite.train().stream().filter(p -> p.family().equals("arith") && p.difficulty() == 2).count();
         long arithHardest = suite.train().stream().filter(p -> p.family().equals("arith") && p.difficulty() == 4).count();
         assertTrue(arithEasier > 1.5 * arithHardest, "easier levels are more common: " + arithEasier + " vs " + arithHardest);
         long countdown = suite.train().stream().filter(p -> p.family().equals("countdown")).count();
-        assertTrue(countdown > 1_300 && countdown < 1_700, "share of countdown: " + countdown);
+        assertTrue(countdown > 750 && countdown < 1_050, "share of countdown (0.3): " + countdown);
+        long aggregate = suite.train().stream().filter(p -> p.family().equals("aggregate")).count();
+        assertTrue(aggregate > 1_050 && aggregate < 1_350, "share of aggregate (0.4): " + aggregate);
+    }
+
+    /** Aggregate prompts say what they ask and how much of it; the answer is the one value, which the verifier accepts. */
+    @Test
+    void aggregatePromptsShowTheirOperationAndLengthAndCarryTheirValue() {
+        Aggregate family = new Aggregate();
+        java.util.SplittableRandom random = new java.util.SplittableRandom(3);
+        NumericAnswerVerifier verifier = new NumericAnswerVerifier();
+        Set<String> operations = new HashSet<>();
+        for (int level = 1; level <= 4; level++) {
+            for (int i = 0; i < 50; i++) {
+                TaskFamily.Example example = family.generate(random, level);
+                TaskPrompt prompt = example.prompt();
+                String[] parts = prompt.text().substring(0, prompt.text().length() - 1).split(" ");
+                operations.add(parts[0]);
+                assertEquals(level + 1, parts.length - 1, prompt.text());
+                java.util.IntSummaryStatistics numbers = java.util.Arrays.stream(parts, 1, parts.length).mapToInt(Integer::parseInt)
+                        .summaryStatistics();
+                long expected = switch (parts[0]) {
+                    case "max" -> numbers.getMax();
+                    case "min" -> numbers.getMin();
+                    default -> numbers.getSum();
+                };
+                assertEquals(Long.toString(expected), prompt.answer(), prompt.text());
+                assertTrue(verifier.verify(prompt, example.solution()).correct(), prompt.text());
+                assertEquals(level, prompt.difficulty());
+            }
+        }
+        assertEquals(Set.of("max", "min", "sum"), operations);
     }
 
     /**
@@ -60,16 +91,19 @@ class TaskSuiteTest {
      */
     @Test
     void heldOutHasThePoolsMixOfFamiliesAndLevels() {
-        TaskSuite suite = TaskSuite.generate(new TaskSuite.Config(5, 20_000, 1_000, 0.5));
+        TaskSuite suite = TaskSuite.generate(new TaskSuite.Config(5, 20_000, 1_000, 0.3, 0.4));
         Map<String, Double> train = shares(suite.train());
         Map<String, Double> heldOut = shares(suite.heldOut());
         assertEquals(train.keySet(), heldOut.keySet());
-        train.forEach((stratum, share) -> assertEquals(share, heldOut.get(stratum), 0.03,
+        // A uniform sample of n has a share's sampling error √(p(1−p)/n): eleven strata are held to
+        // four of those (1000 prompts: about 0.045 for the largest shares, 0.02 for the smallest),
+        // which a held-out set that drew easy levels out of proportion would not meet.
+        train.forEach((stratum, share) -> assertEquals(share, heldOut.get(stratum), 4 * Math.sqrt(share * (1 - share) / 1_000),
                 stratum + ": " + train + " against " + heldOut));
         // Its first quarter too: evaluations that take a prefix get the same mix.
         Map<String, Double> prefix = shares(suite.heldOut().subList(0, 250));
-        train.forEach((stratum, share) -> assertEquals(share, prefix.getOrDefault(stratum, 0.0), 0.05,
-                stratum + ": " + train + " against the first 250 " + prefix));
+        train.forEach((stratum, share) -> assertEquals(share, prefix.getOrDefault(stratum, 0.0),
+                4 * Math.sqrt(share * (1 - share) / 250), stratum + ": " + train + " against the first 250 " + prefix));
     }
 
     private static Map<String, Double> shares(java.util.List<TaskPrompt> prompts) {
