@@ -3,6 +3,7 @@ package io.pacedrl.runner;
 import io.pacedrl.learning.Method;
 import io.pacedrl.learning.MetricNames;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -91,8 +92,21 @@ final class Comparison {
             Map<String, Stat> finalEvaluation, double rolloutsToTarget, double ratioToBest, Curve spearman,
             Curve informative, Curve betaKl, Map<String, Stat> health, Cost cost) {}
 
-    /** The whole comparison: per method, the headline's target, and the plain statements. */
-    record Results(long rolloutBudget, String bestBaseline, double target, List<MethodResult> methods, List<String> verdicts) {}
+    /**
+     * A method against the best baseline on the seeds both finished, each figure with its paired
+     * bootstrap interval: {@link #ROLLOUTS_RATIO} (parity 1), {@link #AUC_DIFFERENCE} and the final
+     * pass@k differences (parity 0).
+     */
+    record Paired(String method, String against, int seeds, Map<String, PairedBootstrap.Interval> intervals) {}
+
+    /** Rollouts the method needed to reach the baseline's final held-out pass@1, over the baseline's own. */
+    static final String ROLLOUTS_RATIO = "rollouts-ratio";
+    /** Mean held-out pass@1 over the budget (the area under the curve against rollouts, over the budget): method − baseline. */
+    static final String AUC_DIFFERENCE = "auc-difference";
+
+    /** The whole comparison: per method, the headline's target, the paired intervals, and the plain statements. */
+    record Results(long rolloutBudget, String bestBaseline, double target, List<MethodResult> methods, List<Paired> paired,
+            List<String> verdicts) {}
 
     /**
      * @param runs         every run, done or failed
@@ -141,8 +155,90 @@ final class Comparison {
                     bestRollouts > 0 ? reach / bestRollouts : Double.NaN, r.spearman(), r.informative(), r.betaKl(), r.health(),
                     r.cost());
         }).toList();
-        return new Results(rolloutBudget, best == null ? null : best.method(), target, headlined,
-                verdicts(headlined, best == null ? null : best.method(), target));
+        List<Paired> paired = best == null ? List.of() : methods.stream().filter(m -> !m.key().equals(best.method()))
+                .map(m -> paired(runs, grid, m, Method.of(best.method()))).toList();
+        return new Results(rolloutBudget, best == null ? null : best.method(), target, headlined, paired,
+                verdicts(headlined, paired, best == null ? null : best.method(), target));
+    }
+
+    /** {@code method} against {@code baseline} on the seeds both finished, with paired bootstrap intervals. */
+    static Paired paired(List<Run> runs, List<Double> grid, Method method, Method baseline) {
+        Map<Long, TrainingRun.Result> mine = bySeed(runs, method);
+        Map<Long, TrainingRun.Result> theirs = bySeed(runs, baseline);
+        List<Long> seeds = mine.keySet().stream().filter(theirs::containsKey).sorted().toList();
+        double[][] ours = seeds.stream().map(s -> runCurve(grid, mine.get(s), MetricNames.PASS_AT_1)).toArray(double[][]::new);
+        double[][] rival = seeds.stream().map(s -> runCurve(grid, theirs.get(s), MetricNames.PASS_AT_1)).toArray(double[][]::new);
+        double[] rivalFinal = Arrays.stream(rival).mapToDouble(Comparison::lastFinite).toArray();
+        Map<String, PairedBootstrap.Interval> intervals = new LinkedHashMap<>();
+        intervals.put(ROLLOUTS_RATIO, PairedBootstrap.interval(seeds.size(), sample -> {
+            double target = PairedBootstrap.meanOf(rivalFinal, sample);
+            double theirReach = firstReach(grid, meanCurve(rival, sample), target);
+            double ourReach = firstReach(grid, meanCurve(ours, sample), target);
+            if (!(theirReach > 0)) {
+                return Double.NaN; // the baseline started at its final accuracy: no ratio
+            }
+            return Double.isNaN(ourReach) ? Double.POSITIVE_INFINITY : ourReach / theirReach;
+        }, 101));
+        double[] auc = new double[seeds.size()];
+        for (int i = 0; i < auc.length; i++) {
+            auc[i] = meanOverBudget(grid, ours[i]) - meanOverBudget(grid, rival[i]);
+        }
+        intervals.put(AUC_DIFFERENCE, PairedBootstrap.interval(seeds.size(), sample -> PairedBootstrap.meanOf(auc, sample), 102));
+        List<String> passAtK = finalKeys(seeds.stream().map(mine::get).toList()).stream()
+                .filter(k -> k.startsWith(MetricNames.PASS_AT_PREFIX)).toList();
+        for (String key : passAtK) {
+            double[] difference = seeds.stream().mapToDouble(s -> number(mine.get(s).finalEvaluation().get(key))
+                    - number(theirs.get(s).finalEvaluation().get(key))).toArray();
+            intervals.put(key, PairedBootstrap.interval(seeds.size(), sample -> PairedBootstrap.meanOf(difference, sample), 103));
+        }
+        return new Paired(method.key(), baseline.key(), seeds.size(), intervals);
+    }
+
+    private static Map<Long, TrainingRun.Result> bySeed(List<Run> runs, Method method) {
+        Map<Long, TrainingRun.Result> out = new TreeMap<>();
+        runs.stream().filter(r -> r.method() == method && r.done()).forEach(r -> out.put(r.seed(), r.result()));
+        return out;
+    }
+
+    /** The mean over the given runs of their curves, point by point (over the runs with a value there). */
+    private static double[] meanCurve(double[][] curves, int[] sample) {
+        double[] mean = new double[curves[0].length];
+        for (int x = 0; x < mean.length; x++) {
+            double sum = 0;
+            int n = 0;
+            for (int i : sample) {
+                if (Double.isFinite(curves[i][x])) {
+                    sum += curves[i][x];
+                    n++;
+                }
+            }
+            mean[x] = n == 0 ? Double.NaN : sum / n;
+        }
+        return mean;
+    }
+
+    /** The area under a curve against rollouts over the span it covers, divided by that span: its mean over the budget. */
+    static double meanOverBudget(List<Double> grid, double[] curve) {
+        double area = 0;
+        double first = Double.NaN;
+        double last = Double.NaN;
+        for (int i = 0; i + 1 < curve.length; i++) {
+            if (Double.isFinite(curve[i]) && Double.isFinite(curve[i + 1])) {
+                area += (grid.get(i + 1) - grid.get(i)) * (curve[i] + curve[i + 1]) / 2;
+                first = Double.isNaN(first) ? grid.get(i) : first;
+                last = grid.get(i + 1);
+            }
+        }
+        return last > first ? area / (last - first) : Double.NaN;
+    }
+
+    private static double lastFinite(double[] curve) {
+        for (int i = curve.length - 1; i >= 0; i--) {
+            if (Double.isFinite(curve[i])) {
+                return curve[i];
+            }
+        }
+        return Double.NaN;
     }
 
     /** Each run's values of {@code key} in {@code rows} put on the grid by linear interpolation, then mean and spread over runs. */
@@ -150,17 +246,26 @@ final class Comparison {
             Function<TrainingRun.Result, List<Map<String, Object>>> rows, String key) {
         List<List<Double>> perRun = new ArrayList<>();
         for (TrainingRun.Result run : runs) {
-            TreeMap<Double, Double> points = new TreeMap<>();
-            for (Map<String, Object> row : rows.apply(run)) {
-                double x = number(row.get(MetricNames.ROLLOUTS_CONSUMED));
-                double y = number(row.get(key));
-                if (Double.isFinite(x) && Double.isFinite(y)) {
-                    points.put(x, y);
-                }
-            }
-            perRun.add(grid.stream().map(x -> interpolate(points, x)).toList());
+            perRun.add(Arrays.stream(runCurve(grid, rows.apply(run), key)).boxed().toList());
         }
         return onGrid(grid, perRun);
+    }
+
+    /** One run's evaluations of {@code key} put on the grid by linear interpolation (NaN outside them). */
+    private static double[] runCurve(List<Double> grid, TrainingRun.Result run, String key) {
+        return runCurve(grid, run.evaluations(), key);
+    }
+
+    private static double[] runCurve(List<Double> grid, List<Map<String, Object>> rows, String key) {
+        TreeMap<Double, Double> points = new TreeMap<>();
+        for (Map<String, Object> row : rows) {
+            double x = number(row.get(MetricNames.ROLLOUTS_CONSUMED));
+            double y = number(row.get(key));
+            if (Double.isFinite(x) && Double.isFinite(y)) {
+                points.put(x, y);
+            }
+        }
+        return grid.stream().mapToDouble(x -> interpolate(points, x)).toArray();
     }
 
     /** Each run's per-update {@code key} averaged within each grid interval (up to and including its point), then over runs. */
@@ -207,18 +312,23 @@ final class Comparison {
 
     /** Rollouts at which the curve's mean first reaches {@code target}, linear between grid points; NaN if never. */
     static double firstReach(Curve curve, double target) {
+        return firstReach(curve.rollouts(), curve.values().stream().mapToDouble(v -> v.n() == 0 ? Double.NaN : v.mean()).toArray(),
+                target);
+    }
+
+    /** Rollouts at which {@code values} (on the grid, NaN where unknown) first reach {@code target}, linear between points; NaN if never. */
+    static double firstReach(List<Double> grid, double[] values, double target) {
         if (!Double.isFinite(target)) {
             return Double.NaN;
         }
         double previousX = Double.NaN;
         double previousY = Double.NaN;
-        for (int i = 0; i < curve.rollouts().size(); i++) {
-            Stat value = curve.values().get(i);
-            if (value.n() == 0) {
+        for (int i = 0; i < grid.size(); i++) {
+            if (Double.isNaN(values[i])) {
                 continue;
             }
-            double x = curve.rollouts().get(i);
-            double y = value.mean();
+            double x = grid.get(i);
+            double y = values[i];
             if (y >= target) {
                 return Double.isNaN(previousX) ? x : previousX + (target - previousY) / (y - previousY) * (x - previousX);
             }
@@ -277,7 +387,7 @@ final class Comparison {
      * Plain statements of where PACED-RL (the full method) stands against the best baseline on each
      * measure: behind it, ahead by less than the seeds' spread (no demonstrated win), or ahead.
      */
-    private static List<String> verdicts(List<MethodResult> results, String bestBaseline, double target) {
+    private static List<String> verdicts(List<MethodResult> results, List<Paired> paired, String bestBaseline, double target) {
         List<String> lines = new ArrayList<>();
         MethodResult paced = results.stream().filter(r -> r.method().equals(Method.PACED.key())).findFirst().orElse(null);
         if (paced == null || paced.seeds() == 0) {
@@ -297,6 +407,7 @@ final class Comparison {
             lines.add(String.format("Headline: PACED-RL never reached the best baseline's (%s) final held-out pass@1 of %.3f within "
                     + "the budget: it was not more sample-efficient.", bestBaseline, target));
         }
+        paired.stream().filter(p -> p.method().equals(Method.PACED.key())).findFirst().ifPresent(p -> lines.addAll(demonstrated(p)));
         record Measure(String name, Function<MethodResult, Stat> value, boolean higherIsBetter) {}
         List<Measure> measures = new ArrayList<>();
         measures.add(new Measure("final held-out pass@1", MethodResult::finalAccuracy, true));
@@ -342,6 +453,46 @@ final class Comparison {
         results.stream().filter(r -> r.failed() > 0).forEach(r -> lines.add(String.format("%s: %d run(s) failed and are left out of "
                 + "its figures.", r.method(), r.failed())));
         return lines;
+    }
+
+    /**
+     * What the paired intervals show for PACED-RL against the best baseline: "demonstrated" only where
+     * the 95 % interval excludes parity.
+     */
+    static List<String> demonstrated(Paired p) {
+        List<String> lines = new ArrayList<>();
+        if (p.seeds() < 2) {
+            lines.add(String.format("Intervals: %s and %s share %d seed(s); a paired interval needs at least two, so nothing is "
+                    + "demonstrated.", p.method(), p.against(), p.seeds()));
+            return lines;
+        }
+        PairedBootstrap.Interval ratio = p.intervals().get(ROLLOUTS_RATIO);
+        lines.add(String.format("Rollouts to reach %s's final pass@1, as a ratio: %s over %d paired seeds: %s.", p.against(),
+                format(ratio), p.seeds(), ratio.high() < 1 ? "fewer rollouts, demonstrated"
+                        : ratio.low() > 1 ? "more rollouts, demonstrated" : "not demonstrated either way (the interval includes 1)"));
+        PairedBootstrap.Interval auc = p.intervals().get(AUC_DIFFERENCE);
+        lines.add(String.format("Mean held-out pass@1 over the budget, %s − %s: %s: %s.", p.method(), p.against(), format(auc),
+                difference(auc)));
+        p.intervals().forEach((key, interval) -> {
+            if (key.startsWith(MetricNames.PASS_AT_PREFIX)) {
+                lines.add(String.format("Final %s, %s − %s: %s: %s.", key, p.method(), p.against(), format(interval),
+                        difference(interval)));
+            }
+        });
+        return lines;
+    }
+
+    private static String difference(PairedBootstrap.Interval interval) {
+        return interval.low() > 0 ? "higher, demonstrated" : interval.high() < 0 ? "lower, demonstrated"
+                : "not demonstrated either way (the interval includes 0)";
+    }
+
+    /** An estimate and its interval, "0.84 [0.61, 1.12]". */
+    static String format(PairedBootstrap.Interval interval) {
+        if (interval.seeds() == 0 || Double.isNaN(interval.estimate())) {
+            return "n/a";
+        }
+        return String.format("%.3f [%.3f, %.3f]", interval.estimate(), interval.low(), interval.high());
     }
 
     private static Stat stat(Map<String, Stat> stats, String key) {

@@ -121,6 +121,9 @@ class CompareCommandTest {
         String html = Files.readString(compareDir.resolve("report.html"));
         assertTrue(html.contains("<h1>Comparison smoke</h1>"));
         assertTrue(html.contains("Where PACED-RL stands") && html.contains("Headline: PACED-RL "));
+        // One seed: the paired table is there, and the verdict says an interval needs two.
+        assertTrue(html.contains("Against the best baseline, with 95 % intervals"), html);
+        assertTrue(run.out().contains("a paired interval needs at least two, so nothing is demonstrated"), run.out());
         assertTrue(html.contains(json.get("commit").asText()));
         List<String> plots = new ArrayList<>(List.of("held-out.png", "pass-at-k.png", "signal.png", "beta-kl.png", "cost.png"));
         if (count > 0) {

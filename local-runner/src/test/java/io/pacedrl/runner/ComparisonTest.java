@@ -90,7 +90,53 @@ class ComparisonTest {
                 verdicts.toString());
     }
 
-    /** A finished run with these held-out points (rollouts → pass@1), one update per 10 rollouts, and this final pass@4. */
+    /**
+     * Five paired seeds: PACED-RL reaches GRPO's final pass@1 in half the rollouts on every seed, so
+     * the ratio's interval lies below 1 and the win is called demonstrated; its final pass@1 is
+     * GRPO's give or take a seed-dependent amount that changes sign, so that is not.
+     */
+    @Test
+    void pairedIntervalsCallAWinDemonstratedOnlyWhereTheyExcludeParity() {
+        List<Comparison.Run> runs = new ArrayList<>();
+        double[] level = {0.18, 0.20, 0.22, 0.19, 0.21};
+        double[] offset = {0.01, -0.01, 0.02, -0.02, 0.005};
+        for (int i = 0; i < level.length; i++) {
+            long seed = i + 1;
+            runs.add(run(Method.GRPO, seed, Map.of(0.0, 0.1, 100.0, level[i]), 0.5));
+            runs.add(run(Method.PACED, seed, Map.of(0.0, 0.1, 50.0, level[i], 100.0, level[i] + offset[i]), 0.5));
+        }
+        Comparison.Results results = Comparison.summarize(runs, List.of(Method.GRPO, Method.PACED), 100, 25);
+        Comparison.Paired paired = results.paired().get(0);
+        assertEquals("paced", paired.method());
+        assertEquals("grpo", paired.against());
+        assertEquals(5, paired.seeds());
+        PairedBootstrap.Interval ratio = paired.intervals().get(Comparison.ROLLOUTS_RATIO);
+        assertEquals(0.5, ratio.estimate(), 0.02);
+        assertTrue(ratio.high() < 1, ratio.toString());
+        PairedBootstrap.Interval finalPass = paired.intervals().get("pass@1");
+        assertTrue(finalPass.low() < 0 && finalPass.high() > 0, finalPass.toString());
+        assertTrue(paired.intervals().get(Comparison.AUC_DIFFERENCE).low() > 0, "ahead all the way: " + paired);
+        List<String> verdicts = results.verdicts();
+        assertTrue(verdicts.stream().anyMatch(v -> v.startsWith("Rollouts to reach grpo's final pass@1, as a ratio: 0.5")
+                && v.endsWith("over 5 paired seeds: fewer rollouts, demonstrated.")), verdicts.toString());
+        assertTrue(verdicts.stream().anyMatch(v -> v.startsWith("Final pass@1, paced − grpo: ")
+                && v.endsWith("not demonstrated either way (the interval includes 0).")), verdicts.toString());
+    }
+
+    @Test
+    void theBootstrapIsSeededAndBracketsTheMean() {
+        double[] values = {1, 2, 3, 4, 5, 6, 7, 8};
+        PairedBootstrap.Interval interval = PairedBootstrap.interval(values.length, s -> PairedBootstrap.meanOf(values, s), 9);
+        assertEquals(4.5, interval.estimate(), 1e-12);
+        // The mean of eight values with a standard deviation of 2.45: a standard error of 0.87 either side.
+        assertTrue(interval.low() > 2.5 && interval.low() < 3.5 && interval.high() > 5.5 && interval.high() < 6.5, interval.toString());
+        assertEquals(interval, PairedBootstrap.interval(values.length, s -> PairedBootstrap.meanOf(values, s), 9));
+        PairedBootstrap.Interval constant = PairedBootstrap.interval(3, s -> 2.0, 1);
+        assertEquals(2.0, constant.low());
+        assertEquals(2.0, constant.high());
+        assertTrue(!constant.excludes(2.0) && constant.excludes(1.0));
+    }
+
     /** A comparison resumes from runs' metrics.json, including those written before dead letters were counted by topic. */
     @Test
     void aRunsRecordReadsBackAndSoDoesAnOlderOne() throws Exception {
@@ -105,6 +151,7 @@ class ComparisonTest {
         assertEquals(List.of(), read.restarts());
     }
 
+    /** A finished run with these held-out points (rollouts → pass@1), one update per 10 rollouts, and this final pass@4. */
     private static Comparison.Run run(Method method, long seed, Map<Double, Double> heldOut, double passAt4) {
         TrainingConfig config = TrainingConfig.defaults().with(Map.of("method", method.key(), "seed", seed));
         List<Map<String, Object>> evaluations = new ArrayList<>();
@@ -114,7 +161,8 @@ class ComparisonTest {
             metrics.add(Map.of("version", (double) v, "rollouts-consumed", 10.0 * v, "beta-kl", 0.001, "informative-share", 0.5,
                     "seconds-compute", 0.5 * v));
         }
-        Map<String, Object> last = new LinkedHashMap<>(Map.of("pass@1", 0.2, "pass@2", 0.3, "pass@4", passAt4, "avg@k", 0.2,
+        // The final evaluation's pass@1 is the curve's last point.
+        Map<String, Object> last = new LinkedHashMap<>(Map.of("pass@1", new TreeMap<>(heldOut).lastEntry().getValue(), "pass@2", 0.3, "pass@4", passAt4, "avg@k", 0.2,
                 "distinct-correct-countdown", 1.0, "distinct-correct", 1.2));
         Map<String, Double> cpu = Map.of("generator", 9.0, "reward-service", 1.0, "learner", 9.0, "difficulty-stream", 0.9);
         TrainingRun.Result result = new TrainingRun.Result(method.key() + seed, false, config, 10, metrics, evaluations, last, 9, 90, 1,
