@@ -85,6 +85,19 @@ final class CompareCommand implements Callable<Integer> {
             description = "A run with no update for this long fails (default: ${DEFAULT-VALUE}).")
     int stallSeconds;
 
+    @Option(names = "--sweep", defaultValue = "policy-learning-rate=1e-4,2e-4,3e-4", paramLabel = "KEY=V1,V2,…",
+            description = "Before the comparison, one run of every method with each value of KEY on --sweep-budget rollouts with "
+                    + "seed --sweep-seed; each method then runs with the value that gave it the highest mean held-out pass@1 over "
+                    + "that budget. 'none' skips it (default: ${DEFAULT-VALUE}).")
+    String sweepSpec;
+
+    @Option(names = "--sweep-budget", paramLabel = "N", description = "Rollouts per sweep run (default: half of --rollout-budget).")
+    Long sweepBudget;
+
+    @Option(names = "--sweep-seed", defaultValue = "1000", paramLabel = "N",
+            description = "The sweep runs' seed, apart from the comparison's (default: ${DEFAULT-VALUE}).")
+    long sweepSeed;
+
     @Option(names = "--keep-topics", description = "Keep each finished run's topics on the embedded broker (by default they are "
             + "deleted once the run's records are in its directory; an external cluster's are always kept).")
     boolean keepTopics;
@@ -107,10 +120,18 @@ final class CompareCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--rollout-budget must be ≥ 1, got " + rolloutBudget);
         }
         TrainingConfig base = training.config(DEFAULTS);
-        long perUpdate = (long) base.promptsPerStep() * base.groupSize();
-        // Updates are capped well above what the budget buys a uniform method, so every run ends by the budget.
-        int cap = training.steps != null ? base.steps() : (int) Math.max(1, 2 * ((rolloutBudget + perUpdate - 1) / perUpdate));
+        int cap = cap(base, rolloutBudget);
         base = base.with(Map.of("rollout-budget", rolloutBudget, "steps", cap));
+        Sweep sweep;
+        try {
+            sweep = sweepSpec.equals("none") ? null
+                    : Sweep.parse(sweepSpec, sweepBudget != null ? sweepBudget : Math.max(1, rolloutBudget / 2), sweepSeed, base);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), "--sweep: " + e.getMessage());
+        }
+        if (sweep != null && sweep.budget() < 1) {
+            throw new ParameterException(spec.commandLine(), "--sweep-budget must be ≥ 1, got " + sweep.budget());
+        }
         String comparisonId = id != null ? id : LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
         try {
             Topics.checkPrefix(comparisonId);
@@ -125,44 +146,56 @@ final class CompareCommand implements Callable<Integer> {
             // The embedded broker starts empty: finished runs are kept in their directories, the rest run again.
             FileTrees.delete(dir.resolve("kafka"));
         }
-        List<Plan> plans = new ArrayList<>();
-        for (long seed = base.seed(); seed < base.seed() + seeds; seed++) {
-            for (Method method : compared) {
-                plans.add(new Plan(method, seed, dir.resolve(method.key() + "-seed" + seed),
-                        base.with(Map.of("method", method.key(), "seed", seed))));
-            }
-        }
+        int sweepRuns = sweep == null ? 0 : compared.size() * sweep.values().size();
         out.printf("compare    %s: %s × %d seeds = %d runs, %,d rollouts each (updates of %d prompts × %d), pool %,d, "
-                        + "%d held-out%n", comparisonId, compared.stream().map(Method::key).toList(), seeds, plans.size(), rolloutBudget,
-                base.promptsPerStep(), base.groupSize(), suite.train().size(), Math.min(base.evalPrompts(), suite.heldOut().size()));
+                        + "%d held-out%s%n", comparisonId, compared.stream().map(Method::key).toList(), seeds, compared.size() * seeds,
+                rolloutBudget, base.promptsPerStep(), base.groupSize(), suite.train().size(),
+                Math.min(base.evalPrompts(), suite.heldOut().size()), sweep == null ? "; no tuning sweep"
+                        : String.format("; first a sweep of %s over %s, %d runs of %,d rollouts (seed %d)", sweep.key(), sweep.values(),
+                                sweepRuns, sweep.budget(), sweep.seed()));
         out.flush();
 
         String commit = BuildInfo.commit();
         String commandLine = "paced-rl " + String.join(" ", spec.commandLine().getParseResult().originalArgs());
         List<Comparison.Run> runs = new ArrayList<>();
         List<ComparisonReport.RunRow> rows = new ArrayList<>();
-        long started = System.nanoTime();
-        int ran = 0;
+        List<Sweep.Choice> tuning = List.of();
+        Progress progress = new Progress(sweepRuns + compared.size() * seeds);
         try (Platform cluster = platform.open("compare")) {
-            for (int k = 0; k < plans.size(); k++) {
-                Plan plan = plans.get(k);
-                String label = String.format("[%d/%d] %s seed %d", k + 1, plans.size(), plan.method().key(), plan.seed());
-                Comparison.Run run = previous(plan);
-                if (run != null) {
-                    out.printf("%s: finished earlier, kept (%s)%n", label, plan.dir());
-                } else {
-                    run = execute(cluster, plan, weights, suite, comparisonId, label);
-                    ran++;
+            Map<Method, Map<String, Object>> chosen = new LinkedHashMap<>();
+            compared.forEach(m -> chosen.put(m, Map.of()));
+            if (sweep != null) {
+                Map<Method, Map<String, Comparison.Run>> swept = new LinkedHashMap<>();
+                for (Method method : compared) {
+                    for (String value : sweep.values()) {
+                        Plan plan = new Plan(method, sweep.seed(), "sweep " + sweep.key() + " " + value,
+                                dir.resolve("sweep").resolve(method.key() + "-" + value), sweep.config(base, method, value,
+                                        cap(base, sweep.budget())));
+                        swept.computeIfAbsent(method, m -> new LinkedHashMap<>()).put(value,
+                                progress.run(out, plan, () -> run(cluster, plan, weights, suite, comparisonId, progress.label(plan))));
+                    }
                 }
-                runs.add(run);
-                rows.add(row(run, plan, commit));
-                // Overall progress: runs done, and the time left at the pace of the runs made so far.
-                double minutesPerRun = ran == 0 ? 0 : (System.nanoTime() - started) / 1e9 / 60 / ran;
-                out.printf("%s; overall %d/%d runs, %d failed%s%n", describe(label, run), k + 1, plans.size(),
-                        runs.stream().filter(r -> !r.done()).count(), k + 1 < plans.size() && ran > 0
-                                ? String.format(", about %.0f min left", minutesPerRun * (plans.size() - k - 1)) : "");
-                out.flush();
-                write(dir, comparisonId, commit, commandLine, base, compared, runs, rows);
+                tuning = sweep.choose(swept);
+                for (Sweep.Choice choice : tuning) {
+                    StringBuilder scores = new StringBuilder();
+                    choice.scores().forEach((value, score) -> scores.append(String.format(" %s %.3f", value, score)));
+                    out.printf("sweep      %s: mean held-out pass@1 over %,d rollouts by %s:%s → %s%n", choice.method(), sweep.budget(),
+                            sweep.key(), scores, choice.chosen());
+                    chosen.put(Method.of(choice.method()), Map.of(sweep.key(), choice.chosen()));
+                }
+            }
+            for (long seed = base.seed(); seed < base.seed() + seeds; seed++) {
+                for (Method method : compared) {
+                    Map<String, Object> keys = new LinkedHashMap<>(chosen.get(method));
+                    keys.put("method", method.key());
+                    keys.put("seed", seed);
+                    Plan plan = new Plan(method, seed, "seed " + seed, dir.resolve(method.key() + "-seed" + seed), base.with(keys));
+                    Comparison.Run run = progress.run(out, plan, () -> run(cluster, plan, weights, suite, comparisonId,
+                            progress.label(plan)));
+                    runs.add(run);
+                    rows.add(row(run, plan, commit));
+                    write(dir, comparisonId, commit, commandLine, base, compared, runs, rows, sweep, tuning);
+                }
             }
         }
         Path report = dir.resolve("report.html");
@@ -172,8 +205,57 @@ final class CompareCommand implements Callable<Integer> {
         return runs.stream().anyMatch(r -> !r.done()) ? 1 : 0;
     }
 
-    /** One run to make: a method, a seed, its directory and its whole configuration. */
-    record Plan(Method method, long seed, Path dir, TrainingConfig config) {}
+    /** One run to make: a method, a seed, what it is for (a comparison seed, a sweep value), its directory and its whole configuration. */
+    record Plan(Method method, long seed, String purpose, Path dir, TrainingConfig config) {}
+
+    /** Updates are capped well above what {@code budget} buys a uniform method, so every run ends by the budget. */
+    private int cap(TrainingConfig base, long budget) {
+        long perUpdate = (long) base.promptsPerStep() * base.groupSize();
+        return training.steps != null ? base.steps() : (int) Math.max(1, 2 * ((budget + perUpdate - 1) / perUpdate));
+    }
+
+    /** A plan's run: the one this comparison finished before with the same configuration, or a new one. */
+    private Comparison.Run run(Platform cluster, Plan plan, Path weights, TaskSuite suite, String comparisonId, String label)
+            throws IOException {
+        Comparison.Run earlier = previous(plan);
+        if (earlier != null) {
+            spec.commandLine().getOut().printf("%s: finished earlier, kept (%s)%n", label, plan.dir());
+            return earlier;
+        }
+        return execute(cluster, plan, weights, suite, comparisonId, label);
+    }
+
+    /** Counts the runs of the whole command (sweep and comparison) and prints each result with the time left. */
+    private static final class Progress {
+        private final int total;
+        private final long started = System.nanoTime();
+        private int done;
+        private int failed;
+
+        Progress(int total) {
+            this.total = total;
+        }
+
+        String label(Plan plan) {
+            return String.format("[%d/%d] %s %s", done + 1, total, plan.method().key(), plan.purpose());
+        }
+
+        interface Work {
+            Comparison.Run call() throws IOException;
+        }
+
+        Comparison.Run run(PrintWriter out, Plan plan, Work work) throws IOException {
+            String label = label(plan);
+            Comparison.Run run = work.call();
+            done++;
+            failed += run.done() ? 0 : 1;
+            double minutesPerRun = (System.nanoTime() - started) / 1e9 / 60 / done;
+            out.printf("%s; overall %d/%d runs, %d failed%s%n", describe(label, run), done, total, failed,
+                    done < total ? String.format(", about %.0f min left", minutesPerRun * (total - done)) : "");
+            out.flush();
+            return run;
+        }
+    }
 
     private List<Method> methods() {
         List<Method> list = new ArrayList<>();
@@ -210,6 +292,7 @@ final class CompareCommand implements Callable<Integer> {
         Files.createDirectories(plan.dir());
         // A fresh run id each attempt: a failed attempt's topics must not be mistaken for this one's.
         String runId = platform.topicPrefix + "compare-" + comparisonId + "-" + plan.method().key() + "-s" + plan.seed() + "-"
+                + Integer.toHexString(plan.dir().getFileName().toString().hashCode() & 0xfff) + "-"
                 + LocalDateTime.now().format(DateTimeFormatter.ofPattern("HHmmss"));
         TrainingRun.Settings settings = new TrainingRun.Settings(plan.config(), false, 1, runId, plan.dir(), weights, suite.train(),
                 suite.heldOut(), Duration.ofSeconds(stallSeconds));
@@ -266,7 +349,8 @@ final class CompareCommand implements Callable<Integer> {
 
     /** results.json and report.html from the runs so far (rewritten after every run, so an interrupted comparison has them). */
     private static void write(Path dir, String comparisonId, String commit, String commandLine, TrainingConfig base,
-            List<Method> compared, List<Comparison.Run> runs, List<ComparisonReport.RunRow> rows) throws IOException {
+            List<Method> compared, List<Comparison.Run> runs, List<ComparisonReport.RunRow> rows, Sweep sweep,
+            List<Sweep.Choice> tuning) throws IOException {
         Comparison.Results results = Comparison.summarize(runs, compared, base.rolloutBudget(), gridStep(base));
         Map<String, Object> shared = new LinkedHashMap<>(base.asKeys());
         shared.remove("method");
@@ -278,10 +362,13 @@ final class CompareCommand implements Callable<Integer> {
         json.put("rolloutBudget", base.rolloutBudget());
         json.put("methods", compared.stream().map(Method::key).toList());
         json.put("sharedConfig", shared);
+        json.put("sweep", sweep);
+        json.put("tuning", tuning);
         json.put("runs", rows);
         json.put("results", results);
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(dir.resolve("results.json").toFile(), json);
-        ComparisonReport.write(dir, results, new ComparisonReport.Context(comparisonId, commandLine, commit, shared, rows));
+        ComparisonReport.write(dir, results, new ComparisonReport.Context(comparisonId, commandLine, commit, shared, rows, sweep,
+                tuning));
     }
 
     /** Curves go on a grid with one point per held-out evaluation of a uniform method. */

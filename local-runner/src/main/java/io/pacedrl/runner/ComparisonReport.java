@@ -22,7 +22,8 @@ final class ComparisonReport {
     private ComparisonReport() {}
 
     /** What the page says about the comparison besides its results. */
-    record Context(String id, String commandLine, String commit, Map<String, Object> sharedConfig, List<RunRow> runs) {}
+    record Context(String id, String commandLine, String commit, Map<String, Object> sharedConfig, List<RunRow> runs, Sweep sweep,
+            List<Sweep.Choice> tuning) {}
 
     /** One run's line in the report. */
     record RunRow(String method, long seed, String status, String directory, double seconds, double updates, double rollouts,
@@ -141,6 +142,26 @@ final class ComparisonReport {
         table(html, costHeader, cost);
         if (!plots.isEmpty()) {
             RunReport.image(html, plots.get(plots.size() - 1));
+        }
+
+        html.append("<h2>Tuning</h2>\n");
+        if (context.sweep() == null) {
+            html.append("<p>No sweep: every method ran with the shared keys.</p>\n");
+        } else {
+            Sweep sweep = context.sweep();
+            html.append("<p>").append(RunReport.escape(String.format("Before the comparison, every method ran once with each value of %s"
+                    + " on %,d rollouts with seed %d (not one of the comparison's), and then ran with the value that gave it the"
+                    + " highest mean held-out pass@1 over that budget: the same sweep for every method.", sweep.key(), sweep.budget(),
+                    sweep.seed()))).append("</p>\n");
+            List<String> header = new ArrayList<>(List.of("method"));
+            sweep.values().forEach(v -> header.add(sweep.key() + " " + v));
+            header.add("chosen");
+            table(html, header, context.tuning().stream().map(c -> {
+                List<String> row = new ArrayList<>(List.of(c.method()));
+                c.scores().values().forEach(score -> row.add(Double.isFinite(score) ? String.format("%.3f", score) : "failed"));
+                row.add(c.chosen());
+                return row;
+            }).toList());
         }
 
         html.append("<h2>Runs</h2>\n");

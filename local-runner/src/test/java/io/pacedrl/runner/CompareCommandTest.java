@@ -35,13 +35,21 @@ class CompareCommandTest {
 
     /** Budget 80 = 5 updates of 4 prompts × 4 rollouts; evaluations every 2 updates (32 rollouts). */
     private static String[] tiny(String id, String... more) {
+        List<String> given = List.of(more);
         List<String> args = new ArrayList<>(List.of("compare", "--weights", weights.toString(), "--pool-size", "200",
-                "--methods", "grpo,paced", "--seeds", "1", "--rollout-budget", "80", "--id", id,
+                "--methods", "grpo,paced", "--seeds", "1", "--id", id,
                 "--run-dir", dir.resolve(id).toString(), "--set", "prompts-per-step=4", "--set", "group-size=4",
                 "--set", "replay-size=4", "--set", "max-new-tokens=8", "--set", "eval-every=2", "--set", "eval-prompts=8",
                 "--set", "eval-samples=2", "--set", "final-samples=4", "--set", "probe-prompts=8", "--set", "partition-fit-steps=2",
                 "--set", "estimator-warmup-steps=2"));
-        args.addAll(List.of(more));
+        args.addAll(given);
+        // Defaults for what the test does not set itself (an option given twice is an error).
+        if (!given.contains("--rollout-budget")) {
+            args.addAll(List.of("--rollout-budget", "80"));
+        }
+        if (!given.contains("--sweep")) {
+            args.addAll(List.of("--sweep", "none"));
+        }
         return args.toArray(String[]::new);
     }
 
@@ -142,6 +150,42 @@ class CompareCommandTest {
         assertEquals(results, JSON.readTree(compareDir.resolve("results.json").toFile()).get("results"));
     }
 
+    /**
+     * Every method runs the same sweep (two learning rates, on 32 rollouts, with a seed of its own)
+     * and then the comparison with the rate that gave it the higher mean held-out pass@1.
+     */
+    @Test
+    void theSameSweepTunesEveryMethodBeforeTheComparison() throws Exception {
+        CommandRun run = CommandRun.of(tiny("tuned", "--sweep", "policy-learning-rate=1e-4,3e-4", "--sweep-budget", "32",
+                "--rollout-budget", "32"));
+        assertEquals(0, run.exitCode(), run.out() + run.err());
+        assertTrue(run.out().contains("first a sweep of policy-learning-rate over [1e-4, 3e-4], 4 runs of 32 rollouts (seed 1000)"),
+                run.out());
+        assertTrue(run.out().contains("[1/6] grpo sweep policy-learning-rate 1e-4: held-out pass@1 "), run.out());
+        assertTrue(run.out().contains("[6/6] paced seed 1: held-out pass@1 "), run.out());
+        JsonNode json = JSON.readTree(dir.resolve("tuned").resolve("results.json").toFile());
+        assertEquals(2, json.get("tuning").size());
+        for (JsonNode choice : json.get("tuning")) {
+            String method = choice.get("method").asText();
+            JsonNode scores = choice.get("scores");
+            String best = scores.get("1e-4").asDouble() >= scores.get("3e-4").asDouble() ? "1e-4" : "3e-4";
+            assertEquals(best, choice.get("chosen").asText(), choice.toString());
+            assertTrue(run.out().contains("sweep      " + method + ": mean held-out pass@1 over 32 rollouts by policy-learning-rate:"),
+                    run.out());
+            JsonNode row = null;
+            for (JsonNode r : json.get("runs")) {
+                if (r.get("method").asText().equals(method)) {
+                    row = r;
+                }
+            }
+            assertEquals(Double.parseDouble(best), row.get("config").get("policy-learning-rate").asDouble(), 1e-12,
+                    method + " ran the comparison with the rate its sweep chose");
+            assertEquals(1, row.get("seed").asLong(), "the comparison's seeds are not the sweep's");
+        }
+        assertTrue(Files.readString(dir.resolve("tuned").resolve("report.html")).contains("<h2>Tuning</h2>"));
+        assertTrue(Files.isRegularFile(dir.resolve("tuned").resolve("sweep").resolve("paced-3e-4").resolve("metrics.json")));
+    }
+
     @Test
     void aFailedRunIsReportedAndTheOthersGoOn() throws Exception {
         System.setProperty(CompareCommand.FAIL_METHOD, "grpo");
@@ -169,7 +213,9 @@ class CompareCommandTest {
                 List.of("--seeds", "0", "--seeds must be ≥ 1"), List.of("--rollout-budget", "0", "--rollout-budget must be ≥ 1"),
                 List.of("--method", "paced", "--method: a comparison runs the methods of --methods"),
                 List.of("--id", "a b", "--id: topic prefix 'a b' is not allowed"),
-                List.of("--set", "tau=2", "tau must be in [0.0, 1.0], got 2.0"));
+                List.of("--set", "tau=2", "tau must be in [0.0, 1.0], got 2.0"),
+                List.of("--sweep", "learning-rate=1e-4", "--sweep: unknown training key 'learning-rate'"),
+                List.of("--sweep", "policy-learning-rate", "--sweep: a sweep is KEY=V1,V2,…, got 'policy-learning-rate'"));
         for (List<String> c : cases) {
             CommandRun run = CommandRun.of("compare", c.get(0), c.get(1), "--run-dir", dir.resolve("bad").toString());
             assertEquals(2, run.exitCode(), c + ": " + run.out() + run.err());

@@ -123,6 +123,26 @@ class ComparisonTest {
                 && v.endsWith("not demonstrated either way (the interval includes 0).")), verdicts.toString());
     }
 
+    /** The sweep picks each method's value by its mean pass@1 over the budget; a failed run scores nothing; ties go to the first. */
+    @Test
+    void theSweepChoosesTheValueWithTheBestMeanAccuracyOverTheBudget() {
+        Sweep sweep = Sweep.parse("policy-learning-rate=1e-4,2e-4,3e-4", 100, 1000, TrainingConfig.defaults());
+        Map<Method, Map<String, Comparison.Run>> runs = new LinkedHashMap<>();
+        // grpo: 2e-4 ends lower than 3e-4 but is ahead over most of the budget (mean 0.175 against 0.15).
+        runs.put(Method.GRPO, Map.of("1e-4", run(Method.GRPO, 1000, Map.of(0.0, 0.1, 100.0, 0.1), 0.5),
+                "2e-4", run(Method.GRPO, 1000, Map.of(0.0, 0.1, 50.0, 0.25, 100.0, 0.1), 0.5),
+                "3e-4", run(Method.GRPO, 1000, Map.of(0.0, 0.1, 100.0, 0.2), 0.5)));
+        // paced: 1e-4 failed; 2e-4 and 3e-4 tie.
+        runs.put(Method.PACED, Map.of("1e-4", new Comparison.Run(Method.PACED, 1000, "x", "dir", "broker gone", null),
+                "2e-4", run(Method.PACED, 1000, Map.of(0.0, 0.1, 100.0, 0.2), 0.5),
+                "3e-4", run(Method.PACED, 1000, Map.of(0.0, 0.1, 100.0, 0.2), 0.5)));
+        List<Sweep.Choice> choices = sweep.choose(runs);
+        assertEquals("2e-4", choices.get(0).chosen());
+        assertEquals(0.175, choices.get(0).scores().get("2e-4"), 1e-12);
+        assertEquals("2e-4", choices.get(1).chosen());
+        assertTrue(Double.isNaN(choices.get(1).scores().get("1e-4")));
+    }
+
     @Test
     void theBootstrapIsSeededAndBracketsTheMean() {
         double[] values = {1, 2, 3, 4, 5, 6, 7, 8};
