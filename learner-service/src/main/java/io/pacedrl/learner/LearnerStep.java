@@ -117,6 +117,7 @@ final class LearnerStep {
         metrics.put(MetricNames.AVERAGE_AT_K, last.averageAtK());
         metrics.put(MetricNames.DISTINCT_CORRECT, last.distinctCorrect());
         metrics.put(MetricNames.DISTINCT_CORRECT_COUNTDOWN, last.distinctCorrectCountdown());
+        last.passAt1ByLevel().forEach((level, pass) -> metrics.put(MetricNames.levelPassAt1(level), pass));
         metrics.put(MetricNames.SAMPLES, (double) config.finalSamples());
         return metrics;
     }

@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.stream.IntStream;
 
 /**
@@ -83,9 +84,10 @@ public final class HeldOutEvaluation {
      * @param distinctCorrectCountdown mean distinct correct answers per held-out countdown prompt, solved
      *                        or not (countdown has many correct expressions: how varied the solutions
      *                        are); NaN without countdown prompts
+     * @param passAt1ByLevel  pass@1 of the held-out prompts of each "family/level", in that order
      */
     public record Final(double passAt1, Map<String, Double> passAtK, double averageAtK, double distinctCorrect,
-            double distinctCorrectCountdown) {}
+            double distinctCorrectCountdown, Map<String, Double> passAt1ByLevel) {}
 
     private static final int BATCH_PROMPTS = 512;
 
@@ -179,8 +181,16 @@ public final class HeldOutEvaluation {
         double distinct = Arrays.stream(last.distinctCorrect()).filter(d -> d > 0).average().orElse(0);
         double countdown = IntStream.range(0, heldOut.size()).filter(i -> heldOut.get(i).kind().equals(CountdownVerifier.KIND))
                 .map(i -> last.distinctCorrect()[i]).average().orElse(Double.NaN);
+        Map<String, int[]> byLevel = new TreeMap<>();
+        for (int i = 0; i < heldOut.size(); i++) {
+            int[] counts = byLevel.computeIfAbsent(heldOut.get(i).family() + "/" + heldOut.get(i).difficulty(), k -> new int[2]);
+            counts[0] += last.correct()[i];
+            counts[1] += config.finalSamples();
+        }
+        Map<String, Double> passAt1ByLevel = new LinkedHashMap<>();
+        byLevel.forEach((level, counts) -> passAt1ByLevel.put(level, counts[0] / (double) counts[1]));
         return new Final(last.passAt1(), passAtK(last), RunMetrics.averageAtK(last.correct(), config.finalSamples()), distinct,
-                countdown);
+                countdown, passAt1ByLevel);
     }
 
     private static Map<String, Double> passAtK(Evaluation.Result result) {

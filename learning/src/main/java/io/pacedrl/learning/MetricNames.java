@@ -73,6 +73,7 @@ public final class MetricNames {
     public static final String STALENESS_PREFIX = "staleness-";
     public static final String P_HAT_BIN_PREFIX = "p-hat-bin-";
     public static final String CALIBRATION_COUNT_PREFIX = "calibration-count-";
+    public static final String LEVEL_PASS_AT_1_PREFIX = "level-pass@1:";
     public static final String CALIBRATION_P_HAT_PREFIX = "calibration-p-hat-";
     public static final String CALIBRATION_ACCURACY_PREFIX = "calibration-accuracy-";
 
@@ -89,6 +90,11 @@ public final class MetricNames {
     /** Pool prompts whose p̂ falls in tenth {@code bin} of [0, 1]. */
     public static String pHatBin(int bin) {
         return P_HAT_BIN_PREFIX + bin;
+    }
+
+    /** Final held-out pass@1 of the prompts of one task family and level ("aggregate/2"). */
+    public static String levelPassAt1(String familyLevel) {
+        return LEVEL_PASS_AT_1_PREFIX + familyLevel;
     }
 
     public static String calibrationCount(int bin) {

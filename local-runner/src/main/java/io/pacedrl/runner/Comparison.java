@@ -87,17 +87,19 @@ final class Comparison {
      * @param betaKl          β·KL(π_old ‖ π_θ) per update, in the grid's intervals
      * @param health          means over training: probe Spearman (from estimator-warmup-steps on),
      *                        β·KL and informative share per update
+     * @param byLevel         final held-out pass@1 per task family and level ("aggregate/2")
      */
     record MethodResult(String method, int seeds, int failed, Curve accuracy, Stat finalAccuracy,
             Map<String, Stat> finalEvaluation, double rolloutsToTarget, double ratioToBest, Curve spearman,
-            Curve informative, Curve betaKl, Map<String, Stat> health, Cost cost) {}
+            Curve informative, Curve betaKl, Map<String, Stat> health, Cost cost, Map<String, Stat> byLevel) {}
 
     /**
      * A method against the best baseline on the seeds both finished, each figure with its paired
      * bootstrap interval: {@link #ROLLOUTS_RATIO} (parity 1), {@link #AUC_DIFFERENCE} and the final
      * pass@k differences (parity 0).
      */
-    record Paired(String method, String against, int seeds, Map<String, PairedBootstrap.Interval> intervals) {}
+    record Paired(String method, String against, int seeds, Map<String, PairedBootstrap.Interval> intervals,
+            Map<String, PairedBootstrap.Interval> byLevel) {}
 
     /** Rollouts the method needed to reach the baseline's final held-out pass@1, over the baseline's own. */
     static final String ROLLOUTS_RATIO = "rollouts-ratio";
@@ -140,8 +142,14 @@ final class Comparison {
             }
             health.put(MetricNames.BETA_KL, Stat.of(done.stream().map(r -> mean(r.metrics(), MetricNames.BETA_KL)).toList()));
             health.put(MetricNames.INFORMATIVE_SHARE, Stat.of(done.stream().map(r -> mean(r.metrics(), MetricNames.INFORMATIVE_SHARE)).toList()));
+            Map<String, Stat> byLevel = new LinkedHashMap<>();
+            for (String key : levelKeys(done)) {
+                byLevel.put(key.substring(MetricNames.LEVEL_PASS_AT_1_PREFIX.length()),
+                        Stat.of(done.stream().map(r -> number(r.finalEvaluation().get(key))).toList()));
+            }
             results.add(new MethodResult(method.key(), done.size(), failed, accuracy, accuracy.last(), finals, Double.NaN, Double.NaN,
-                    spearman, binned(grid, done, MetricNames.INFORMATIVE_SHARE), binned(grid, done, MetricNames.BETA_KL), health, cost(done)));
+                    spearman, binned(grid, done, MetricNames.INFORMATIVE_SHARE), binned(grid, done, MetricNames.BETA_KL), health, cost(done),
+                    byLevel));
         }
 
         // The headline: the best baseline by final accuracy sets the target.
@@ -153,7 +161,7 @@ final class Comparison {
             double reach = firstReach(r.accuracy(), target);
             return new MethodResult(r.method(), r.seeds(), r.failed(), r.accuracy(), r.finalAccuracy(), r.finalEvaluation(), reach,
                     bestRollouts > 0 ? reach / bestRollouts : Double.NaN, r.spearman(), r.informative(), r.betaKl(), r.health(),
-                    r.cost());
+                    r.cost(), r.byLevel());
         }).toList();
         List<Paired> paired = best == null ? List.of() : methods.stream().filter(m -> !m.key().equals(best.method()))
                 .map(m -> paired(runs, grid, m, Method.of(best.method()))).toList();
@@ -184,14 +192,29 @@ final class Comparison {
             auc[i] = meanOverBudget(grid, ours[i]) - meanOverBudget(grid, rival[i]);
         }
         intervals.put(AUC_DIFFERENCE, PairedBootstrap.interval(seeds.size(), sample -> PairedBootstrap.meanOf(auc, sample), 102));
-        List<String> passAtK = finalKeys(seeds.stream().map(mine::get).toList()).stream()
-                .filter(k -> k.startsWith(MetricNames.PASS_AT_PREFIX)).toList();
-        for (String key : passAtK) {
-            double[] difference = seeds.stream().mapToDouble(s -> number(mine.get(s).finalEvaluation().get(key))
-                    - number(theirs.get(s).finalEvaluation().get(key))).toArray();
-            intervals.put(key, PairedBootstrap.interval(seeds.size(), sample -> PairedBootstrap.meanOf(difference, sample), 103));
+        List<TrainingRun.Result> paired = seeds.stream().map(mine::get).toList();
+        for (String key : finalKeys(paired).stream().filter(k -> k.startsWith(MetricNames.PASS_AT_PREFIX)).toList()) {
+            intervals.put(key, finalDifference(seeds, mine, theirs, key));
         }
-        return new Paired(method.key(), baseline.key(), seeds.size(), intervals);
+        Map<String, PairedBootstrap.Interval> byLevel = new LinkedHashMap<>();
+        for (String key : levelKeys(paired)) {
+            byLevel.put(key.substring(MetricNames.LEVEL_PASS_AT_1_PREFIX.length()), finalDifference(seeds, mine, theirs, key));
+        }
+        return new Paired(method.key(), baseline.key(), seeds.size(), intervals, byLevel);
+    }
+
+    /** The paired interval of a final evaluation figure's difference, method − baseline. */
+    private static PairedBootstrap.Interval finalDifference(List<Long> seeds, Map<Long, TrainingRun.Result> mine,
+            Map<Long, TrainingRun.Result> theirs, String key) {
+        double[] difference = seeds.stream().mapToDouble(s -> number(mine.get(s).finalEvaluation().get(key))
+                - number(theirs.get(s).finalEvaluation().get(key))).toArray();
+        return PairedBootstrap.interval(seeds.size(), sample -> PairedBootstrap.meanOf(difference, sample), 103);
+    }
+
+    /** The final evaluation's per family and level keys, sorted. */
+    private static List<String> levelKeys(List<TrainingRun.Result> runs) {
+        return runs.stream().flatMap(r -> r.finalEvaluation().keySet().stream())
+                .filter(k -> k.startsWith(MetricNames.LEVEL_PASS_AT_1_PREFIX)).distinct().sorted().toList();
     }
 
     private static Map<Long, TrainingRun.Result> bySeed(List<Run> runs, Method method) {

@@ -102,6 +102,21 @@ final class ComparisonReport {
             RunReport.image(html, plots.get(1));
         }
 
+        html.append("<h2>By task family and level</h2>\n<p>Final held-out pass@1 of each family and level (mean ± spread over"
+                + " seeds), and the paired difference of each method from the best baseline with its 95 % interval.</p>\n");
+        List<String> levels = methods.stream().flatMap(m -> m.byLevel().keySet().stream()).distinct().sorted().toList();
+        List<String> levelHeader = new ArrayList<>(List.of("family/level"));
+        methods.forEach(m -> levelHeader.add(m.method()));
+        results.paired().forEach(p -> levelHeader.add(p.method() + " − " + p.against()));
+        List<List<String>> levelRows = new ArrayList<>();
+        for (String level : levels) {
+            List<String> row = new ArrayList<>(List.of(level));
+            methods.forEach(m -> row.add(Comparison.format(m.byLevel().getOrDefault(level, new Comparison.Stat(Double.NaN, Double.NaN, 0)))));
+            results.paired().forEach(p -> row.add(p.byLevel().containsKey(level) ? Comparison.format(p.byLevel().get(level)) : "n/a"));
+            levelRows.add(row);
+        }
+        table(html, levelHeader, levelRows);
+
         html.append("<h2>Estimator health</h2>\n<p>Means over training. Spearman of p̂ with the probe prompts' observed accuracy"
                 + " and p̂'s expected calibration error (10 bins), on all probe prompts and on those never scheduled (what Z_φ"
                 + " generalises from the embedding alone), for methods whose log Z is an accuracy estimate, from"

@@ -116,6 +116,11 @@ class ComparisonTest {
         PairedBootstrap.Interval finalPass = paired.intervals().get("pass@1");
         assertTrue(finalPass.low() < 0 && finalPass.high() > 0, finalPass.toString());
         assertTrue(paired.intervals().get(Comparison.AUC_DIFFERENCE).low() > 0, "ahead all the way: " + paired);
+        // By family and level: aggregate/1 carries the final pass@1, arith/1 is the same for both.
+        assertEquals(finalPass, paired.byLevel().get("aggregate/1"));
+        assertEquals(0.0, paired.byLevel().get("arith/1").high(), 1e-12);
+        assertEquals(List.of("aggregate/1", "arith/1"), List.copyOf(results.methods().get(1).byLevel().keySet()));
+        assertEquals(0.1, results.methods().get(1).byLevel().get("arith/1").mean(), 1e-12);
         List<String> verdicts = results.verdicts();
         assertTrue(verdicts.stream().anyMatch(v -> v.startsWith("Rollouts to reach grpo's final pass@1, as a ratio: 0.5")
                 && v.endsWith("over 5 paired seeds: fewer rollouts, demonstrated.")), verdicts.toString());
@@ -183,7 +188,8 @@ class ComparisonTest {
         }
         // The final evaluation's pass@1 is the curve's last point.
         Map<String, Object> last = new LinkedHashMap<>(Map.of("pass@1", new TreeMap<>(heldOut).lastEntry().getValue(), "pass@2", 0.3, "pass@4", passAt4, "avg@k", 0.2,
-                "distinct-correct-countdown", 1.0, "distinct-correct", 1.2));
+                "distinct-correct-countdown", 1.0, "distinct-correct", 1.2, "level-pass@1:aggregate/1",
+                new TreeMap<>(heldOut).lastEntry().getValue(), "level-pass@1:arith/1", 0.1));
         Map<String, Double> cpu = Map.of("generator", 9.0, "reward-service", 1.0, "learner", 9.0, "difficulty-stream", 0.9);
         TrainingRun.Result result = new TrainingRun.Result(method.key() + seed, false, config, 10, metrics, evaluations, last, 9, 90, 1,
                 cpu, 0.2, 100, new DeadLetterCounts(0, 0, 0, Map.of()), 2, "abc", List.of());

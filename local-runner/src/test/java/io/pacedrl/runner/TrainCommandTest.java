@@ -82,6 +82,13 @@ class TrainCommandTest {
             assertTrue(error >= 0 && error <= 1, e.toString());
         });
         assertTrue(result.get("finalEvaluation").has("pass@4"));
+        List<String> levels = new java.util.ArrayList<>();
+        result.get("finalEvaluation").fieldNames().forEachRemaining(k -> {
+            if (k.startsWith(MetricNames.LEVEL_PASS_AT_1_PREFIX)) {
+                levels.add(k);
+            }
+        });
+        assertTrue(!levels.isEmpty(), "final pass@1 by family and level: " + result.get("finalEvaluation"));
         assertTrue(result.get("windowCpuSeconds").get("generator").asDouble() > 0);
         assertTrue(Files.readString(runDir.resolve("config.yaml")).contains("look-ahead: 2"));
         Path finalWeights = runDir.resolve("checkpoints/final.weights");
