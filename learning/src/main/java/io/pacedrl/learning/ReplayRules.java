@@ -3,6 +3,7 @@ package io.pacedrl.learning;
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonValue;
 import java.util.Arrays;
+import java.util.Locale;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 
@@ -25,17 +26,11 @@ public final class ReplayRules {
      * recorded when it sampled the trajectory, possibly many versions old (the ablation).
      */
     public enum OldPolicy {
-        RECOMPUTED("recomputed"), RECORDED("recorded");
-
-        private final String key;
-
-        OldPolicy(String key) {
-            this.key = key;
-        }
+        RECOMPUTED, RECORDED;
 
         @JsonValue
         public String key() {
-            return key;
+            return name().toLowerCase(Locale.ROOT);
         }
 
         @JsonCreator
@@ -50,17 +45,11 @@ public final class ReplayRules {
      * stops being drawn; {@code recorded} keeps the priority an entry came in with (the ablation).
      */
     public enum Priority {
-        CURRENT("current"), RECORDED("recorded");
-
-        private final String key;
-
-        Priority(String key) {
-            this.key = key;
-        }
+        CURRENT, RECORDED;
 
         @JsonValue
         public String key() {
-            return key;
+            return name().toLowerCase(Locale.ROOT);
         }
 
         @JsonCreator
