@@ -54,13 +54,13 @@ class ForkCommandTest {
 
         Path forkDir = dir.resolve("fork");
         CommandRun fork = CommandRun.of("fork", "--from", "par", "--from-dir", parentDir.toString(), "--at", "3", "--run-id", "kid",
-                "--run-dir", forkDir.toString(), "--sync", "--set", "beta=0.1", "--set", "steps=8");
+                "--run-dir", forkDir.toString(), "--sync", "--set", "policy-learning-rate=0.001", "--set", "steps=8");
         assertEquals(0, fork.exitCode(), fork.out() + fork.err());
         assertTrue(fork.out().contains("reproduced versions 0–3 of par match their record"), fork.out());
         assertTrue(fork.out().contains("run        kid: paced, lock-step (look-ahead 1), updates 4–8 of 4 prompts × 4 rollouts"),
                 fork.out());
         assertTrue(fork.out().lines().anyMatch(l -> l.matches("forked     from run par at version 3 \\(weights [0-9a-f]{12}\\), "
-                + "changed steps: 6 → 8, beta: 0.05 → 0.1")), fork.out());
+                + "changed steps: 6 → 8, policy-learning-rate: 2.0E-4 → 0.001")), fork.out());
 
         JsonNode forkFile = new ObjectMapper(new YAMLFactory()).readTree(forkDir.resolve("fork.yaml").toFile());
         assertEquals("par", forkFile.path("parent").path("run-id").asText());
@@ -84,10 +84,11 @@ class ForkCommandTest {
             assertEquals(atFork.getWeightsSha256(), first.getWeightsSha256(), "the fork's first version is the parent's state");
             assertEquals(atFork.getPartitionSha256(), first.getPartitionSha256());
             assertEquals(atFork.getTrainerSha256(), first.getTrainerSha256());
-            assertEquals(0.1, TrainingConfig.fromJson(first.getConfig()).beta());
+            assertEquals(0.001, TrainingConfig.fromJson(first.getConfig()).policyLearningRate());
             assertFalse(forkVersions.get(1).getWeightsSha256().equals(parentVersions.get(4).getWeightsSha256()));
 
-            // Lock-step, nothing in flight: batch 3 is chosen from the same candidates with the same p̂ in both runs.
+            // Lock-step, nothing in flight: batch 3 is chosen from the same candidates with the same p̂ in both runs (the
+            // changed key is not one p̂ depends on: with β changed, p̂ = β·log Z would be too).
             assertEquals(batch(cluster, parentTopics, 3), batch(cluster, forkTopics, 3));
         }
 
