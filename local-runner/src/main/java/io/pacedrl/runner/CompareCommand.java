@@ -68,9 +68,9 @@ final class CompareCommand implements Callable<Integer> {
             description = "Seeds per method: the training seed (--seed, default 1) and the next N − 1 (default: ${DEFAULT-VALUE}).")
     int seeds;
 
-    @Option(names = "--rollout-budget", defaultValue = "40960", paramLabel = "N",
+    @Option(names = "--rollout-budget", defaultValue = "20480", paramLabel = "N",
             description = "Rollouts each run may consume; it ends after the update that reaches them (default: ${DEFAULT-VALUE}, "
-                    + "160 updates of 32 prompts × 8).")
+                    + "80 updates of 32 prompts × 8).")
     long rolloutBudget;
 
     @Option(names = "--id", paramLabel = "ID", description = "The comparison's id: its directory is runs/compare-<id> unless "
