@@ -12,6 +12,7 @@ import io.pacedrl.difficulty.state.PromptState;
 import io.pacedrl.difficulty.state.ReplayEntry;
 import io.pacedrl.difficulty.state.ScheduleEntry;
 import io.pacedrl.difficulty.state.SchedulerState;
+import io.pacedrl.learning.RunMetrics;
 import io.pacedrl.registry.HttpServers;
 import io.pacedrl.topics.PoolEmbeddings;
 import java.io.IOException;
@@ -272,7 +273,7 @@ public final class DifficultyQueries implements AutoCloseable {
                     }
                     if (rows.size() == 8192 || !all.hasNext()) {
                         for (double p : score(estimator, rows)) {
-                            counts[Math.min(bins - 1, (int) (p * bins))]++;
+                            counts[RunMetrics.bin(p, bins)]++;
                         }
                         scored += rows.size();
                         rows.clear();

@@ -4,6 +4,7 @@ import io.pacedrl.learning.HeldOutEvaluation;
 import io.pacedrl.learning.LearnerUpdate;
 import io.pacedrl.learning.MetricNames;
 import io.pacedrl.learning.PolicyLearner;
+import io.pacedrl.learning.RunMetrics;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.learning.UniformSampler;
 import io.pacedrl.policy.Weights;
@@ -67,7 +68,7 @@ final class LearnerStep {
         if (config.method().estimatesAccuracy()) {
             int[] histogram = new int[BINS];
             for (double p : learner.accuracyEstimates(histogramSample)) {
-                histogram[bin(p)]++;
+                histogram[RunMetrics.bin(p, BINS)]++;
             }
             for (int b = 0; b < BINS; b++) {
                 metrics.put(MetricNames.pHatBin(b), (double) histogram[b]);
@@ -90,20 +91,12 @@ final class LearnerStep {
         metrics.put(MetricNames.PROMPTS, (double) evaluation.heldOut().size());
         if (point.probeEstimates() != null) {
             // The probe prompts binned by p̂: each bin's mean p̂ and mean observed accuracy.
-            double[] sumP = new double[BINS];
-            double[] sumObserved = new double[BINS];
-            int[] count = new int[BINS];
-            for (int i = 0; i < point.probeEstimates().length; i++) {
-                int bin = bin(point.probeEstimates()[i]);
-                sumP[bin] += point.probeEstimates()[i];
-                sumObserved[bin] += point.probeObserved()[i];
-                count[bin]++;
-            }
+            RunMetrics.Calibration calibration = RunMetrics.Calibration.of(point.probeEstimates(), point.probeObserved(), BINS);
             for (int b = 0; b < BINS; b++) {
-                metrics.put(MetricNames.calibrationCount(b), (double) count[b]);
-                if (count[b] > 0) {
-                    metrics.put(MetricNames.calibrationPHat(b), sumP[b] / count[b]);
-                    metrics.put(MetricNames.calibrationAccuracy(b), sumObserved[b] / count[b]);
+                metrics.put(MetricNames.calibrationCount(b), (double) calibration.count()[b]);
+                if (calibration.count()[b] > 0) {
+                    metrics.put(MetricNames.calibrationPHat(b), calibration.meanEstimate()[b]);
+                    metrics.put(MetricNames.calibrationAccuracy(b), calibration.meanObserved()[b]);
                 }
             }
         }
@@ -135,10 +128,5 @@ final class LearnerStep {
     /** Writes the policy as it is now as a weights file (what --weights and eval take). */
     void savePolicy(Path file) throws IOException {
         Weights.save(learner.policy(), file);
-    }
-
-    /** p̂'s histogram bin: tenths of [0, 1]. */
-    private static int bin(double p) {
-        return Math.min(BINS - 1, Math.max(0, (int) (p * BINS)));
     }
 }

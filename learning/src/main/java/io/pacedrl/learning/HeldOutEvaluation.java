@@ -41,7 +41,7 @@ public final class HeldOutEvaluation {
     public record EstimatorFit(int prompts, double spearman, double calibrationError) {
         static EstimatorFit of(double[] estimates, double[] observed) {
             return new EstimatorFit(estimates.length, estimates.length < 3 ? Double.NaN : RunMetrics.spearman(estimates, observed),
-                    RunMetrics.calibrationError(estimates, observed, CALIBRATION_BINS));
+                    RunMetrics.Calibration.of(estimates, observed, CALIBRATION_BINS).error());
         }
 
         static final EstimatorFit NONE = new EstimatorFit(0, Double.NaN, Double.NaN);

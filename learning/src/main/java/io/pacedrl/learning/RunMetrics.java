@@ -43,35 +43,54 @@ public final class RunMetrics {
     }
 
     /**
+     * Estimates in [0, 1] against observed rates, binned by estimate into equal parts of [0, 1]
+     * ({@link #bin}): per bin, how many, their mean estimate and their mean observed rate (NaN for an
+     * empty bin). What calibration plots show and what the calibration error sums.
+     */
+    public record Calibration(int[] count, double[] meanEstimate, double[] meanObserved) {
+        public static Calibration of(double[] estimates, double[] observed, int bins) {
+            if (estimates.length != observed.length) {
+                throw new IllegalArgumentException(estimates.length + " estimates against " + observed.length);
+            }
+            int[] count = new int[bins];
+            double[] meanEstimate = new double[bins];
+            double[] meanObserved = new double[bins];
+            for (int i = 0; i < estimates.length; i++) {
+                int bin = bin(estimates[i], bins);
+                count[bin]++;
+                meanEstimate[bin] += estimates[i];
+                meanObserved[bin] += observed[i];
+            }
+            for (int b = 0; b < bins; b++) {
+                meanEstimate[b] /= count[b];
+                meanObserved[b] /= count[b];
+            }
+            return new Calibration(count, meanEstimate, meanObserved);
+        }
+
+        /** Expected calibration error: the mean over values of |mean estimate − mean observed| of their bin; NaN without values. */
+        public double error() {
+            double error = 0;
+            int values = 0;
+            for (int b = 0; b < count.length; b++) {
+                if (count[b] > 0) {
+                    error += count[b] * Math.abs(meanEstimate[b] - meanObserved[b]);
+                    values += count[b];
+                }
+            }
+            return values == 0 ? Double.NaN : error / values;
+        }
+    }
+
+    /** The bin of {@code p} among {@code bins} equal parts of [0, 1], values outside it in the end bins. */
+    public static int bin(double p, int bins) {
+        return Math.min(bins - 1, Math.max(0, (int) (p * bins)));
+    }
+
+    /**
      * Spearman's rank correlation: Pearson's correlation of the ranks, ties given their average
      * rank. NaN when either side is constant (no ranking to correlate).
      */
-    /**
-     * Expected calibration error of estimates in [0, 1] against observed rates: the estimates binned
-     * into {@code bins} equal tenths (for 10) of [0, 1], and the mean over prompts of
-     * |mean estimate − mean observed| of their bin. NaN without values.
-     */
-    public static double calibrationError(double[] estimates, double[] observed, int bins) {
-        if (estimates.length != observed.length) {
-            throw new IllegalArgumentException(estimates.length + " estimates against " + observed.length);
-        }
-        if (estimates.length == 0) {
-            return Double.NaN;
-        }
-        double[] sumEstimate = new double[bins];
-        double[] sumObserved = new double[bins];
-        for (int i = 0; i < estimates.length; i++) {
-            int bin = Math.min(bins - 1, Math.max(0, (int) (estimates[i] * bins)));
-            sumEstimate[bin] += estimates[i];
-            sumObserved[bin] += observed[i];
-        }
-        double error = 0;
-        for (int b = 0; b < bins; b++) {
-            error += Math.abs(sumEstimate[b] - sumObserved[b]);
-        }
-        return error / estimates.length;
-    }
-
     public static double spearman(double[] x, double[] y) {
         if (x.length != y.length) {
             throw new IllegalArgumentException(x.length + " values against " + y.length);

@@ -148,9 +148,9 @@ class SchedulingAndReplayTest {
         // Bin 0.1–0.2: estimates 0.1, 0.15 (mean 0.125) against 0.0, 0.5 (0.25); bin 0.9–1: 1.0 against 1.0.
         double[] estimates = {0.1, 0.15, 1.0};
         double[] observed = {0.0, 0.5, 1.0};
-        assertEquals((2 * 0.125 + 0) / 3, RunMetrics.calibrationError(estimates, observed, 10), 1e-12);
-        assertEquals(0.0, RunMetrics.calibrationError(new double[] {0.3, 0.7}, new double[] {0.3, 0.7}, 10), 1e-12);
-        assertTrue(Double.isNaN(RunMetrics.calibrationError(new double[0], new double[0], 10)));
+        assertEquals((2 * 0.125 + 0) / 3, RunMetrics.Calibration.of(estimates, observed, 10).error(), 1e-12);
+        assertEquals(0.0, RunMetrics.Calibration.of(new double[] {0.3, 0.7}, new double[] {0.3, 0.7}, 10).error(), 1e-12);
+        assertTrue(Double.isNaN(RunMetrics.Calibration.of(new double[0], new double[0], 10).error()));
     }
 
     @Test

@@ -1,5 +1,7 @@
 package io.pacedrl.runner;
 
+import io.pacedrl.learning.MetricNames;
+import io.pacedrl.learning.RunMetrics;
 import io.pacedrl.learning.SyncTrainer;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.tasks.TaskPrompt;
@@ -171,14 +173,14 @@ final class SyncTrainCommand implements Callable<Integer> {
                 "step", "share", report.history().stream().map(SyncTrainer.StepRecord::step).toList(),
                 report.history().stream().map(r -> r.figures().informativeShare()).toList()).toString());
         if (report.config().method().estimatesAccuracy()) {
-            int[] counts = new int[10];
+            int[] counts = new int[MetricNames.P_HAT_BINS];
             for (double p : pHat) {
-                counts[Math.min(9, (int) (p * 10))]++;
+                counts[RunMetrics.bin(p, MetricNames.P_HAT_BINS)]++;
             }
             List<String> labels = new ArrayList<>();
             List<Integer> values = new ArrayList<>();
-            for (int b = 0; b < 10; b++) {
-                labels.add(String.format("%.1f", b / 10.0));
+            for (int b = 0; b < MetricNames.P_HAT_BINS; b++) {
+                labels.add(String.format("%.1f", b / (double) MetricNames.P_HAT_BINS));
                 values.add(counts[b]);
             }
             files.add(Charts.bars(runDir.resolve("sync-" + method + "-p-hat.png"), "p̂ over the prompt pool at the end",
