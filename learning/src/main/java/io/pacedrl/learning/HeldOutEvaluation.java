@@ -50,11 +50,13 @@ public final class HeldOutEvaluation {
     /**
      * Held-out pass@1, pass@k for k = 1, 2, 4, … ≤ eval samples and avg@k; the probe's accuracy, p̂'s
      * fit on all probe prompts, on those learned from and on those never scheduled
-     * ({@link EstimatorFit#NONE} without p̂), and per probe prompt its p̂ (null without) and observed
-     * accuracy, for calibration plots.
+     * ({@link EstimatorFit#NONE} without p̂), the Spearman of the family-and-level reference
+     * ({@link #levelPrediction}) against the same observed accuracy, and per probe prompt its p̂ (null
+     * without) and observed accuracy, for calibration plots.
      */
     public record Point(double passAt1, Map<String, Double> passAtK, double averageAtK, double probeAccuracy, EstimatorFit probe,
-            EstimatorFit probeScheduled, EstimatorFit probeNeverScheduled, double[] probeEstimates, double[] probeObserved) {
+            EstimatorFit probeScheduled, EstimatorFit probeNeverScheduled, double probeSpearmanByLevel, double[] probeEstimates,
+            double[] probeObserved) {
         public double probeSpearman() {
             return probe.spearman();
         }
@@ -73,6 +75,7 @@ public final class HeldOutEvaluation {
             metrics.put(MetricNames.PROBE_CALIBRATION_ERROR_SCHEDULED, probeScheduled.calibrationError());
             metrics.put(MetricNames.PROBE_SPEARMAN_UNSCHEDULED, probeNeverScheduled.spearman());
             metrics.put(MetricNames.PROBE_CALIBRATION_ERROR_UNSCHEDULED, probeNeverScheduled.calibrationError());
+            metrics.put(MetricNames.PROBE_SPEARMAN_BY_LEVEL, probeSpearmanByLevel);
             return metrics;
         }
     }
@@ -166,8 +169,30 @@ public final class HeldOutEvaluation {
             scheduled = EstimatorFit.of(pick(estimates, seen), pick(observed, seen));
             never = EstimatorFit.of(pick(estimates, unseen), pick(observed, unseen));
         }
+        double byLevel = RunMetrics.spearman(levelPrediction(probePrompts.stream().map(HeldOutEvaluation::level).toList(), observed),
+                observed);
         return new Point(result.passAt1(), passAtK(result), RunMetrics.averageAtK(result.correct(), result.samplesPerPrompt()),
-                probed.passAt1(), all, scheduled, never, estimates, observed);
+                probed.passAt1(), all, scheduled, never, byLevel, estimates, observed);
+    }
+
+    /**
+     * A reference for p̂ that reads only the prompt's face: each prompt's accuracy predicted by the
+     * mean observed accuracy of the prompts of its stratum ("family/level"). It knows every level's
+     * accuracy now, so it is generous; what p̂ reaches beyond it is what the embedding tells apart
+     * within a level.
+     */
+    static double[] levelPrediction(List<String> strata, double[] observed) {
+        Map<String, double[]> sums = new HashMap<>();
+        for (int i = 0; i < observed.length; i++) {
+            double[] sum = sums.computeIfAbsent(strata.get(i), k -> new double[2]);
+            sum[0] += observed[i];
+            sum[1]++;
+        }
+        return IntStream.range(0, observed.length).mapToDouble(i -> sums.get(strata.get(i))[0] / sums.get(strata.get(i))[1]).toArray();
+    }
+
+    private static String level(TaskPrompt prompt) {
+        return prompt.family() + "/" + prompt.difficulty();
     }
 
     private static double[] pick(double[] values, int[] positions) {
@@ -183,7 +208,7 @@ public final class HeldOutEvaluation {
                 .map(i -> last.distinctCorrect()[i]).average().orElse(Double.NaN);
         Map<String, int[]> byLevel = new TreeMap<>();
         for (int i = 0; i < heldOut.size(); i++) {
-            int[] counts = byLevel.computeIfAbsent(heldOut.get(i).family() + "/" + heldOut.get(i).difficulty(), k -> new int[2]);
+            int[] counts = byLevel.computeIfAbsent(level(heldOut.get(i)), k -> new int[2]);
             counts[0] += last.correct()[i];
             counts[1] += config.finalSamples();
         }

@@ -56,6 +56,11 @@ public final class MetricNames {
     public static final String PROBE_CALIBRATION_ERROR_SCHEDULED = "probe-calibration-error-scheduled";
     public static final String PROBE_SPEARMAN_UNSCHEDULED = "probe-spearman-never-scheduled";
     public static final String PROBE_CALIBRATION_ERROR_UNSCHEDULED = "probe-calibration-error-never-scheduled";
+    /**
+     * A reference for probe-spearman: the Spearman of each probe prompt's family-and-level mean
+     * accuracy against its own (HeldOutEvaluation.levelPrediction).
+     */
+    public static final String PROBE_SPEARMAN_BY_LEVEL = "probe-spearman-by-level";
     /** Probe prompts, and among them those the learner has learned from (the rest never were scheduled). */
     public static final String PROBE_PROMPTS = "probe-prompts";
     public static final String PROBE_SCHEDULED = "probe-scheduled";

@@ -28,11 +28,12 @@ public final class SyncTrainer implements AutoCloseable {
      * Held-out pass@1 after {@code step} updates and {@code rollouts} rollouts consumed; the
      * accuracy of {@code probe-samples} fresh samples on the probe prompts (drawn uniformly from the
      * pool) and p̂'s fit to it on all of them, on those learned from so far and on those never
-     * scheduled (Spearman and calibration error, NaN without p̂).
+     * scheduled (Spearman and calibration error, NaN without p̂), and the Spearman of the
+     * family-and-level reference.
      */
     public record EvalPoint(int step, long rollouts, double passAt1, double probeAccuracy, HeldOutEvaluation.EstimatorFit probe,
                             HeldOutEvaluation.EstimatorFit probeScheduled, HeldOutEvaluation.EstimatorFit probeNeverScheduled,
-                            double seconds) {
+                            double probeSpearmanByLevel, double seconds) {
         public double probeSpearman() {
             return probe.spearman();
         }
@@ -152,7 +153,7 @@ public final class SyncTrainer implements AutoCloseable {
         HeldOutEvaluation.Point point = evaluation.evaluate(policy, method.estimatesAccuracy() ? learner::accuracyEstimates : null,
                 step);
         return new EvalPoint(step, rollouts, point.passAt1(), point.probeAccuracy(), point.probe(), point.probeScheduled(),
-                point.probeNeverScheduled(), (System.nanoTime() - start) / 1e9);
+                point.probeNeverScheduled(), point.probeSpearmanByLevel(), (System.nanoTime() - start) / 1e9);
     }
 
     /** One step: schedule (batch step − 1), generate, score, update version step − 1 → step. */

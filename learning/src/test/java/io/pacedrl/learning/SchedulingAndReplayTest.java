@@ -154,6 +154,18 @@ class SchedulingAndReplayTest {
     }
 
     @Test
+    void theLevelReferencePredictsEachPromptByTheMeanOfItsLevel() {
+        // Two prompts of a/1 (0.2, 0.4), three of a/2 (0.0, 0.1, 0.2), one alone in b/1 (0.9).
+        List<String> strata = List.of("a/1", "a/1", "a/2", "a/2", "a/2", "b/1");
+        double[] observed = {0.2, 0.4, 0.0, 0.1, 0.2, 0.9};
+        double[] prediction = HeldOutEvaluation.levelPrediction(strata, observed);
+        assertArrayEquals(new double[] {0.3, 0.3, 0.1, 0.1, 0.1, 0.9}, prediction, 1e-12);
+        // Levels ranked right, ties within a level: short of 1 by what the levels do not tell apart.
+        double spearman = RunMetrics.spearman(prediction, observed);
+        assertTrue(spearman > 0.8 && spearman < 1, "Spearman " + spearman);
+    }
+
+    @Test
     void spearmanUsesAverageRanksForTies() {
         assertEquals(1.0, RunMetrics.spearman(new double[] {1, 2, 3, 4}, new double[] {10, 20, 30, 400}), 1e-12);
         assertEquals(-1.0, RunMetrics.spearman(new double[] {1, 2, 3}, new double[] {3, 2, 1}), 1e-12);

@@ -10,11 +10,11 @@ final class ProbeFit {
     private ProbeFit() {}
 
     /** From a synchronous run's last evaluation. */
-    static String describe(EstimatorFit all, EstimatorFit scheduled, EstimatorFit never, int samples) {
+    static String describe(EstimatorFit all, EstimatorFit scheduled, EstimatorFit never, double byLevel, int samples) {
         return String.format("p̂ against %d samples per probe prompt: Spearman %.2f, calibration error %.3f on all %d; "
-                + "%.2f / %.3f on the %d learned from; %.2f / %.3f on the %d never scheduled", samples, all.spearman(),
-                all.calibrationError(), all.prompts(), scheduled.spearman(), scheduled.calibrationError(), scheduled.prompts(),
-                never.spearman(), never.calibrationError(), never.prompts());
+                + "%.2f / %.3f on the %d learned from; %.2f / %.3f on the %d never scheduled; family and level alone: Spearman %.2f",
+                samples, all.spearman(), all.calibrationError(), all.prompts(), scheduled.spearman(), scheduled.calibrationError(),
+                scheduled.prompts(), never.spearman(), never.calibrationError(), never.prompts(), byLevel);
     }
 
     /** From a pipeline run's last evaluation event. */
@@ -26,7 +26,8 @@ final class ProbeFit {
                 new EstimatorFit(scheduled, number(evaluation, MetricNames.PROBE_SPEARMAN_SCHEDULED),
                         number(evaluation, MetricNames.PROBE_CALIBRATION_ERROR_SCHEDULED)),
                 new EstimatorFit(all - scheduled, number(evaluation, MetricNames.PROBE_SPEARMAN_UNSCHEDULED),
-                        number(evaluation, MetricNames.PROBE_CALIBRATION_ERROR_UNSCHEDULED)), samples);
+                        number(evaluation, MetricNames.PROBE_CALIBRATION_ERROR_UNSCHEDULED)),
+                number(evaluation, MetricNames.PROBE_SPEARMAN_BY_LEVEL), samples);
     }
 
     private static double number(Map<String, Object> row, String key) {
