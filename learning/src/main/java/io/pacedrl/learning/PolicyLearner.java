@@ -106,7 +106,7 @@ public final class PolicyLearner implements AutoCloseable {
             poolEmbeddings = embedPool();
             poolEmbeddingValues = poolEmbeddings.toFloatArray();
             double initialLogZ = method.estimatesAccuracy() ? config.initialPHat() / config.beta() : 0;
-            partition = new PartitionFunction(manager, policy.config().dModel(),
+            partition = new PartitionFunction(manager, config.partitionEmbedding().width(policy.config().dModel()),
                     new PartitionFunction.Config(config.partitionHidden(), (float) config.partitionDropout(), initialLogZ),
                     config.seed() + 11);
             partitionOptimizer = new AdamW(partition.parameters(),
@@ -126,7 +126,7 @@ public final class PolicyLearner implements AutoCloseable {
         int chunk = 1024;
         for (int start = 0; start < poolTokens.length; start += chunk) {
             int end = Math.min(poolTokens.length, start + chunk);
-            chunks.add(policy.embedPrompts(embeddings, Arrays.asList(poolTokens).subList(start, end)));
+            chunks.add(policy.embedPrompts(embeddings, Arrays.asList(poolTokens).subList(start, end), config.partitionEmbedding()));
         }
         if (chunks.size() == 1) {
             return chunks.get(0);

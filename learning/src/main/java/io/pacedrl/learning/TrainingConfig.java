@@ -6,11 +6,14 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.pacedrl.policy.Transformer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Objects;
 import java.util.List;
@@ -64,6 +67,8 @@ import java.util.stream.Collectors;
  * @param maxSamplingRounds     dynamic sampling: draws before a batch is used as it is
  * @param partitionHidden       Z_φ's hidden width
  * @param partitionDropout      Z_φ's dropout while training
+ * @param partitionEmbedding    e(x), Z_φ's input, from π_ref's final hidden states over the prompt: {@code mean} (the
+ *                              design's), {@code last} (the last token's) or {@code mean-and-last}
  * @param initialPHat           where every prompt's p̂ starts (Z_φ's output bias is this/β)
  * @param evalEvery             steps between held-out evaluations
  * @param evalPrompts           held-out prompts evaluated
@@ -90,19 +95,26 @@ public record TrainingConfig(
         double tau, int selectionCandidates, int replayCapacity,
         int replayAdd, int replaySize, ReplayRules.OldPolicy replayOldPolicy, ReplayRules.Priority replayPriority,
         double clipEpsilon, double klCoefficient, double flowrlBeta, double oversample,
-        int maxSamplingRounds, int partitionHidden, double partitionDropout, double initialPHat, int evalEvery,
+        int maxSamplingRounds, int partitionHidden, double partitionDropout, Transformer.Pooling partitionEmbedding, double initialPHat,
+        int evalEvery,
         int evalPrompts, int evalSamples, int finalSamples, int estimatorWarmupSteps, int probePrompts, int probeSamples, int lookAhead,
         int maxStaleness, int groupTimeoutSeconds, double accuracyEma, long seed) {
 
     private static final ObjectMapper KEYS = new ObjectMapper()
             .setPropertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            // Enums without @JsonValue (the policy module's) are keyed by toString.
+            .enable(SerializationFeature.WRITE_ENUMS_USING_TO_STRING)
+            .enable(DeserializationFeature.READ_ENUMS_USING_TO_STRING);
 
     public TrainingConfig {
         // Each key named on its own: a compact constructor's `this` has no fields assigned yet.
         if (method == null) {
             throw new IllegalArgumentException("method must be one of " + Method.keys());
+        }
+        if (partitionEmbedding == null) {
+            throw new IllegalArgumentException("partition-embedding must be one of " + Arrays.toString(Transformer.Pooling.values()));
         }
         if (replayOldPolicy == null || replayPriority == null) {
             throw new IllegalArgumentException(replayOldPolicy == null ? "replay-old-policy must be recomputed or recorded"
@@ -151,7 +163,7 @@ public record TrainingConfig(
     public static TrainingConfig defaults() {
         return new TrainingConfig(Method.PACED, 200, 0, 32, 8, 1.0, 24, 2e-4, 10, 1e-2, 8, 0.05, 0.5, 4096, 128, 64, 64,
                 ReplayRules.OldPolicy.RECOMPUTED, ReplayRules.Priority.CURRENT, 0.2, 0.0,
-                15.0, 2.0, 4, 256, 0.1, 0.5, 20, 256, 4, 16, 20, 128, 16, 2, 4, 300, 0.3, 1);
+                15.0, 2.0, 4, 256, 0.1, Transformer.Pooling.MEAN, 0.5, 20, 256, 4, 16, 20, 128, 16, 2, 4, 300, 0.3, 1);
     }
 
     /** Whether a run that has made {@code updates} updates and consumed {@code rollouts} rollouts is done. */

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
@@ -69,6 +70,27 @@ class PolicyLearnerTest {
             assertEquals("grpo does not learn from replayed trajectories", assertThrows(IllegalArgumentException.class,
                     () -> learner.update(1, groups, fresh, List.of(fresh.get(0)), false)).getMessage());
         }
+    }
+
+    @Test
+    void zPhisInputIsTheChosenPoolingOfTheReferencesHiddenStates() {
+        TrainingConfig config = TrainingConfig.defaults();
+        try (PolicyLearner mean = new PolicyLearner(config, reference, POOL);
+                PolicyLearner last = new PolicyLearner(config.with(Map.of("partition-embedding", "last")), reference, POOL);
+                PolicyLearner both = new PolicyLearner(config.with(Map.of("partition-embedding", "mean-and-last")), reference, POOL)) {
+            for (int i = 0; i < POOL.size(); i++) {
+                assertEquals(32, mean.embedding(i).length);
+                float[] meanAndLast = Arrays.copyOf(mean.embedding(i), 64);
+                System.arraycopy(last.embedding(i), 0, meanAndLast, 32, 32);
+                assertArrayEquals(meanAndLast, both.embedding(i), 1e-6f, "mean-and-last is the two side by side");
+            }
+            assertNotEquals(Arrays.toString(mean.embedding(2)), Arrays.toString(last.embedding(2)));
+            assertEquals(POOL.size(), both.accuracyEstimates().length, "Z_φ reads the wider input");
+        }
+        assertEquals("mean-and-last", config.with(Map.of("partition-embedding", "mean-and-last")).asKeys().get("partition-embedding"));
+        assertEquals("mean", config.asKeys().get("partition-embedding"));
+        String bad = assertThrows(IllegalArgumentException.class, () -> config.with(Map.of("partition-embedding", "max"))).getMessage();
+        assertTrue(bad.contains("partition-embedding") && bad.contains("mean-and-last"), bad);
     }
 
     /**

@@ -533,30 +533,63 @@ public final class Transformer implements AutoCloseable {
     }
 
     /**
-     * Prompt embeddings {@code [B, d]}: the mean of the final hidden states over each prompt's
-     * tokens, without gradients (the partition function's input, computed once with π_ref).
+     * How a prompt's final hidden states become one embedding: their mean over the prompt's tokens
+     * (the design's e(x)), the last token's (the state the answer is sampled from), or both side by
+     * side. {@link #toString} is the training key's value.
      */
-    public NDArray embedPrompts(NDManager out, List<int[]> prompts) {
+    public enum Pooling {
+        MEAN("mean"), LAST("last"), MEAN_AND_LAST("mean-and-last");
+
+        private final String key;
+
+        Pooling(String key) {
+            this.key = key;
+        }
+
+        /** The embedding's width for a model of width {@code dModel}. */
+        public int width(int dModel) {
+            return this == MEAN_AND_LAST ? 2 * dModel : dModel;
+        }
+
+        @Override
+        public String toString() {
+            return key;
+        }
+    }
+
+    /**
+     * Prompt embeddings {@code [B, pooling.width(d)]} from the final hidden states over each
+     * prompt's tokens, without gradients (the partition function's input, computed once with π_ref).
+     */
+    public NDArray embedPrompts(NDManager out, List<int[]> prompts, Pooling pooling) {
         int batch = prompts.size();
         int time = prompts.stream().mapToInt(p -> p.length).max().orElseThrow();
         if (time > config.context()) {
             throw new IllegalArgumentException("a prompt has " + time + " tokens; the context is " + config.context());
         }
         long[] inputs = new long[batch * time];
-        float[] weights = new float[batch * time];
+        float[] meanWeights = new float[batch * time];
+        float[] lastWeights = new float[batch * time];
         for (int b = 0; b < batch; b++) {
             int[] prompt = prompts.get(b);
             for (int t = 0; t < prompt.length; t++) {
                 inputs[b * time + t] = prompt[t];
-                weights[b * time + t] = 1f / prompt.length;
+                meanWeights[b * time + t] = 1f / prompt.length;
             }
+            lastWeights[b * time + prompt.length - 1] = 1f;
         }
         try (GradMode noGrad = GradMode.off(); NDManager scratch = out.newSubManager()) {
             NDArray hidden = forward(scratch.create(inputs, new Shape(batch, time)), rightPaddedPositions(scratch, batch, time),
                     causalMask(scratch, time), null, false);
-            NDArray mean = hidden.mul(scratch.create(weights, new Shape(batch, time, 1))).sum(new int[] {1});
-            mean.attach(out);
-            return mean;
+            NDArray mean = hidden.mul(scratch.create(meanWeights, new Shape(batch, time, 1))).sum(new int[] {1});
+            NDArray last = hidden.mul(scratch.create(lastWeights, new Shape(batch, time, 1))).sum(new int[] {1});
+            NDArray embedding = switch (pooling) {
+                case MEAN -> mean;
+                case LAST -> last;
+                case MEAN_AND_LAST -> mean.concat(last, 1);
+            };
+            embedding.attach(out);
+            return embedding;
         }
     }
 
