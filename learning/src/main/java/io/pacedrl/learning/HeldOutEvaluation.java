@@ -169,7 +169,7 @@ public final class HeldOutEvaluation {
             scheduled = EstimatorFit.of(pick(estimates, seen), pick(observed, seen));
             never = EstimatorFit.of(pick(estimates, unseen), pick(observed, unseen));
         }
-        double byLevel = RunMetrics.spearman(levelPrediction(probePrompts.stream().map(HeldOutEvaluation::level).toList(), observed),
+        double byLevel = RunMetrics.spearman(levelPrediction(probePrompts.stream().map(TaskPrompt::level).toList(), observed),
                 observed);
         return new Point(result.passAt1(), passAtK(result), RunMetrics.averageAtK(result.correct(), result.samplesPerPrompt()),
                 probed.passAt1(), all, scheduled, never, byLevel, estimates, observed);
@@ -188,11 +188,10 @@ public final class HeldOutEvaluation {
             sum[0] += observed[i];
             sum[1]++;
         }
-        return IntStream.range(0, observed.length).mapToDouble(i -> sums.get(strata.get(i))[0] / sums.get(strata.get(i))[1]).toArray();
-    }
-
-    private static String level(TaskPrompt prompt) {
-        return prompt.family() + "/" + prompt.difficulty();
+        return IntStream.range(0, observed.length).mapToDouble(i -> {
+            double[] sum = sums.get(strata.get(i));
+            return sum[0] / sum[1];
+        }).toArray();
     }
 
     private static double[] pick(double[] values, int[] positions) {
@@ -208,7 +207,7 @@ public final class HeldOutEvaluation {
                 .map(i -> last.distinctCorrect()[i]).average().orElse(Double.NaN);
         Map<String, int[]> byLevel = new TreeMap<>();
         for (int i = 0; i < heldOut.size(); i++) {
-            int[] counts = byLevel.computeIfAbsent(level(heldOut.get(i)), k -> new int[2]);
+            int[] counts = byLevel.computeIfAbsent(heldOut.get(i).level(), k -> new int[2]);
             counts[0] += last.correct()[i];
             counts[1] += config.finalSamples();
         }

@@ -198,7 +198,7 @@ public final class WarmStart {
         Evaluation.Result heldOut = Evaluation.run(model, suite.heldOut(), config.samplesPerPrompt(), EVALUATION_SAMPLING, 512,
                 config.seed() + 3, verifiers);
         Map<String, Double> byLevel = new LinkedHashMap<>();
-        suite.heldOut().stream().map(p -> p.family() + "/" + p.difficulty()).distinct().sorted().forEach(key -> {
+        suite.heldOut().stream().map(TaskPrompt::level).distinct().sorted().forEach(key -> {
             String[] parts = key.split("/");
             byLevel.put(key, heldOut.passAt1(parts[0], Integer.parseInt(parts[1])));
         });

@@ -38,6 +38,11 @@ public record TaskPrompt(String id, String kind, String family, int difficulty, 
     /** Which side of the train / held-out division a prompt is on. */
     public enum Split { TRAIN, HELD_OUT, UNKNOWN }
 
+    /** "family/difficulty" ("aggregate/2"): the stratum results are reported by. */
+    public String level() {
+        return family + "/" + difficulty;
+    }
+
     /** The same prompt on another side of the division. */
     public TaskPrompt withSplit(Split newSplit) {
         return new TaskPrompt(id, kind, family, difficulty, newSplit, text, answer, spec);
