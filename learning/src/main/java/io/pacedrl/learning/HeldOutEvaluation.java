@@ -182,15 +182,25 @@ public final class HeldOutEvaluation {
      * within a level.
      */
     static double[] levelPrediction(List<String> strata, double[] observed) {
+        return levelPrediction(strata, observed, strata);
+    }
+
+    /**
+     * The same reference fitted on some prompts and applied to others: each of {@code predicted}'s
+     * strata gets the mean observed accuracy of that stratum among the fitted prompts (the fitted
+     * prompts' mean for a stratum they lack).
+     */
+    static double[] levelPrediction(List<String> fittedStrata, double[] observed, List<String> predicted) {
         Map<String, double[]> sums = new HashMap<>();
         for (int i = 0; i < observed.length; i++) {
-            double[] sum = sums.computeIfAbsent(strata.get(i), k -> new double[2]);
+            double[] sum = sums.computeIfAbsent(fittedStrata.get(i), k -> new double[2]);
             sum[0] += observed[i];
             sum[1]++;
         }
-        return IntStream.range(0, observed.length).mapToDouble(i -> {
-            double[] sum = sums.get(strata.get(i));
-            return sum[0] / sum[1];
+        double overall = Arrays.stream(observed).average().orElse(0);
+        return predicted.stream().mapToDouble(stratum -> {
+            double[] sum = sums.get(stratum);
+            return sum == null ? overall : sum[0] / sum[1];
         }).toArray();
     }
 

@@ -1,6 +1,7 @@
 package io.pacedrl.runner;
 
 import ai.djl.ndarray.NDManager;
+import io.pacedrl.learning.EmbeddingProbe;
 import io.pacedrl.learning.HeldOutEvaluation;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.Torch;
@@ -49,6 +50,11 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--dataset", paramLabel = "FILE", description = "Score on a JSONL dataset's held_out prompts instead of the suite's.")
     Path dataset;
 
+    @Option(names = "--embedding-probe", paramLabel = "N", description = "Also sample probe-samples of N pool prompts, fit a linear "
+            + "probe of accuracy on the embedding Z_φ reads (partition-embedding) on half of them and rank the other half: how much "
+            + "the embedding tells about difficulty, beside the family-and-level reference fitted the same way.")
+    Integer embeddingProbe;
+
     @Option(names = "--threads", defaultValue = "1", paramLabel = "N", description = "PyTorch threads (default: ${DEFAULT-VALUE}).")
     int threads;
 
@@ -67,6 +73,9 @@ final class EvalCommand implements Callable<Integer> {
             plugins.load();
             config = TrainingConfig.load(Map.of(), configFile, new LinkedHashMap<>(set));
             prompts = dataset != null ? PromptPool.read(dataset, 1) : PromptPool.of(suiteOptions.suite());
+            if (embeddingProbe != null && (embeddingProbe < 4 || embeddingProbe > prompts.train().size())) {
+                throw new IllegalArgumentException("--embedding-probe must be in [4, " + prompts.train().size() + "], got " + embeddingProbe);
+            }
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
@@ -76,6 +85,14 @@ final class EvalCommand implements Callable<Integer> {
         HeldOutEvaluation.Final scored;
         try (NDManager manager = NDManager.newBaseManager(); Transformer policy = Weights.load(manager, weights)) {
             scored = evaluation.finalEvaluation(policy);
+            if (embeddingProbe != null) {
+                long probeStarted = System.nanoTime();
+                EmbeddingProbe.Result probe = EmbeddingProbe.measure(policy, prompts.train(), embeddingProbe, config, Verifiers.load());
+                out.printf("embedding  %d pool prompts × %d samples: mean accuracy %.3f, %.0f %% with 0 < p < 1, %.0f s%n", probe.prompts(),
+                        config.probeSamples(), probe.meanAccuracy(), 100 * probe.shareWithSignal(), (System.nanoTime() - probeStarted) / 1e9);
+                out.printf("embedding  a linear probe of accuracy on the %s embedding, fitted on half, ranks the other half at Spearman "
+                        + "%.2f; family and level alone %.2f%n", config.partitionEmbedding(), probe.spearman(), probe.levelSpearman());
+            }
         }
         List<String> passAtK = scored.passAtK().entrySet().stream().map(e -> String.format("%s %.3f", e.getKey(), e.getValue())).toList();
         out.printf("eval       %s on %d held-out prompts × %d samples (temperature %.2f, %d new tokens at most), %.0f s%n", weights,

@@ -94,10 +94,16 @@ class TrainCommandTest {
         Path finalWeights = runDir.resolve("checkpoints/final.weights");
         assertTrue(run.out().contains("weights    " + finalWeights), run.out());
         CommandRun eval = CommandRun.of("eval", "--weights", finalWeights.toString(), "--pool-size", "200", "--set", "eval-prompts=4",
-                "--set", "final-samples=2", "--set", "max-new-tokens=8");
+                "--set", "final-samples=2", "--set", "max-new-tokens=8", "--embedding-probe", "40", "--set", "probe-samples=2");
         assertEquals(0, eval.exitCode(), eval.out() + eval.err());
         assertTrue(eval.out().startsWith("eval       " + finalWeights + " on 4 held-out prompts × 2 samples"), eval.out());
         assertTrue(eval.out().contains("scores     pass@1 "), eval.out());
+        assertTrue(eval.out().contains("embedding  40 pool prompts × 2 samples: mean accuracy "), eval.out());
+        assertTrue(eval.out().lines().anyMatch(l -> l.matches("embedding  a linear probe of accuracy on the mean embedding, fitted on "
+                + "half, ranks the other half at Spearman (-?\\d\\.\\d\\d|NaN); family and level alone (-?\\d\\.\\d\\d|NaN)")), eval.out());
+        CommandRun tooFew = CommandRun.of("eval", "--weights", finalWeights.toString(), "--pool-size", "200", "--embedding-probe", "2");
+        assertEquals(2, tooFew.exitCode(), tooFew.err());
+        assertTrue(tooFew.err().contains("--embedding-probe must be in [4, "), tooFew.err());
         String html = Files.readString(runDir.resolve("report.html"));
         assertTrue(html.contains("<h1>Training run e2e</h1>"));
         assertTrue(html.split("data:image/png;base64,").length >= 6, "the plots are embedded");
