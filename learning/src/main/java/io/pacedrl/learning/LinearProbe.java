@@ -12,14 +12,12 @@ import ai.djl.ndarray.types.Shape;
  */
 public final class LinearProbe {
     private final int width;
-    private final double[] mean;
-    private final double[] scale;
+    private final ColumnScaling scaling;
     private final double[] weights;
 
-    private LinearProbe(int width, double[] mean, double[] scale, double[] weights) {
+    private LinearProbe(int width, ColumnScaling scaling, double[] weights) {
         this.width = width;
-        this.mean = mean;
-        this.scale = scale;
+        this.scaling = scaling;
         this.weights = weights;
     }
 
@@ -29,23 +27,8 @@ public final class LinearProbe {
         if (n < 2 || rows.length != n * width) {
             throw new IllegalArgumentException(rows.length + " values for " + n + " rows of width " + width);
         }
-        double[] mean = new double[width];
-        double[] scale = new double[width];
-        for (int j = 0; j < width; j++) {
-            double sum = 0;
-            for (int i = 0; i < n; i++) {
-                sum += rows[i * width + j];
-            }
-            mean[j] = sum / n;
-            double squares = 0;
-            for (int i = 0; i < n; i++) {
-                double x = rows[i * width + j] - mean[j];
-                squares += x * x;
-            }
-            scale[j] = Math.sqrt(squares / n) + 1e-6;
-        }
-        LinearProbe standardiser = new LinearProbe(width, mean, scale, null);
-        double[] design = standardiser.design(rows, n);
+        ColumnScaling scaling = ColumnScaling.of(rows, width);
+        double[] design = design(scaling, rows, n, width);
         int columns = width + 1;
         double[] penalty = new double[columns * columns];
         for (int j = 0; j < width; j++) {
@@ -56,14 +39,14 @@ public final class LinearProbe {
             NDArray y = manager.create(targets, new Shape(n, 1));
             NDArray gram = x.transpose().matMul(x).add(manager.create(penalty, new Shape(columns, columns)));
             double[] weights = gram.inverse().matMul(x.transpose().matMul(y)).toDoubleArray();
-            return new LinearProbe(width, mean, scale, weights);
+            return new LinearProbe(width, scaling, weights);
         }
     }
 
     /** The predicted accuracy of each of {@code rows.length / width} rows. */
     public double[] predict(float[] rows) {
         int n = rows.length / width;
-        double[] design = design(rows, n);
+        double[] design = design(scaling, rows, n, width);
         double[] out = new double[n];
         for (int i = 0; i < n; i++) {
             double sum = 0;
@@ -76,11 +59,11 @@ public final class LinearProbe {
     }
 
     /** The standardised rows with a last column of ones, row after row. */
-    private double[] design(float[] rows, int n) {
+    private static double[] design(ColumnScaling scaling, float[] rows, int n, int width) {
         double[] design = new double[n * (width + 1)];
         for (int i = 0; i < n; i++) {
             for (int j = 0; j < width; j++) {
-                design[i * (width + 1) + j] = (rows[i * width + j] - mean[j]) / scale[j];
+                design[i * (width + 1) + j] = scaling.scaled(rows[i * width + j], j);
             }
             design[i * (width + 1) + width] = 1;
         }

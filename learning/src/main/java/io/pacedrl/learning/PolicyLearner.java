@@ -2,10 +2,9 @@ package io.pacedrl.learning;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import io.pacedrl.policy.AdamW;
 import io.pacedrl.policy.GradMode;
@@ -103,10 +102,12 @@ public final class PolicyLearner implements AutoCloseable {
         this.trajectoryBalance = new TrajectoryBalanceLoss(config.beta());
         this.flowRl = new FlowRlLoss(config.flowrlBeta(), config.clipEpsilon());
         if (method.learnsPartition()) {
-            poolEmbeddings = embedPool();
-            poolEmbeddingValues = poolEmbeddings.toFloatArray();
+            int width = config.partitionEmbedding().width(policy.config().dModel());
+            poolEmbeddingValues = embedPool();
+            config.partitionInput().apply(poolEmbeddingValues, width);
+            poolEmbeddings = manager.create(poolEmbeddingValues, new Shape(poolTokens.length, width));
             double initialLogZ = method.estimatesAccuracy() ? config.initialPHat() / config.beta() : 0;
-            partition = new PartitionFunction(manager, config.partitionEmbedding().width(policy.config().dModel()),
+            partition = new PartitionFunction(manager, width,
                     new PartitionFunction.Config(config.partitionHidden(), (float) config.partitionDropout(), initialLogZ),
                     config.seed() + 11);
             partitionOptimizer = new AdamW(partition.parameters(),
@@ -119,21 +120,20 @@ public final class PolicyLearner implements AutoCloseable {
         }
     }
 
-    /** e(x) for the whole pool, computed once, before any update: with π_ref's weights. */
-    private NDArray embedPool() {
-        NDManager embeddings = manager.newSubManager();
-        List<NDArray> chunks = new ArrayList<>();
+    /** e(x) for the whole pool, row after row, computed once, before any update: with π_ref's weights. */
+    private float[] embedPool() {
+        int width = config.partitionEmbedding().width(policy.config().dModel());
+        float[] values = new float[poolTokens.length * width];
         int chunk = 1024;
-        for (int start = 0; start < poolTokens.length; start += chunk) {
-            int end = Math.min(poolTokens.length, start + chunk);
-            chunks.add(policy.embedPrompts(embeddings, Arrays.asList(poolTokens).subList(start, end), config.partitionEmbedding()));
+        try (NDManager embeddings = manager.newSubManager()) {
+            for (int start = 0; start < poolTokens.length; start += chunk) {
+                int end = Math.min(poolTokens.length, start + chunk);
+                float[] rows = policy.embedPrompts(embeddings, Arrays.asList(poolTokens).subList(start, end), config.partitionEmbedding())
+                        .toFloatArray();
+                System.arraycopy(rows, 0, values, start * width, rows.length);
+            }
         }
-        if (chunks.size() == 1) {
-            return chunks.get(0);
-        }
-        NDArray all = NDArrays.concat(new NDList(chunks));
-        chunks.forEach(NDArray::close);
-        return all;
+        return values;
     }
 
     public Transformer policy() {

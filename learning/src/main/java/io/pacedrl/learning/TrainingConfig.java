@@ -69,6 +69,8 @@ import java.util.stream.Collectors;
  * @param partitionDropout      Z_φ's dropout while training
  * @param partitionEmbedding    e(x), Z_φ's input, from π_ref's final hidden states over the prompt: {@code mean} (the
  *                              design's), {@code last} (the last token's) or {@code mean-and-last}
+ * @param partitionInput        what Z_φ reads of e(x): {@code standardized} (each dimension centred and scaled by
+ *                              the pool's mean and deviation) or {@code raw}
  * @param initialPHat           where every prompt's p̂ starts (Z_φ's output bias is this/β)
  * @param evalEvery             steps between held-out evaluations
  * @param evalPrompts           held-out prompts evaluated
@@ -95,8 +97,8 @@ public record TrainingConfig(
         double tau, int selectionCandidates, int replayCapacity,
         int replayAdd, int replaySize, ReplayRules.OldPolicy replayOldPolicy, ReplayRules.Priority replayPriority,
         double clipEpsilon, double klCoefficient, double flowrlBeta, double oversample,
-        int maxSamplingRounds, int partitionHidden, double partitionDropout, Transformer.Pooling partitionEmbedding, double initialPHat,
-        int evalEvery,
+        int maxSamplingRounds, int partitionHidden, double partitionDropout, Transformer.Pooling partitionEmbedding,
+        PartitionInput partitionInput, double initialPHat, int evalEvery,
         int evalPrompts, int evalSamples, int finalSamples, int estimatorWarmupSteps, int probePrompts, int probeSamples, int lookAhead,
         int maxStaleness, int groupTimeoutSeconds, double accuracyEma, long seed) {
 
@@ -115,6 +117,9 @@ public record TrainingConfig(
         }
         if (partitionEmbedding == null) {
             throw new IllegalArgumentException("partition-embedding must be one of " + Arrays.toString(Transformer.Pooling.values()));
+        }
+        if (partitionInput == null) {
+            throw new IllegalArgumentException("partition-input must be one of " + Arrays.toString(PartitionInput.values()));
         }
         if (replayOldPolicy == null || replayPriority == null) {
             throw new IllegalArgumentException(replayOldPolicy == null ? "replay-old-policy must be recomputed or recorded"
@@ -163,7 +168,7 @@ public record TrainingConfig(
     public static TrainingConfig defaults() {
         return new TrainingConfig(Method.PACED, 200, 0, 32, 8, 1.0, 24, 2e-4, 10, 1e-2, 8, 0.05, 0.5, 4096, 128, 64, 64,
                 ReplayRules.OldPolicy.RECOMPUTED, ReplayRules.Priority.CURRENT, 0.2, 0.0,
-                15.0, 2.0, 4, 256, 0.1, Transformer.Pooling.MEAN, 0.5, 20, 256, 4, 16, 20, 128, 16, 2, 4, 300, 0.3, 1);
+                15.0, 2.0, 4, 256, 0.1, Transformer.Pooling.MEAN, PartitionInput.STANDARDIZED, 0.5, 20, 256, 4, 16, 20, 128, 16, 2, 4, 300, 0.3, 1);
     }
 
     /** Whether a run that has made {@code updates} updates and consumed {@code rollouts} rollouts is done. */

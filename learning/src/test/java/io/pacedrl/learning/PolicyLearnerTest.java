@@ -93,6 +93,32 @@ class PolicyLearnerTest {
         assertTrue(bad.contains("partition-embedding") && bad.contains("mean-and-last"), bad);
     }
 
+    @Test
+    void zPhiReadsEachEmbeddingDimensionCentredAndScaledByThePoolUnlessRawIsAsked() {
+        TrainingConfig config = TrainingConfig.defaults();
+        assertEquals("standardized", config.asKeys().get("partition-input"));
+        try (PolicyLearner standardized = new PolicyLearner(config, reference, POOL);
+                PolicyLearner raw = new PolicyLearner(config.with(Map.of("partition-input", "raw")), reference, POOL)) {
+            for (int j = 0; j < 32; j++) {
+                double mean = 0;
+                double squares = 0;
+                for (int i = 0; i < POOL.size(); i++) {
+                    mean += raw.embedding(i)[j] / POOL.size();
+                }
+                for (int i = 0; i < POOL.size(); i++) {
+                    squares += Math.pow(raw.embedding(i)[j] - mean, 2) / POOL.size();
+                }
+                for (int i = 0; i < POOL.size(); i++) {
+                    assertEquals((raw.embedding(i)[j] - mean) / Math.sqrt(squares), standardized.embedding(i)[j], 1e-3,
+                            "prompt " + i + ", dimension " + j);
+                }
+            }
+            assertNotEquals(Arrays.toString(raw.accuracyEstimates()), Arrays.toString(standardized.accuracyEstimates()));
+        }
+        String bad = assertThrows(IllegalArgumentException.class, () -> config.with(Map.of("partition-input", "whitened"))).getMessage();
+        assertTrue(bad.contains("partition-input") && bad.contains("standardized"), bad);
+    }
+
     /**
      * A replayed trajectory is anchored on the learner's pre-update policy: the behaviour log-probs
      * recorded with it, however old, change nothing. With {@code replay-old-policy: recorded} (the
