@@ -83,23 +83,28 @@ final class EvalCommand implements Callable<Integer> {
         HeldOutEvaluation evaluation = new HeldOutEvaluation(config, prompts.train(), prompts.heldOut(), Verifiers.load());
         long started = System.nanoTime();
         HeldOutEvaluation.Final scored;
+        EmbeddingProbe.Result probe = null;
+        double scoredSeconds;
+        double probeSeconds = 0;
         try (NDManager manager = NDManager.newBaseManager(); Transformer policy = Weights.load(manager, weights)) {
             scored = evaluation.finalEvaluation(policy);
+            scoredSeconds = (System.nanoTime() - started) / 1e9;
             if (embeddingProbe != null) {
-                long probeStarted = System.nanoTime();
-                EmbeddingProbe.Result probe = EmbeddingProbe.measure(policy, prompts.train(), embeddingProbe, config, Verifiers.load());
-                out.printf("embedding  %d pool prompts × %d samples: mean accuracy %.3f, %.0f %% with 0 < p < 1, %.0f s%n", probe.prompts(),
-                        config.probeSamples(), probe.meanAccuracy(), 100 * probe.shareWithSignal(), (System.nanoTime() - probeStarted) / 1e9);
-                out.printf("embedding  a linear probe of accuracy on the %s embedding, fitted on half, ranks the other half at Spearman "
-                        + "%.2f; family and level alone %.2f%n", config.partitionEmbedding(), probe.spearman(), probe.levelSpearman());
+                probe = EmbeddingProbe.measure(policy, prompts.train(), embeddingProbe, config, Verifiers.load());
+                probeSeconds = (System.nanoTime() - started) / 1e9 - scoredSeconds;
             }
         }
         List<String> passAtK = scored.passAtK().entrySet().stream().map(e -> String.format("%s %.3f", e.getKey(), e.getValue())).toList();
         out.printf("eval       %s on %d held-out prompts × %d samples (temperature %.2f, %d new tokens at most), %.0f s%n", weights,
-                evaluation.heldOut().size(), config.finalSamples(), config.temperature(), config.maxNewTokens(),
-                (System.nanoTime() - started) / 1e9);
+                evaluation.heldOut().size(), config.finalSamples(), config.temperature(), config.maxNewTokens(), scoredSeconds);
         out.printf("scores     %s, avg@%d %.3f, distinct correct answers per solved prompt %.2f%n", String.join(", ", passAtK),
                 config.finalSamples(), scored.averageAtK(), scored.distinctCorrect());
+        if (probe != null) {
+            out.printf("embedding  %d pool prompts × %d samples: mean accuracy %.3f, %.0f %% with 0 < p < 1, %.0f s%n", probe.prompts(),
+                    config.probeSamples(), probe.meanAccuracy(), 100 * probe.shareWithSignal(), probeSeconds);
+            out.printf("embedding  a linear probe of accuracy on the %s embedding, fitted on half, ranks the other half at Spearman "
+                    + "%.2f; family and level alone %.2f%n", config.partitionEmbedding(), probe.spearman(), probe.levelSpearman());
+        }
         return 0;
     }
 }
