@@ -1,11 +1,9 @@
 package io.pacedrl.learning;
 
-import ai.djl.ndarray.NDManager;
 import io.pacedrl.policy.Evaluation;
 import io.pacedrl.policy.Transformer;
 import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.tasks.Verifiers;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -43,7 +41,8 @@ public final class EmbeddingProbe {
                 new Transformer.SamplingConfig((float) config.temperature(), 1f, config.maxNewTokens()), BATCH_PROMPTS,
                 config.seed() + 41, verifiers);
         double[] accuracy = Arrays.stream(sampled.correct()).mapToDouble(c -> c / (double) config.probeSamples()).toArray();
-        float[] embeddings = embed(policy, probed, config.partitionEmbedding());
+        float[] embeddings = policy.embedAll(probed.stream().map(p -> policy.tokenizer().encodePrompt(p.text())).toList(),
+                config.partitionEmbedding());
         int width = embeddings.length / prompts;
         // The sampler's order is already uniform: the first half fits, the second is ranked.
         int fitted = prompts / 2;
@@ -56,23 +55,5 @@ public final class EmbeddingProbe {
         return new Result(prompts, Arrays.stream(accuracy).average().orElseThrow(),
                 Arrays.stream(accuracy).filter(a -> a > 0 && a < 1).count() / (double) prompts,
                 RunMetrics.spearman(predicted, ranked), RunMetrics.spearman(byLevel, ranked));
-    }
-
-    private static float[] embed(Transformer policy, List<TaskPrompt> prompts, Transformer.Pooling pooling) {
-        List<int[]> tokens = prompts.stream().map(p -> policy.tokenizer().encodePrompt(p.text())).toList();
-        List<float[]> chunks = new ArrayList<>();
-        try (NDManager manager = NDManager.newBaseManager()) {
-            for (int start = 0; start < tokens.size(); start += BATCH_PROMPTS) {
-                chunks.add(policy.embedPrompts(manager, tokens.subList(start, Math.min(tokens.size(), start + BATCH_PROMPTS)), pooling)
-                        .toFloatArray());
-            }
-        }
-        float[] all = new float[chunks.stream().mapToInt(c -> c.length).sum()];
-        int at = 0;
-        for (float[] chunk : chunks) {
-            System.arraycopy(chunk, 0, all, at, chunk.length);
-            at += chunk.length;
-        }
-        return all;
     }
 }

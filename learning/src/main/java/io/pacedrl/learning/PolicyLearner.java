@@ -103,7 +103,8 @@ public final class PolicyLearner implements AutoCloseable {
         this.flowRl = new FlowRlLoss(config.flowrlBeta(), config.clipEpsilon());
         if (method.learnsPartition()) {
             int width = config.partitionEmbedding().width(policy.config().dModel());
-            poolEmbeddingValues = embedPool();
+            // e(x) for the whole pool, computed once, before any update: with π_ref's weights.
+            poolEmbeddingValues = policy.embedAll(Arrays.asList(poolTokens), config.partitionEmbedding());
             config.partitionInput().apply(poolEmbeddingValues, width);
             poolEmbeddings = manager.create(poolEmbeddingValues, new Shape(poolTokens.length, width));
             double initialLogZ = method.estimatesAccuracy() ? config.initialPHat() / config.beta() : 0;
@@ -118,22 +119,6 @@ public final class PolicyLearner implements AutoCloseable {
             partition = null;
             partitionOptimizer = null;
         }
-    }
-
-    /** e(x) for the whole pool, row after row, computed once, before any update: with π_ref's weights. */
-    private float[] embedPool() {
-        int width = config.partitionEmbedding().width(policy.config().dModel());
-        float[] values = new float[poolTokens.length * width];
-        int chunk = 1024;
-        try (NDManager embeddings = manager.newSubManager()) {
-            for (int start = 0; start < poolTokens.length; start += chunk) {
-                int end = Math.min(poolTokens.length, start + chunk);
-                float[] rows = policy.embedPrompts(embeddings, Arrays.asList(poolTokens).subList(start, end), config.partitionEmbedding())
-                        .toFloatArray();
-                System.arraycopy(rows, 0, values, start * width, rows.length);
-            }
-        }
-        return values;
     }
 
     public Transformer policy() {

@@ -593,6 +593,20 @@ public final class Transformer implements AutoCloseable {
         }
     }
 
+    /** {@link #embedPrompts} of any number of prompts, a chunk at a time, as Java values row after row. */
+    public float[] embedAll(List<int[]> prompts, Pooling pooling) {
+        int width = pooling.width(config.dModel());
+        float[] values = new float[prompts.size() * width];
+        int chunk = 1024;
+        try (NDManager scratch = NDManager.newBaseManager()) {
+            for (int start = 0; start < prompts.size(); start += chunk) {
+                float[] rows = embedPrompts(scratch, prompts.subList(start, Math.min(prompts.size(), start + chunk)), pooling).toFloatArray();
+                System.arraycopy(rows, 0, values, start * width, rows.length);
+            }
+        }
+        return values;
+    }
+
     // ---------------------------------------------------------------------------------------
     // Weights
 
