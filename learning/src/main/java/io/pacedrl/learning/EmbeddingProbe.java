@@ -18,7 +18,6 @@ import java.util.List;
 public final class EmbeddingProbe {
     /** Ridge penalty on the standardised columns; the figure moves by about 0.01 from 1 to 1,000. */
     public static final double RIDGE = 100;
-    private static final int BATCH_PROMPTS = 512;
 
     /**
      * @param prompts         prompts sampled, half fitted on and half ranked
@@ -38,7 +37,7 @@ public final class EmbeddingProbe {
         int[] chosen = new UniformSampler(config.seed() + 37).select(new double[pool.size()], prompts, i -> false);
         List<TaskPrompt> probed = Arrays.stream(chosen).mapToObj(pool::get).toList();
         Evaluation.Result sampled = Evaluation.run(policy, probed, config.probeSamples(),
-                new Transformer.SamplingConfig((float) config.temperature(), 1f, config.maxNewTokens()), BATCH_PROMPTS,
+                new Transformer.SamplingConfig((float) config.temperature(), 1f, config.maxNewTokens()), HeldOutEvaluation.BATCH_PROMPTS,
                 config.seed() + 41, verifiers);
         double[] accuracy = Arrays.stream(sampled.correct()).mapToDouble(c -> c / (double) config.probeSamples()).toArray();
         float[] embeddings = policy.embedAll(probed.stream().map(p -> policy.tokenizer().encodePrompt(p.text())).toList(),

@@ -92,7 +92,7 @@ public final class HeldOutEvaluation {
     public record Final(double passAt1, Map<String, Double> passAtK, double averageAtK, double distinctCorrect,
             double distinctCorrectCountdown, Map<String, Double> passAt1ByLevel) {}
 
-    private static final int BATCH_PROMPTS = 512;
+    static final int BATCH_PROMPTS = 512;
 
     private final TrainingConfig config;
     private final List<TaskPrompt> heldOut;
