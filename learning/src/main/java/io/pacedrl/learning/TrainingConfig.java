@@ -168,7 +168,7 @@ public record TrainingConfig(
     public static TrainingConfig defaults() {
         return new TrainingConfig(Method.PACED, 200, 0, 32, 8, 1.0, 24, 2e-4, 10, 3e-3, 8, 0.05, 0.5, 4096, 128, 64, 64,
                 ReplayRules.OldPolicy.RECOMPUTED, ReplayRules.Priority.CURRENT, 0.2, 0.0,
-                15.0, 2.0, 4, 256, 0.1, Transformer.Pooling.MEAN, PartitionInput.STANDARDIZED, 0.5, 20, 256, 4, 16, 20, 128, 16, 2, 4, 300, 0.3, 1);
+                15.0, 2.0, 4, 256, 0.3, Transformer.Pooling.MEAN, PartitionInput.STANDARDIZED, 0.5, 20, 256, 4, 16, 20, 128, 16, 2, 4, 300, 0.3, 1);
     }
 
     /** Whether a run that has made {@code updates} updates and consumed {@code rollouts} rollouts is done. */
