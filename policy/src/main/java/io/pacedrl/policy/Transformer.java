@@ -600,8 +600,11 @@ public final class Transformer implements AutoCloseable {
         int chunk = 1024;
         try (NDManager scratch = NDManager.newBaseManager()) {
             for (int start = 0; start < prompts.size(); start += chunk) {
-                float[] rows = embedPrompts(scratch, prompts.subList(start, Math.min(prompts.size(), start + chunk)), pooling).toFloatArray();
-                System.arraycopy(rows, 0, values, start * width, rows.length);
+                // Each chunk's array is freed once copied: native memory stays one chunk, not the pool again.
+                try (NDArray rows = embedPrompts(scratch, prompts.subList(start, Math.min(prompts.size(), start + chunk)), pooling)) {
+                    float[] copied = rows.toFloatArray();
+                    System.arraycopy(copied, 0, values, start * width, copied.length);
+                }
             }
         }
         return values;
