@@ -23,6 +23,7 @@ import io.pacedrl.tasks.TaskPrompt;
 import io.pacedrl.tasks.Verifiers;
 import io.pacedrl.topics.ClusterOptions;
 import io.pacedrl.topics.DeadLetters;
+import io.pacedrl.topics.HangingTransactionWatch;
 import io.pacedrl.topics.MetricsOptions;
 import io.pacedrl.topics.ModelUpdateChunks;
 import io.pacedrl.topics.PluginOptions;
@@ -136,6 +137,8 @@ public final class LearnerService implements AutoCloseable {
     private volatile boolean running = true;
     private volatile long version = -1;
     private final ServiceMeters meters;
+    /** Reports a transaction the broker has left open with no coordinator to end it (one watch per run). */
+    private final HangingTransactionWatch hangingTransactions;
 
     // Learner-thread state.
     private PolicyLearner learner;
@@ -173,6 +176,9 @@ public final class LearnerService implements AutoCloseable {
         this.meters = new ServiceMeters("learner", options.topicPrefix(), options.modelId());
         meters.healthCheck(() -> failure().map(e -> "the learner stopped: " + e.getMessage()));
         meters.gauge(ServiceMeters.LEARNER_VERSION, () -> version);
+        this.hangingTransactions = HangingTransactionWatch.start(options.bootstrapServers(), options.topicPrefix(),
+                HangingTransactionWatch.PERIOD, HangingTransactionWatch.QUIET_FOR);
+        meters.gauge(ServiceMeters.HANGING_TRANSACTIONS, hangingTransactions::hanging);
         meters.bind(input, "-");
         publisher.bindTo(meters);
     }
@@ -567,6 +573,7 @@ public final class LearnerService implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        hangingTransactions.close();
         meters.close();
     }
 

@@ -159,9 +159,9 @@ final class ChaosCommand implements Callable<Integer> {
             out.flush();
 
             // Seeded moments spread from a tenth of the run to three quarters (the rest lets it finish): each
-            // fault at a random version, a random moment into its update. Not during start-up: twice a fault
-            // in the first three versions (a broker restart, then the registry away) stalled a run for more
-            // than 180 s, not yet explained (docs/faults.md).
+            // fault at a random version, a random moment into its update. Not during start-up: a broker
+            // restarted in the first versions has left committed transactions open on their partitions, which
+            // nothing ends and which stall the run (docs/faults.md, "Hanging transactions").
             Random random = new Random(chaosSeed);
             List<Planned> plan = new ArrayList<>();
             List<String> targets = new ArrayList<>();

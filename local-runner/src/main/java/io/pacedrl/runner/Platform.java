@@ -10,15 +10,12 @@ import io.pacedrl.topics.TopicSpec;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.ListTopicsOptions;
-import org.apache.kafka.common.internals.Topic;
 
 /**
  * The Kafka cluster and schema registry a command works against: the embedded ones, started in this
@@ -91,12 +88,9 @@ public final class Platform implements AutoCloseable {
      * start with {@code prefix} (a run's, its Streams app's internal ones included) and on the
      * consumer offsets topic: for a run about to resume, whose producers are all gone.
      */
-    public List<HangingTransactions.Aborted> abortHangingTransactions(String prefix) throws Exception {
+    public List<HangingTransactions.Hanging> abortHangingTransactions(String prefix) {
         try (Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers)))) {
-            List<String> names = new ArrayList<>(admin.listTopics(new ListTopicsOptions().listInternal(true)).names()
-                    .get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS).stream()
-                    .filter(name -> name.startsWith(prefix) || name.equals(Topic.GROUP_METADATA_TOPIC_NAME)).toList());
-            return HangingTransactions.abort(admin, names);
+            return HangingTransactions.abort(admin, HangingTransactions.findInRun(admin, prefix, Duration.ZERO));
         }
     }
 

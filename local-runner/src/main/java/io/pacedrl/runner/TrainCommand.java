@@ -146,7 +146,7 @@ final class TrainCommand implements Callable<Integer> {
             if (resumedAt >= 0) {
                 out.printf("resumed    run %s at version %d of %d, with the configuration it recorded%n", id, resumedAt, config.steps());
                 // A broker killed mid-transaction can leave one that nothing would ever end.
-                for (HangingTransactions.Aborted hanging : cluster.abortHangingTransactions(settings.runId() + ".")) {
+                for (HangingTransactions.Hanging hanging : cluster.abortHangingTransactions(settings.runId() + ".")) {
                     out.printf("recovered  aborted a hanging transaction of producer %d on %s (open since offset %d)%n",
                             hanging.producerId(), hanging.partition(), hanging.startOffset());
                 }

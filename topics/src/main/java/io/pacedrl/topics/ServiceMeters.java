@@ -45,6 +45,8 @@ public final class ServiceMeters implements AutoCloseable {
     public static final String VERIFIER_LATENCY = "pacedrl.verifier.latency";
     /** Records a service dead-lettered, by service and reason (counted as written; a retried transaction counts again). */
     public static final String DEAD_LETTERS = "pacedrl.dead.letters";
+    /** Hanging transactions on the run's topics at the learner's watch's last look ({@link HangingTransactionWatch}). */
+    public static final String HANGING_TRANSACTIONS = "pacedrl.hanging.transactions";
     /** The learner's newest version. */
     public static final String LEARNER_VERSION = "pacedrl.learner.version";
     /** The learner's step and evaluation figures, one gauge each, named after the run metric (loss, beta-kl, …). */

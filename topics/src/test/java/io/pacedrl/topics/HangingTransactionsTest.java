@@ -1,0 +1,102 @@
+package io.pacedrl.topics;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pacedrl.embedded.LocalKafka;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.UUID;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.ProducerState;
+import org.apache.kafka.clients.admin.TransactionDescription;
+import org.apache.kafka.clients.admin.TransactionListing;
+import org.apache.kafka.clients.admin.TransactionState;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A transaction open on a partition is hanging only when it is quiet for long enough and not counted
+ * by its coordinator in an ongoing transaction: a live one is not reported, and commits.
+ */
+class HangingTransactionsTest {
+    private static final TopicPartition PARTITION = new TopicPartition("run.scored-rollouts", 2);
+    private static final long NOW = 1_000_000;
+
+    private static ProducerState open(long lastWrite) {
+        return new ProducerState(3, 6, 4, lastWrite, OptionalInt.of(0), OptionalLong.of(5));
+    }
+
+    private static TransactionDescription ongoing(Set<TopicPartition> partitions) {
+        return new TransactionDescription(1, TransactionState.ONGOING, 3, 6, 60_000, OptionalLong.of(NOW), partitions);
+    }
+
+    @Test
+    void onlyAQuietOpenTransactionItsCoordinatorDoesNotCountIsHanging() {
+        TransactionListing committed = new TransactionListing("run.reward-numeric-0", 3, TransactionState.COMPLETE_COMMIT);
+        TransactionListing live = new TransactionListing("run.reward-numeric-0", 3, TransactionState.ONGOING);
+        long quietSince = NOW - 90_000;
+        ProducerState closed = new ProducerState(3, 6, 4, quietSince - 1, OptionalInt.empty(), OptionalLong.empty());
+        assertFalse(HangingTransactions.hanging(PARTITION, closed, quietSince, committed, id -> ongoing(Set.of())), "no open transaction");
+        assertFalse(HangingTransactions.hanging(PARTITION, open(quietSince + 1), quietSince, committed, id -> ongoing(Set.of())),
+                "written too recently: its marker may be on its way");
+        assertTrue(HangingTransactions.hanging(PARTITION, open(quietSince - 1), quietSince, committed, id -> ongoing(Set.of())),
+                "its coordinator has completed it");
+        assertTrue(HangingTransactions.hanging(PARTITION, open(quietSince - 1), quietSince, null, id -> ongoing(Set.of())),
+                "no coordinator knows the producer");
+        assertFalse(HangingTransactions.hanging(PARTITION, open(quietSince - 1), quietSince, live, id -> ongoing(Set.of(PARTITION))),
+                "an ongoing transaction of its coordinator's counts the partition: the coordinator ends it");
+        assertTrue(HangingTransactions.hanging(PARTITION, open(quietSince - 1), quietSince, live,
+                id -> ongoing(Set.of(new TopicPartition("run.scored-rollouts", 1)))), "its ongoing transaction is elsewhere");
+    }
+
+    @Test
+    void aLiveTransactionIsLeftAloneAndCommits(@TempDir Path dataDir) throws Exception {
+        try (LocalKafka kafka = LocalKafka.start(dataDir, false);
+                Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            String topic = "run.live";
+            admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1))).all().get();
+            try (KafkaProducer<String, String> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                    kafka.bootstrapServers(), ProducerConfig.TRANSACTIONAL_ID_CONFIG, "run.live-writer"), new StringSerializer(),
+                    new StringSerializer());
+                    HangingTransactionWatch watch = HangingTransactionWatch.start(kafka.bootstrapServers(), "run.",
+                            Duration.ofMillis(100), Duration.ZERO)) {
+                producer.initTransactions();
+                producer.beginTransaction();
+                producer.send(new ProducerRecord<>(topic, "k", "v")).get();
+                assertEquals(List.of(), HangingTransactions.findInRun(admin, "run.", Duration.ZERO), "open, and its coordinator's");
+                Thread.sleep(1_000);
+                assertEquals(0, watch.hanging(), "the watch looked about ten times and found none");
+                producer.commitTransaction();
+            }
+            try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                    kafka.bootstrapServers(), ConsumerConfig.GROUP_ID_CONFIG, UUID.randomUUID().toString(),
+                    ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"),
+                    new StringDeserializer(), new StringDeserializer())) {
+                consumer.subscribe(List.of(topic));
+                long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+                int read = 0;
+                while (read == 0 && System.nanoTime() < deadline) {
+                    read += consumer.poll(Duration.ofMillis(200)).count();
+                }
+                assertEquals(1, read, "the committed record is read");
+            }
+        }
+    }
+}
