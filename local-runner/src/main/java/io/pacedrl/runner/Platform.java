@@ -84,13 +84,20 @@ public final class Platform implements AutoCloseable {
     }
 
     /**
-     * Aborts the hanging transactions (see {@link HangingTransactions}) on the topics whose names
-     * start with {@code prefix} (a run's, its Streams app's internal ones included) and on the
-     * consumer offsets topic: for a run about to resume, whose producers are all gone.
+     * Ends the hanging transactions (see {@link HangingTransactions}) on the topics whose names start
+     * with {@code prefix} (a run's, its Streams app's internal ones included) and on the consumer
+     * offsets topic, for a run about to resume, whose producers are all gone: each as its coordinator
+     * decided it, an undecided one aborted. It first waits (up to a minute) for the coordinators to
+     * finish the commits and aborts they were in the middle of when the cluster stopped.
      */
-    public List<HangingTransactions.Hanging> abortHangingTransactions(String prefix) {
-        try (Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers)))) {
-            return HangingTransactions.abort(admin, HangingTransactions.findInRun(admin, prefix, Duration.ZERO));
+    public List<HangingTransactions.Ended> endHangingTransactions(String prefix) throws InterruptedException {
+        Map<String, Object> config = ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers));
+        try (Admin admin = Admin.create(config)) {
+            long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
+            while (HangingTransactions.completing(admin) && System.nanoTime() < deadline) {
+                Thread.sleep(200);
+            }
+            return HangingTransactions.end(admin, config, HangingTransactions.findInRun(admin, prefix, Duration.ZERO), true);
         }
     }
 

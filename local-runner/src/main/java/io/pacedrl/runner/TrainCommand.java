@@ -145,10 +145,11 @@ final class TrainCommand implements Callable<Integer> {
             long resumedAt = resumePoint(cluster, settings);
             if (resumedAt >= 0) {
                 out.printf("resumed    run %s at version %d of %d, with the configuration it recorded%n", id, resumedAt, config.steps());
-                // A broker killed mid-transaction can leave one that nothing would ever end.
-                for (HangingTransactions.Hanging hanging : cluster.abortHangingTransactions(settings.runId() + ".")) {
-                    out.printf("recovered  aborted a hanging transaction of producer %d on %s (open since offset %d)%n",
-                            hanging.producerId(), hanging.partition(), hanging.startOffset());
+                // A broker killed mid-commit can leave transactions that nothing would ever end.
+                for (HangingTransactions.Ended ended : cluster.endHangingTransactions(settings.runId() + ".")) {
+                    out.printf("recovered  %s a hanging transaction of producer %d on %s (open since offset %d)%n",
+                            ended.marker() == HangingTransactions.Outcome.COMMITTED ? "committed" : "aborted",
+                            ended.transaction().producerId(), ended.transaction().partition(), ended.transaction().startOffset());
                 }
             }
             out.flush();

@@ -114,8 +114,10 @@ class ReproduceCommandTest {
         assertTrue(changed.err().contains("recorded with another configuration (beta: 0.05 → 0.1)"), changed.err());
 
         Process resume = launch(train(24, "--resume", "kill", "--run-dir", run.toString()), dir.resolve("resumed.log"));
-        assertTrue(resume.waitFor(5, TimeUnit.MINUTES), "the resumed run ended");
+        boolean ended = resume.waitFor(5, TimeUnit.MINUTES);
+        resume.destroyForcibly().waitFor();
         String resumed = Files.readString(dir.resolve("resumed.log"));
+        assertTrue(ended, () -> "the resumed run did not end in 5 minutes:\n" + resumed);
         assertEquals(0, resume.exitValue(), resumed);
         assertTrue(resumed.lines().anyMatch(l -> l.matches("resumed    run kill at version \\d+ of 24, .*")), resumed);
         // The record covers the whole run, both processes, with the restart marked.

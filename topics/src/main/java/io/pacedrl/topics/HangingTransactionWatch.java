@@ -15,12 +15,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Looks for {@link HangingTransactions hanging transactions} on a run's topics while it runs and
- * says so: one such transaction holds every read_committed reader of its partition (the difficulty
- * stream, the learner) for good, and the run stalls with nothing else in any log. It does not abort
- * them: the ones seen so far were transactions their producer had committed, and an abort would lose
- * their records (a learner's version, a verifier's scores) instead of showing them. One per run is
- * enough; the learner service runs it.
+ * Looks for {@link HangingTransactions hanging transactions} on a run's topics while it runs. One
+ * such transaction holds every read_committed reader of its partition (the difficulty stream, the
+ * learner) for good, and the run stalls with nothing else in any log. One its coordinator decided
+ * (the ones seen so far were commits whose markers a restarted broker skipped) it ends the same way,
+ * with a warning; an undecided one it does not touch (an abort could lose records a producer still
+ * counts as written) and reports as an error, with the gauge. One per run is enough; the learner
+ * service runs it.
  */
 public final class HangingTransactionWatch implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HangingTransactionWatch.class);
@@ -34,6 +35,7 @@ public final class HangingTransactionWatch implements AutoCloseable {
     /** How often it looks. */
     public static final Duration PERIOD = Duration.ofSeconds(15);
 
+    private final Map<String, Object> clientConfig;
     private final Admin admin;
     private final String prefix;
     private final Duration quietFor;
@@ -42,7 +44,8 @@ public final class HangingTransactionWatch implements AutoCloseable {
     private volatile int hanging;
 
     private HangingTransactionWatch(String bootstrapServers, String prefix, Duration quietFor) {
-        this.admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers)));
+        this.clientConfig = ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers));
+        this.admin = Admin.create(clientConfig);
         this.prefix = prefix;
         this.quietFor = quietFor;
         this.executor = Executors.newSingleThreadScheduledExecutor(runnable -> {
@@ -59,7 +62,7 @@ public final class HangingTransactionWatch implements AutoCloseable {
         return watch;
     }
 
-    /** The hanging transactions found at the last look. */
+    /** The hanging transactions found at the last look that it could not end. */
     public int hanging() {
         return hanging;
     }
@@ -67,12 +70,18 @@ public final class HangingTransactionWatch implements AutoCloseable {
     private void check() {
         try {
             List<HangingTransactions.Hanging> found = HangingTransactions.findInRun(admin, prefix, quietFor);
-            hanging = found.size();
-            for (HangingTransactions.Hanging transaction : found) {
+            for (HangingTransactions.Ended ended : HangingTransactions.end(admin, clientConfig, found, false)) {
+                log.warn("ended a hanging transaction as its coordinator had: {}. A restarted broker skipped its marker there",
+                        ended.transaction());
+            }
+            List<HangingTransactions.Hanging> undecided = found.stream()
+                    .filter(t -> t.outcome() == HangingTransactions.Outcome.UNDECIDED).toList();
+            hanging = undecided.size();
+            for (HangingTransactions.Hanging transaction : undecided) {
                 if (reported.add(transaction)) {
-                    log.error("a hanging transaction: {}. Its coordinator counts no transaction there, so nothing will end it, "
-                            + "and every read_committed reader of {} waits behind it. `kafka-transactions.sh abort` ends it, and "
-                            + "its records with it", transaction, transaction.partition());
+                    log.error("a hanging transaction: {}. Its coordinator counts no transaction there and has no decision for it, so "
+                            + "nothing will end it, and every read_committed reader of {} waits behind it. "
+                            + "`kafka-transactions.sh abort` ends it, and its records with it", transaction, transaction.partition());
                 }
             }
         } catch (RuntimeException e) {

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
@@ -19,28 +20,44 @@ import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.admin.TransactionDescription;
 import org.apache.kafka.clients.admin.TransactionListing;
 import org.apache.kafka.clients.admin.TransactionState;
+import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.internals.Topic;
 
 /**
- * Finds hanging transactions (KIP-664): a partition that holds an open transaction of a producer
- * whose coordinator does not count that partition in an ongoing transaction. Nothing ever ends
- * such a transaction, and every read_committed reader and every committed-offset fetch of a group
- * it touched waits on it forever. It can be left behind when the broker itself is killed
- * mid-transaction (the embedded broker dies with a killed {@code train}), and a broker restarted
- * under live producers leaves one now and then: in the fault campaign, a transaction whose producer's
- * commit had returned, still open on the partitions it wrote (see docs/faults.md). Kafka's own tool
- * for it is {@code kafka-transactions.sh find-hanging} then {@code abort}; a run about to resume
- * aborts them (its producers are gone), and {@link HangingTransactionWatch} reports them while it runs.
+ * Finds and ends hanging transactions (KIP-664): a partition that holds an open transaction of a
+ * producer whose coordinator does not count that partition in an ongoing transaction. Nothing ever
+ * ends such a transaction, and every read_committed reader and every committed-offset fetch of a
+ * group it touched waits on it forever. A restarted broker leaves them behind: its transaction
+ * coordinator reloads a transaction it was committing and, when it sends the markers before the
+ * broker's metadata knows the partitions, skips them as deleted and records the commit complete
+ * (seen after a killed {@code train} and in the fault campaign's broker restart; docs/faults.md).
+ * Kafka's own tool for it is {@code kafka-transactions.sh find-hanging} then {@code abort}, and an
+ * abort would lose the records of a transaction that was committed, while the consumer offsets it
+ * committed with them stay committed. So each one is ended as its coordinator decided it:
+ * {@link Outcome}.
  */
 public final class HangingTransactions {
-    /** A hanging transaction: its partition, its producer, and where it opened there. */
-    public record Hanging(TopicPartition partition, long producerId, int producerEpoch, int coordinatorEpoch, long startOffset) {
+    /**
+     * How the coordinator ended a hanging transaction. Under transaction version 2 (Kafka 4's) every
+     * transaction ends with its producer's epoch bumped by one, so a coordinator that has completed
+     * the producer's transaction at the hanging epoch + 1 has decided this one; anything else (the
+     * producer gone from the coordinator, or already in a later transaction) leaves it undecided.
+     */
+    public enum Outcome { COMMITTED, ABORTED, UNDECIDED }
+
+    /** A hanging transaction: its partition, its producer, where it opened there, and what its coordinator decided. */
+    public record Hanging(TopicPartition partition, long producerId, int producerEpoch, int coordinatorEpoch, long startOffset,
+            Outcome outcome) {
         @Override
         public String toString() {
-            return "producer " + producerId + " (epoch " + producerEpoch + ") on " + partition + ", open since offset " + startOffset;
+            return "producer " + producerId + " (epoch " + producerEpoch + ") on " + partition + ", open since offset " + startOffset
+                    + (outcome == Outcome.UNDECIDED ? "" : ", which its coordinator " + outcome.name().toLowerCase(Locale.ROOT));
         }
     }
+
+    /** What was done to a hanging transaction. */
+    public record Ended(Hanging transaction, Outcome marker) {}
 
     private static final long TIMEOUT_SECONDS = 60;
 
@@ -56,6 +73,12 @@ public final class HangingTransactions {
                 .filter(name -> name.startsWith(prefix) || name.equals(Topic.GROUP_METADATA_TOPIC_NAME)).toList(), quietFor));
     }
 
+    /** Whether a coordinator is between a commit or abort decision and its markers. */
+    public static boolean completing(Admin admin) {
+        return call("list transactions", () -> admin.listTransactions().all().get(TIMEOUT_SECONDS, TimeUnit.SECONDS).stream()
+                .anyMatch(listing -> listing.state() == TransactionState.PREPARE_COMMIT || listing.state() == TransactionState.PREPARE_ABORT));
+    }
+
     /**
      * The hanging transactions on every partition of {@code topics} whose producer last wrote there
      * at least {@code quietFor} ago. While producers are alive this has to be longer than their
@@ -65,20 +88,24 @@ public final class HangingTransactions {
     public static List<Hanging> find(Admin admin, Collection<String> topics, Duration quietFor) {
         return call("look for hanging transactions", () -> {
             List<TopicPartition> partitions = new ArrayList<>();
-            Map<String, TopicDescription> described = admin.describeTopics(topics).allTopicNames().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
-            described.forEach((name, d) -> d.partitions().forEach(p -> partitions.add(new TopicPartition(name, p.partition()))));
+            admin.describeTopics(topics).allTopicNames().get(TIMEOUT_SECONDS, TimeUnit.SECONDS)
+                    .forEach((name, d) -> d.partitions().forEach(p -> partitions.add(new TopicPartition(name, p.partition()))));
             Map<Long, TransactionListing> byProducer = new HashMap<>();
             for (TransactionListing listing : admin.listTransactions().all().get(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
                 byProducer.put(listing.producerId(), listing);
             }
             List<Hanging> found = new ArrayList<>();
             long lastWriteBefore = System.currentTimeMillis() - quietFor.toMillis();
+            Map<String, TransactionDescription> described = new HashMap<>();
+            Function<String, TransactionDescription> describe = id -> described.computeIfAbsent(id, key -> describe(admin, key));
             var producers = admin.describeProducers(partitions).all().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
             for (var entry : producers.entrySet()) {
                 for (ProducerState producer : entry.getValue().activeProducers()) {
-                    if (hanging(entry.getKey(), producer, lastWriteBefore, byProducer.get(producer.producerId()), id -> describe(admin, id))) {
+                    TransactionListing listing = byProducer.get(producer.producerId());
+                    if (hanging(entry.getKey(), producer, lastWriteBefore, listing, describe)) {
                         found.add(new Hanging(entry.getKey(), producer.producerId(), producer.producerEpoch(),
-                                producer.coordinatorEpoch().orElse(0), producer.currentTransactionStartOffset().getAsLong()));
+                                producer.coordinatorEpoch().orElse(0), producer.currentTransactionStartOffset().getAsLong(),
+                                outcome(producer, listing == null ? null : describe.apply(listing.transactionalId()))));
                     }
                 }
             }
@@ -87,17 +114,37 @@ public final class HangingTransactions {
     }
 
     /**
-     * Ends these transactions with abort markers, what {@code kafka-transactions.sh abort} does. Their
-     * records are lost to read_committed readers; for a run about to resume, whose producers are all
-     * gone, that is what an abort by a coordinator would have done.
+     * Ends these transactions as their coordinator decided: a COMMIT marker for one it committed
+     * (its records become readable, as they would have been), an ABORT marker for one it aborted,
+     * and for an undecided one an ABORT marker when {@code abortUndecided} (a run about to resume,
+     * whose producers are all gone: what the coordinator would have done) or nothing. Returns what it did.
      */
-    public static List<Hanging> abort(Admin admin, List<Hanging> hanging) {
-        return call("abort hanging transactions", () -> {
-            for (Hanging transaction : hanging) {
-                admin.abortTransaction(new AbortTransactionSpec(transaction.partition(), transaction.producerId(),
-                        (short) transaction.producerEpoch(), transaction.coordinatorEpoch())).all().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+    public static List<Ended> end(Admin admin, Map<String, Object> clientConfig, List<Hanging> hanging, boolean abortUndecided) {
+        return call("end hanging transactions", () -> {
+            List<Ended> ended = new ArrayList<>();
+            List<Hanging> committed = hanging.stream().filter(t -> t.outcome() == Outcome.COMMITTED).toList();
+            if (!committed.isEmpty()) {
+                Map<String, TopicDescription> topics = admin.describeTopics(committed.stream().map(t -> t.partition().topic())
+                        .distinct().toList()).allTopicNames().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+                Map<Node, List<Hanging>> byLeader = new HashMap<>();
+                for (Hanging transaction : committed) {
+                    Node leader = topics.get(transaction.partition().topic()).partitions().get(transaction.partition().partition()).leader();
+                    if (leader == null || leader.isEmpty()) {
+                        throw new IllegalStateException(transaction.partition() + " has no leader");
+                    }
+                    byLeader.computeIfAbsent(leader, node -> new ArrayList<>()).add(transaction);
+                }
+                CommitMarkers.write(clientConfig, byLeader);
+                committed.forEach(t -> ended.add(new Ended(t, Outcome.COMMITTED)));
             }
-            return hanging;
+            for (Hanging transaction : hanging) {
+                if (transaction.outcome() == Outcome.ABORTED || transaction.outcome() == Outcome.UNDECIDED && abortUndecided) {
+                    admin.abortTransaction(new AbortTransactionSpec(transaction.partition(), transaction.producerId(),
+                            (short) transaction.producerEpoch(), transaction.coordinatorEpoch())).all().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+                    ended.add(new Ended(transaction, Outcome.ABORTED));
+                }
+            }
+            return ended;
         });
     }
 
@@ -134,6 +181,22 @@ public final class HangingTransactions {
             return true;
         }
         return !describe.apply(listing.transactionalId()).topicPartitions().contains(partition);
+    }
+
+    /**
+     * What {@code coordinator}, the coordinator's description of the producer's transactional id
+     * (null when it knows none), decided about the transaction {@code producer} holds open.
+     */
+    static Outcome outcome(ProducerState producer, TransactionDescription coordinator) {
+        if (coordinator == null || coordinator.producerId() != producer.producerId()
+                || coordinator.producerEpoch() != producer.producerEpoch() + 1) {
+            return Outcome.UNDECIDED;
+        }
+        return switch (coordinator.state()) {
+            case COMPLETE_COMMIT, PREPARE_COMMIT -> Outcome.COMMITTED;
+            case COMPLETE_ABORT, PREPARE_ABORT -> Outcome.ABORTED;
+            default -> Outcome.UNDECIDED;
+        };
     }
 
     private static TransactionDescription describe(Admin admin, String transactionalId) {

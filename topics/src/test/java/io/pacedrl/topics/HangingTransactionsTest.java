@@ -33,7 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A transaction open on a partition is hanging only when it is quiet for long enough and not counted
- * by its coordinator in an ongoing transaction: a live one is not reported, and commits.
+ * by its coordinator in an ongoing transaction: a live one is not reported, and commits. A hanging one
+ * is ended as its coordinator decided, and a COMMIT marker makes its records readable.
  */
 class HangingTransactionsTest {
     private static final TopicPartition PARTITION = new TopicPartition("run.scored-rollouts", 2);
@@ -67,6 +68,69 @@ class HangingTransactionsTest {
     }
 
     @Test
+    void theCoordinatorsDecisionIsTheOneAtTheNextEpoch() {
+        ProducerState open = open(NOW); // producer 3, epoch 6
+        assertEquals(HangingTransactions.Outcome.COMMITTED, HangingTransactions.outcome(open, described(TransactionState.COMPLETE_COMMIT, 3, 7)),
+                "committed: transaction version 2 ends each transaction at the next epoch");
+        assertEquals(HangingTransactions.Outcome.COMMITTED, HangingTransactions.outcome(open, described(TransactionState.PREPARE_COMMIT, 3, 7)));
+        assertEquals(HangingTransactions.Outcome.ABORTED, HangingTransactions.outcome(open, described(TransactionState.COMPLETE_ABORT, 3, 7)));
+        assertEquals(HangingTransactions.Outcome.UNDECIDED, HangingTransactions.outcome(open, described(TransactionState.COMPLETE_COMMIT, 3, 8)),
+                "a later transaction's commit says nothing of this one");
+        assertEquals(HangingTransactions.Outcome.UNDECIDED, HangingTransactions.outcome(open, described(TransactionState.COMPLETE_COMMIT, 3, 6)),
+                "the epoch of the open transaction itself: not its end");
+        assertEquals(HangingTransactions.Outcome.UNDECIDED, HangingTransactions.outcome(open, described(TransactionState.ONGOING, 3, 7)),
+                "the producer is in its next transaction");
+        assertEquals(HangingTransactions.Outcome.UNDECIDED, HangingTransactions.outcome(open, described(TransactionState.COMPLETE_COMMIT, 4, 7)),
+                "another producer of the transactional id");
+        assertEquals(HangingTransactions.Outcome.UNDECIDED, HangingTransactions.outcome(open, null), "no coordinator knows it");
+    }
+
+    private static TransactionDescription described(TransactionState state, long producerId, int epoch) {
+        return new TransactionDescription(1, state, producerId, epoch, 60_000, OptionalLong.of(NOW), Set.of());
+    }
+
+    @Test
+    void aCommitMarkerMakesAnOpenTransactionsRecordsReadable(@TempDir Path dataDir) throws Exception {
+        try (LocalKafka kafka = LocalKafka.start(dataDir, false);
+                Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            String topic = "run.committed";
+            admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1))).all().get();
+            TopicPartition partition = new TopicPartition(topic, 0);
+            try (KafkaProducer<String, String> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                    kafka.bootstrapServers(), ProducerConfig.TRANSACTIONAL_ID_CONFIG, "run.stopped-writer"), new StringSerializer(),
+                    new StringSerializer())) {
+                producer.initTransactions();
+                producer.beginTransaction();
+                producer.send(new ProducerRecord<>(topic, "k", "v")).get();
+                ProducerState state = admin.describeProducers(List.of(partition)).all().get().get(partition).activeProducers().get(0);
+                HangingTransactions.Hanging open = new HangingTransactions.Hanging(partition, state.producerId(), state.producerEpoch(),
+                        state.coordinatorEpoch().orElse(0), state.currentTransactionStartOffset().getAsLong(),
+                        HangingTransactions.Outcome.COMMITTED);
+                assertEquals(0, readCommitted(kafka, topic, Duration.ofSeconds(2)), "open: nothing to read");
+                List<HangingTransactions.Ended> ended = HangingTransactions.end(admin,
+                        Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()), List.of(open), false);
+                assertEquals(List.of(new HangingTransactions.Ended(open, HangingTransactions.Outcome.COMMITTED)), ended);
+                assertEquals(1, readCommitted(kafka, topic, Duration.ofSeconds(30)), "the record is committed, without its producer");
+            }
+        }
+    }
+
+    private static int readCommitted(LocalKafka kafka, String topic, Duration wait) {
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                kafka.bootstrapServers(), ConsumerConfig.GROUP_ID_CONFIG, UUID.randomUUID().toString(),
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"),
+                new StringDeserializer(), new StringDeserializer())) {
+            consumer.subscribe(List.of(topic));
+            long deadline = System.nanoTime() + wait.toNanos();
+            int read = 0;
+            while (read == 0 && System.nanoTime() < deadline) {
+                read += consumer.poll(Duration.ofMillis(200)).count();
+            }
+            return read;
+        }
+    }
+
+    @Test
     void aLiveTransactionIsLeftAloneAndCommits(@TempDir Path dataDir) throws Exception {
         try (LocalKafka kafka = LocalKafka.start(dataDir, false);
                 Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
@@ -85,18 +149,7 @@ class HangingTransactionsTest {
                 assertEquals(0, watch.hanging(), "the watch looked about ten times and found none");
                 producer.commitTransaction();
             }
-            try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                    kafka.bootstrapServers(), ConsumerConfig.GROUP_ID_CONFIG, UUID.randomUUID().toString(),
-                    ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"),
-                    new StringDeserializer(), new StringDeserializer())) {
-                consumer.subscribe(List.of(topic));
-                long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-                int read = 0;
-                while (read == 0 && System.nanoTime() < deadline) {
-                    read += consumer.poll(Duration.ofMillis(200)).count();
-                }
-                assertEquals(1, read, "the committed record is read");
-            }
+            assertEquals(1, readCommitted(kafka, topic, Duration.ofSeconds(30)), "the committed record is read");
         }
     }
 }
