@@ -28,6 +28,8 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -39,6 +41,21 @@ import org.junit.jupiter.api.io.TempDir;
 class HangingTransactionsTest {
     private static final TopicPartition PARTITION = new TopicPartition("run.scored-rollouts", 2);
     private static final long NOW = 1_000_000;
+
+    private static LocalKafka kafka;
+    private static Admin admin;
+
+    @BeforeAll
+    static void startBroker(@TempDir Path dataDir) throws Exception {
+        kafka = LocalKafka.start(dataDir, false);
+        admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()));
+    }
+
+    @AfterAll
+    static void stopBroker() throws Exception {
+        admin.close();
+        kafka.close();
+    }
 
     private static ProducerState open(long lastWrite) {
         return new ProducerState(3, 6, 4, lastWrite, OptionalInt.of(0), OptionalLong.of(5));
@@ -90,32 +107,36 @@ class HangingTransactionsTest {
     }
 
     @Test
-    void aCommitMarkerMakesAnOpenTransactionsRecordsReadable(@TempDir Path dataDir) throws Exception {
-        try (LocalKafka kafka = LocalKafka.start(dataDir, false);
-                Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
-            String topic = "run.committed";
-            admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1))).all().get();
-            TopicPartition partition = new TopicPartition(topic, 0);
-            try (KafkaProducer<String, String> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                    kafka.bootstrapServers(), ProducerConfig.TRANSACTIONAL_ID_CONFIG, "run.stopped-writer"), new StringSerializer(),
-                    new StringSerializer())) {
-                producer.initTransactions();
-                producer.beginTransaction();
-                producer.send(new ProducerRecord<>(topic, "k", "v")).get();
-                ProducerState state = admin.describeProducers(List.of(partition)).all().get().get(partition).activeProducers().get(0);
-                HangingTransactions.Hanging open = new HangingTransactions.Hanging(partition, state.producerId(), state.producerEpoch(),
-                        state.coordinatorEpoch().orElse(0), state.currentTransactionStartOffset().getAsLong(),
-                        HangingTransactions.Outcome.COMMITTED);
-                assertEquals(0, readCommitted(kafka, topic, Duration.ofSeconds(2)), "open: nothing to read");
-                List<HangingTransactions.Ended> ended = HangingTransactions.end(admin,
-                        Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()), List.of(open), false);
-                assertEquals(List.of(new HangingTransactions.Ended(open, HangingTransactions.Outcome.COMMITTED)), ended);
-                assertEquals(1, readCommitted(kafka, topic, Duration.ofSeconds(30)), "the record is committed, without its producer");
-            }
+    void aCommitMarkerMakesAnOpenTransactionsRecordsReadable() throws Exception {
+        String topic = createTopic("run.committed");
+        TopicPartition partition = new TopicPartition(topic, 0);
+        try (KafkaProducer<String, String> producer = transactionalProducer("run.stopped-writer")) {
+            producer.initTransactions();
+            producer.beginTransaction();
+            producer.send(new ProducerRecord<>(topic, "k", "v")).get();
+            ProducerState state = admin.describeProducers(List.of(partition)).all().get().get(partition).activeProducers().get(0);
+            HangingTransactions.Hanging open = new HangingTransactions.Hanging(partition, state.producerId(), state.producerEpoch(),
+                    state.coordinatorEpoch().orElse(0), state.currentTransactionStartOffset().getAsLong(),
+                    HangingTransactions.Outcome.COMMITTED);
+            assertEquals(0, readCommitted(topic, Duration.ofSeconds(1)), "open: nothing to read");
+            List<HangingTransactions.Ended> ended = HangingTransactions.end(admin,
+                    Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()), List.of(open), false);
+            assertEquals(List.of(new HangingTransactions.Ended(open, HangingTransactions.Outcome.COMMITTED)), ended);
+            assertEquals(1, readCommitted(topic, Duration.ofSeconds(30)), "the record is committed, without its producer");
         }
     }
 
-    private static int readCommitted(LocalKafka kafka, String topic, Duration wait) {
+    private static String createTopic(String name) throws Exception {
+        admin.createTopics(List.of(new NewTopic(name, 1, (short) 1))).all().get();
+        return name;
+    }
+
+    private static KafkaProducer<String, String> transactionalProducer(String transactionalId) {
+        return new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
+                ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId), new StringSerializer(), new StringSerializer());
+    }
+
+    private static int readCommitted(String topic, Duration wait) {
         try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
                 kafka.bootstrapServers(), ConsumerConfig.GROUP_ID_CONFIG, UUID.randomUUID().toString(),
                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"),
@@ -131,25 +152,19 @@ class HangingTransactionsTest {
     }
 
     @Test
-    void aLiveTransactionIsLeftAloneAndCommits(@TempDir Path dataDir) throws Exception {
-        try (LocalKafka kafka = LocalKafka.start(dataDir, false);
-                Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
-            String topic = "run.live";
-            admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1))).all().get();
-            try (KafkaProducer<String, String> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                    kafka.bootstrapServers(), ProducerConfig.TRANSACTIONAL_ID_CONFIG, "run.live-writer"), new StringSerializer(),
-                    new StringSerializer());
-                    HangingTransactionWatch watch = HangingTransactionWatch.start(kafka.bootstrapServers(), "run.",
-                            Duration.ofMillis(100), Duration.ZERO)) {
-                producer.initTransactions();
-                producer.beginTransaction();
-                producer.send(new ProducerRecord<>(topic, "k", "v")).get();
-                assertEquals(List.of(), HangingTransactions.findInRun(admin, "run.", Duration.ZERO), "open, and its coordinator's");
-                Thread.sleep(1_000);
-                assertEquals(0, watch.hanging(), "the watch looked about ten times and found none");
-                producer.commitTransaction();
-            }
-            assertEquals(1, readCommitted(kafka, topic, Duration.ofSeconds(30)), "the committed record is read");
+    void aLiveTransactionIsLeftAloneAndCommits() throws Exception {
+        String topic = createTopic("run.live");
+        try (KafkaProducer<String, String> producer = transactionalProducer("run.live-writer");
+                HangingTransactionWatch watch = HangingTransactionWatch.start(kafka.bootstrapServers(), "run.",
+                        Duration.ofMillis(100), Duration.ZERO)) {
+            producer.initTransactions();
+            producer.beginTransaction();
+            producer.send(new ProducerRecord<>(topic, "k", "v")).get();
+            assertEquals(List.of(), HangingTransactions.find(admin, List.of(topic), Duration.ZERO), "open, and its coordinator's");
+            Thread.sleep(1_000);
+            assertEquals(0, watch.hanging(), "the watch looked about ten times and found none");
+            producer.commitTransaction();
         }
+        assertEquals(1, readCommitted(topic, Duration.ofSeconds(30)), "the committed record is read");
     }
 }
