@@ -66,7 +66,7 @@ final class CommitMarkers {
         }
     }
 
-    static WriteTxnMarkersRequestData request(Collection<HangingTransactions.Hanging> transactions) {
+    private static WriteTxnMarkersRequestData request(Collection<HangingTransactions.Hanging> transactions) {
         List<WriteTxnMarkersRequestData.WritableTxnMarker> markers = new ArrayList<>();
         for (HangingTransactions.Hanging transaction : transactions) {
             markers.add(new WriteTxnMarkersRequestData.WritableTxnMarker()

@@ -29,9 +29,10 @@ import org.apache.kafka.common.internals.Topic;
  * producer whose coordinator does not count that partition in an ongoing transaction. Nothing ever
  * ends such a transaction, and every read_committed reader and every committed-offset fetch of a
  * group it touched waits on it forever. A restarted broker leaves them behind: its transaction
- * coordinator reloads a transaction it was committing and, when it sends the markers before the
- * broker's metadata knows the partitions, skips them as deleted and records the commit complete
- * (seen after a killed {@code train} and in the fault campaign's broker restart; docs/faults.md).
+ * coordinator reloads a transaction it was committing and records the commit complete without the
+ * markers of some partitions (seen after a killed {@code train} and in the fault campaign's broker
+ * restart; by Kafka's source, the marker channel skips partitions whose leader its metadata does not
+ * know yet; docs/faults.md).
  * Kafka's own tool for it is {@code kafka-transactions.sh find-hanging} then {@code abort}, and an
  * abort would lose the records of a transaction that was committed, while the consumer offsets it
  * committed with them stay committed. So each one is ended as its coordinator decided it:
