@@ -252,6 +252,11 @@ final class KafkaSchemaStore implements AutoCloseable {
         return subjects.getOrDefault(subject, new TreeMap<>()).values().stream().filter(v -> !v.deleted()).toList();
     }
 
+    /** The offset of the next record of the schema topic to apply: what it holds changes only as this moves. */
+    synchronized long position() {
+        return nextOffsetToApply;
+    }
+
     /** Every version of every subject, deleted ones too (their ids still resolve). */
     synchronized List<StoredSchema> allVersions() {
         List<StoredSchema> all = new ArrayList<>();

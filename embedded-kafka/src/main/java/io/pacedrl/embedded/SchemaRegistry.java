@@ -76,6 +76,11 @@ final class SchemaRegistry {
                 "Schema " + id + " not found"));
     }
 
+    /** Changes whenever a schema, a version or a setting does. */
+    long position() {
+        return store.position();
+    }
+
     List<StoredSchema> allVersions() {
         return store.allVersions();
     }

@@ -48,7 +48,8 @@ import picocli.CommandLine.Option;
  * POST /subjects/{s}/versions         (register)   GET|PUT /config
  * GET  /subjects/{s}/versions/{v}[/schema]         GET|PUT /config/{s}
  * </pre>
- * Deleting subjects and versions, schema references and non-Avro schema types are not served.
+ * Deleting subjects and versions, schema references and non-Avro schema types are not served. The
+ * listing ({@code GET /schemas}) carries an ETag and answers a matching {@code If-None-Match} with 304.
  */
 public final class SchemaRegistryServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SchemaRegistryServer.class);
@@ -126,9 +127,23 @@ public final class SchemaRegistryServer implements AutoCloseable {
     private void handle(HttpExchange exchange) throws IOException {
         int status = 200;
         Object answer;
+        List<String> path = segments(exchange.getRequestURI().getRawPath());
+        // The listing of every schema is what consumers ask for whenever a record names an id they do
+        // not know, so in a flood of made-up ids, once per poll. It is tagged with the store's position,
+        // taken before the listing is built (so the tag never claims more than the listing holds):
+        // unchanged, it is answered with 304 and no body.
+        String entityTag = "GET".equals(exchange.getRequestMethod()) && path.equals(List.of("schemas"))
+                ? "\"" + registry.position() + "\"" : null;
+        if (entityTag != null) {
+            exchange.getResponseHeaders().set("ETag", entityTag);
+            if (entityTag.equals(exchange.getRequestHeaders().getFirst("If-None-Match"))) {
+                exchange.sendResponseHeaders(304, -1);
+                exchange.close();
+                return;
+            }
+        }
         try {
-            answer = route(exchange.getRequestMethod(), segments(exchange.getRequestURI().getRawPath()),
-                    query(exchange.getRequestURI().getRawQuery()), exchange.getRequestBody());
+            answer = route(exchange.getRequestMethod(), path, query(exchange.getRequestURI().getRawQuery()), exchange.getRequestBody());
         } catch (SchemaRegistryException e) {
             status = e.httpStatus();
             answer = error(e.errorCode(), e.getMessage());

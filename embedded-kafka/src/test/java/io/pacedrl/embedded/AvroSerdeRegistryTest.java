@@ -137,6 +137,10 @@ class AvroSerdeRegistryTest {
                 () -> deserializer.deserialize("prompts", frame(otherId, other, otherRecord)));
         assertEquals(otherId, incompatible.schemaId());
         assertTrue(incompatible.getMessage().contains("TYPE_MISMATCH"), incompatible.getMessage());
+        // The verdict on an id is remembered (its schema never changes): the next such record gets the same one.
+        RecordDecodingException again = assertReason(Reason.INCOMPATIBLE_SCHEMA,
+                () -> deserializer.deserialize("prompts", frame(otherId, other, otherRecord)));
+        assertEquals(incompatible.getMessage(), again.getMessage());
     }
 
     @Test

@@ -121,6 +121,28 @@ class SchemaRegistryServerTest {
         assertTrue(http("GET", "/schemas/types", null).body().contains("AVRO"));
     }
 
+    /** The listing consumers ask for once per poll in a flood of made-up ids: unchanged, it costs no body. */
+    @Test
+    void tagsTheListingAndAnswersAnUnchangedOneWithNotModified() throws Exception {
+        client().register("listed-value", V1);
+        HttpResponse<String> first = http("GET", "/schemas?deleted=true", null);
+        assertEquals(200, first.statusCode());
+        String tag = first.headers().firstValue("ETag").orElseThrow();
+
+        HttpResponse<String> unchanged = send(HttpRequest.newBuilder(URI.create(server.url() + "/schemas?deleted=true"))
+                .header("If-None-Match", tag).build());
+        assertEquals(304, unchanged.statusCode());
+        assertEquals("", unchanged.body());
+        assertEquals(tag, unchanged.headers().firstValue("ETag").orElseThrow());
+
+        int later = client().register("listed-later-value", schema("{'name':'y','type':'double'}"));
+        HttpResponse<String> changed = send(HttpRequest.newBuilder(URI.create(server.url() + "/schemas?deleted=true"))
+                .header("If-None-Match", tag).build());
+        assertEquals(200, changed.statusCode());
+        assertNotEquals(tag, changed.headers().firstValue("ETag").orElseThrow());
+        assertTrue(changed.body().contains("\"id\":" + later), changed.body());
+    }
+
     @Test
     void keepsIdsVersionsAndConfigAcrossARestart() throws Exception {
         int id1 = client().register("durable-value", V1);
@@ -150,6 +172,10 @@ class SchemaRegistryServerTest {
                 .header("Content-Type", "application/vnd.schemaregistry.v1+json")
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
                 .build();
+        return send(request);
+    }
+
+    static HttpResponse<String> send(HttpRequest request) throws Exception {
         return HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString());
     }
 }

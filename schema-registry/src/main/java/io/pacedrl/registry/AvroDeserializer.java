@@ -24,7 +24,15 @@ public final class AvroDeserializer<T extends SpecificRecord> implements Deseria
     private final Class<T> type;
     private final Schema readerSchema;
     private final SpecificData data;
-    private final Map<Integer, SpecificDatumReader<T>> readersByWriterId = new ConcurrentHashMap<>();
+    private final Map<Integer, Reading<T>> readingsByWriterId = new ConcurrentHashMap<>();
+
+    /**
+     * How values written with one schema id are read: with {@code reader}, or not at all when the
+     * writer schema cannot be read as the class ({@code incompatibility} says why). An id's schema
+     * never changes, so neither does the answer: a flood of another topic's records costs one
+     * compatibility check, not one per record.
+     */
+    private record Reading<T>(SpecificDatumReader<T> reader, String incompatibility) {}
 
     public AvroDeserializer(SchemaRegistryClient registry, Class<T> type) {
         this.registry = registry;
@@ -39,7 +47,11 @@ public final class AvroDeserializer<T extends SpecificRecord> implements Deseria
             return null; // a tombstone on a compacted topic
         }
         int id = ConfluentWireFormat.schemaId(topic, bytes);
-        SpecificDatumReader<T> reader = readersByWriterId.computeIfAbsent(id, i -> readerFor(topic, i));
+        Reading<T> reading = readingsByWriterId.computeIfAbsent(id, i -> readingFor(topic, i));
+        if (reading.reader() == null) {
+            throw new RecordDecodingException(Reason.INCOMPATIBLE_SCHEMA, topic, id, reading.incompatibility(), null);
+        }
+        SpecificDatumReader<T> reader = reading.reader();
         BinaryDecoder decoder = DecoderFactory.get().binaryDecoder(bytes, ConfluentWireFormat.HEADER_BYTES,
                 bytes.length - ConfluentWireFormat.HEADER_BYTES, null);
         T value;
@@ -66,7 +78,7 @@ public final class AvroDeserializer<T extends SpecificRecord> implements Deseria
             int id = ConfluentWireFormat.schemaId(topic, bytes);
             boolean issued;
             try {
-                issued = readersByWriterId.containsKey(id) || registry.issued(id, receivedAtNanos);
+                issued = readingsByWriterId.containsKey(id) || registry.issued(id, receivedAtNanos);
             } catch (SchemaRegistryException e) {
                 throw new RecordDecodingException(Reason.REGISTRY_UNAVAILABLE, topic, id, "cannot list the schema ids of the "
                         + "registry at " + registry.url() + ": " + e.getMessage(), e);
@@ -79,7 +91,8 @@ public final class AvroDeserializer<T extends SpecificRecord> implements Deseria
         return deserialize(topic, bytes);
     }
 
-    private SpecificDatumReader<T> readerFor(String topic, int id) {
+    /** Throws for an id the registry does not have or cannot say (not remembered: the registry may answer later). */
+    private Reading<T> readingFor(String topic, int id) {
         Schema writer;
         try {
             writer = registry.schemaById(id);
@@ -92,9 +105,9 @@ public final class AvroDeserializer<T extends SpecificRecord> implements Deseria
         }
         List<String> problems = CompatibilityLevel.readProblems(readerSchema, writer);
         if (!problems.isEmpty()) {
-            throw new RecordDecodingException(Reason.INCOMPATIBLE_SCHEMA, topic, id, "writer schema "
-                    + writer.getFullName() + " (id " + id + ") cannot be read as " + type.getName() + ": " + problems, null);
+            return new Reading<>(null, "writer schema " + writer.getFullName() + " (id " + id + ") cannot be read as "
+                    + type.getName() + ": " + problems);
         }
-        return new SpecificDatumReader<>(writer, readerSchema, data);
+        return new Reading<>(new SpecificDatumReader<>(writer, readerSchema, data), null);
     }
 }

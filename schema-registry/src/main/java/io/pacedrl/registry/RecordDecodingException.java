@@ -35,6 +35,16 @@ public final class RecordDecodingException extends SerializationException {
         this.schemaId = schemaId;
     }
 
+    /**
+     * Without a stack trace: one is thrown for every bad record each consumer meets (a flood is
+     * thousands a second), where filling in the trace would cost more than the rest of the rejection;
+     * the reason, topic and id say what went wrong, and a cause keeps its own trace.
+     */
+    @Override
+    public synchronized Throwable fillInStackTrace() {
+        return this;
+    }
+
     public Reason reason() {
         return reason;
     }

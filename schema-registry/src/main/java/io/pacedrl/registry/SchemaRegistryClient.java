@@ -100,18 +100,23 @@ public final class SchemaRegistryClient {
                 });
     }
 
-    /** The ids the registry had issued when listed, and when the listing was asked for (System.nanoTime()). */
-    private record IssuedIds(long askedAtNanos, Set<Integer> ids) {}
+    /**
+     * The ids the registry had issued when listed, when the listing was asked for (System.nanoTime()),
+     * and the listing's entity tag where the registry gives one (null otherwise).
+     */
+    private record IssuedIds(long askedAtNanos, Set<Integer> ids, String entityTag) {}
 
     /** The last listing; null before the first, or once the registry has refused to list. */
-    private volatile IssuedIds issued = new IssuedIds(Long.MIN_VALUE, Set.of());
+    private volatile IssuedIds issued = new IssuedIds(Long.MIN_VALUE, Set.of(), null);
 
     /**
      * Whether the registry has issued schema id {@code id}, asked for a record that was already
      * received at {@code receivedAtNanos} (System.nanoTime()). A producer registers its schema before
      * writing with it, so an id missing from a listing asked for after the record arrived was never
      * issued for it: a flood of records with made-up ids costs one listing per poll, not one request
-     * per record. A registry that cannot list ids (GET /schemas) is asked for the id itself.
+     * per record. A registry that tags its listing (an ETag, as the embedded one does) answers a
+     * listing that has not changed with 304 and no body, so a flood costs a round trip per poll, not
+     * the whole listing. A registry that cannot list ids (GET /schemas) is asked for the id itself.
      */
     public boolean issued(int id, long receivedAtNanos) {
         if (schemasById.containsKey(id)) {
@@ -143,11 +148,18 @@ public final class SchemaRegistryClient {
             return issued; // another thread listed meanwhile
         }
         long asked = System.nanoTime();
+        IssuedIds previous = issued;
         IssuedIds listed;
         try {
-            Set<Integer> ids = new HashSet<>();
-            call("GET", "/schemas?deleted=true", null).forEach(schema -> ids.add(schema.path("id").asInt()));
-            listed = new IssuedIds(asked, ids);
+            String path = "/schemas?deleted=true";
+            HttpResponse<String> response = send("GET", path, null, previous.entityTag());
+            if (response.statusCode() == 304 && previous.entityTag() != null) {
+                listed = new IssuedIds(asked, previous.ids(), previous.entityTag());
+            } else {
+                Set<Integer> ids = new HashSet<>();
+                answer(response, "GET " + path).forEach(schema -> ids.add(schema.path("id").asInt()));
+                listed = new IssuedIds(asked, ids, response.headers().firstValue("ETag").orElse(null));
+            }
         } catch (SchemaRegistryException e) {
             if (e instanceof SchemaRegistryUnavailableException || e.httpStatus() != 404) {
                 throw e;
@@ -205,12 +217,20 @@ public final class SchemaRegistryClient {
     }
 
     private JsonNode call(String method, String path, JsonNode body) {
+        return answer(send(method, path, body, null), method + " " + path);
+    }
+
+    /** Sends a request; with {@code ifNoneMatch}, a conditional one (RFC 9110 §13.1.2). */
+    private HttpResponse<String> send(String method, String path, JsonNode body, String ifNoneMatch) {
         String what = method + " " + path + " at " + baseUri;
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(baseUri + path))
                 .timeout(requestTimeout)
                 .header("Accept", CONTENT_TYPE + ", application/json");
         if (authorization != null) {
             request.header("Authorization", authorization);
+        }
+        if (ifNoneMatch != null) {
+            request.header("If-None-Match", ifNoneMatch);
         }
         if (body != null) {
             request.header("Content-Type", CONTENT_TYPE)
@@ -227,6 +247,12 @@ public final class SchemaRegistryClient {
             Thread.currentThread().interrupt();
             throw new SchemaRegistryUnavailableException("interrupted during " + what, e);
         }
+        return response;
+    }
+
+    /** The JSON a response carries; throws for a refusal or an error status. */
+    private JsonNode answer(HttpResponse<String> response, String request) {
+        String what = request + " at " + baseUri;
         if (response.statusCode() == 401 || response.statusCode() == 403) {
             throw new SchemaRegistryException(response.statusCode(), response.statusCode(), "the schema registry refused "
                     + (authorization == null ? "a client without credentials" : "these credentials") + " (HTTP " + response.statusCode()
