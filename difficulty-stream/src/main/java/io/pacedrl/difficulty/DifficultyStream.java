@@ -84,8 +84,16 @@ public final class DifficultyStream implements AutoCloseable {
     public static DifficultyStream start(Options options, TrainingConfig config) throws Exception {
         SchemaRegistryClient registry = new SchemaRegistryClient(options.schemaRegistryUrl());
         Topics topics = new Topics(options.topicPrefix(), registry);
-        try (Admin admin = Admin.create(ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers())))) {
+        Map<String, Object> adminConfig = ClientSettings.kafka(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers()));
+        Optional<String> instanceId = Optional.ofNullable(options.streamsOverrides()
+                .get(StreamsConfig.consumerPrefix(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG))).map(Object::toString);
+        try (Admin admin = Admin.create(adminConfig)) {
             new TopicCreator(admin, Duration.ofSeconds(60)).ensure(topics.all());
+            if (instanceId.isPresent()) {
+                // Members a replaced thread of an earlier run of this instance left: this process will not rejoin as them.
+                StaticMembers.remove(admin, options.applicationId(), StaticMembers.strays(instanceId.get(), options.threads(),
+                        StaticMembers.of(admin, options.applicationId())));
+            }
         }
         if (config.method().estimatesAccuracy()) {
             // p̂ is computed here with Z_φ: one PyTorch thread, as every service that shares the cores.
@@ -98,8 +106,12 @@ public final class DifficultyStream implements AutoCloseable {
                     topics.promptEmbeddings.partitions()),
                     streamsConfig(options, queries.hostInfo().host() + ":" + queries.hostInfo().port()));
             // A thread that dies (the registry unreachable, say) is replaced and resumes from the last commit.
+            // Its replacement is a new static member; the dead one's is removed, not left to time out.
             streams.setUncaughtExceptionHandler(e -> {
                 log.error("stream thread failed; replacing it", e);
+                Thread failed = Thread.currentThread();
+                instanceId.flatMap(id -> StaticMembers.ofThread(id, failed.getName())).ifPresent(member ->
+                        StaticMembers.removeWhenEnded(failed, adminConfig, options.applicationId(), member));
                 return StreamThreadExceptionResponse.REPLACE_THREAD;
             });
             streams.start();
