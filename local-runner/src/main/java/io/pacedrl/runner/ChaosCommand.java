@@ -51,6 +51,8 @@ final class ChaosCommand implements Callable<Integer> {
     /** The services that can be killed, by the name --services takes. */
     static final List<String> SERVICES = List.of("difficulty-stream", "generator", "reward-service", "learner-service");
     static final String MODEL_ID = TrainingRun.MODEL_ID;
+    /** How long after the final version the invariants may take to hold. */
+    private static final Duration SETTLE = Duration.ofSeconds(60);
 
     @Mixin
     RunOptions run;
@@ -215,9 +217,16 @@ final class ChaosCommand implements Callable<Integer> {
                 printProblems(out, supervised);
                 throw stalled;
             }
-            // Generators take the final version after the learner published it.
-            Thread.sleep(3000);
-            ChaosInvariants invariants = ChaosInvariants.check(broker.bootstrapServers(), topics, MODEL_ID, config.steps(), generatorLogs);
+            // The invariants are about the run's end, which the services reach a little after the learner's final
+            // version: generators take that version, and a service restarted near the end still scores the last
+            // rollouts. So they are read until they hold or a minute has passed; a duplicate never goes away, so the
+            // wait hides none.
+            ChaosInvariants invariants;
+            long settleBy = System.nanoTime() + SETTLE.toNanos();
+            do {
+                Thread.sleep(3000);
+                invariants = ChaosInvariants.check(broker.bootstrapServers(), topics, MODEL_ID, config.steps(), generatorLogs);
+            } while (!invariants.allHold() && System.nanoTime() < settleBy);
             print(out, faults, supervised, invariants);
             return invariants.allHold() ? 0 : 1;
         } finally {
