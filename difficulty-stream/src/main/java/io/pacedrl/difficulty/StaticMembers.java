@@ -39,7 +39,7 @@ final class StaticMembers {
             return Optional.empty();
         }
         String index = threadName.substring(at + STREAM_THREAD.length());
-        return index.chars().allMatch(Character::isDigit) && !index.isEmpty() ? Optional.of(instanceId + "-" + index) : Optional.empty();
+        return index(index).isPresent() ? Optional.of(instanceId + "-" + index) : Optional.empty();
     }
 
     /**
@@ -48,10 +48,14 @@ final class StaticMembers {
      */
     static List<String> strays(String instanceId, int threads, Collection<String> memberInstanceIds) {
         String prefix = instanceId + "-";
-        return memberInstanceIds.stream().filter(id -> id.startsWith(prefix)).filter(id -> {
-            String index = id.substring(prefix.length());
-            return !index.isEmpty() && index.chars().allMatch(Character::isDigit) && Long.parseLong(index) > threads;
-        }).sorted().toList();
+        return memberInstanceIds.stream().filter(id -> id.startsWith(prefix))
+                .filter(id -> index(id.substring(prefix.length())).filter(n -> n > threads).isPresent()).sorted().toList();
+    }
+
+    /** The thread index {@code text} writes, when it is one: digits only (nine at most, so it fits). */
+    private static Optional<Integer> index(String text) {
+        return !text.isEmpty() && text.length() <= 9 && text.chars().allMatch(c -> c >= '0' && c <= '9')
+                ? Optional.of(Integer.parseInt(text)) : Optional.empty();
     }
 
     /** The static member ids in consumer group {@code groupId}; none where the group does not exist yet. */
@@ -75,13 +79,13 @@ final class StaticMembers {
         try {
             admin.removeMembersFromConsumerGroup(groupId, new RemoveMembersFromConsumerGroupOptions(
                     instanceIds.stream().map(MemberToRemove::new).toList())).all().get();
+            // A warning: it follows a thread's failure, or a restart after one.
+            log.warn("removed static member(s) {} from group {}: no thread of this instance will rejoin as them", instanceIds, groupId);
         } catch (ExecutionException e) {
             if (!(e.getCause() instanceof UnknownMemberIdException)) {
                 throw e;
             }
         }
-        // A warning: it follows a thread's failure, or a restart after one.
-        log.warn("removed static member(s) {} from group {}: no thread of this instance will rejoin as them", instanceIds, groupId);
     }
 
     /**
