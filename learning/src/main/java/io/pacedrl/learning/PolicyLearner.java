@@ -188,9 +188,12 @@ public final class PolicyLearner implements AutoCloseable {
         List<int[]> responses = batch.stream().map(Trajectory::response).toList();
         double loss;
         double gradientNorm;
+        // With fresh-old-policy recomputed, π_old of a fresh trajectory is θ as it is now: the ratio is zero.
+        boolean anchoredNow = onPolicy || config.freshOldPolicy() == ReplayRules.OldPolicy.RECOMPUTED;
         if (method.estimatesAccuracy()) {
-            fitPartition(fresh, onPolicy);
+            fitPartition(fresh, anchoredNow);
         }
+        float[] freshOld = null;
         try (NDManager scratch = manager.newSubManager()) {
             NDArray referenceTokens = null;
             if (reference != null) {
@@ -205,9 +208,14 @@ public final class PolicyLearner implements AutoCloseable {
                             scratch.create(advantages(groups)));
                     case FLOWRL -> flowRl.losses(logZ(scratch, batch), theta, theta.spread(behaviourRows(batch)), referenceTokens,
                             scratch.create(advantages(groups))).mean();
-                    case TRAJECTORY_BALANCE -> trajectoryBalance.losses(logZ(scratch, batch), theta.sequenceSum(),
-                            scratch.create(oldLogProbs(batch, fresh.size(), theta)),
-                            scratch.create(toFloats(batch.stream().mapToDouble(Trajectory::reward).toArray()))).mean();
+                    case TRAJECTORY_BALANCE -> {
+                        float[] old = oldLogProbs(batch, fresh.size(), theta);
+                        if (config.freshOldPolicy() == ReplayRules.OldPolicy.RECOMPUTED) {
+                            freshOld = Arrays.copyOf(old, fresh.size());
+                        }
+                        yield trajectoryBalance.losses(logZ(scratch, batch), theta.sequenceSum(), scratch.create(old),
+                                scratch.create(toFloats(batch.stream().mapToDouble(Trajectory::reward).toArray()))).mean();
+                    }
                 };
                 collector.backward(value);
                 loss = value.getFloat();
@@ -218,16 +226,17 @@ public final class PolicyLearner implements AutoCloseable {
                 partitionOptimizer.step((float) config.partitionLearningRate());
             }
         }
-        return new UpdateResult(loss, gradientNorm, betaKl(fresh));
+        return new UpdateResult(loss, gradientNorm, betaKl(fresh, freshOld));
     }
 
     /**
      * Z_φ-only steps on the fresh trajectories, so that log Z fits before the policy steps: the
      * target is r/β − (log π_θ − log π_old), the log Z at which their trajectory-balance residual
-     * vanishes. For trajectories the current policy sampled the log-ratio is zero.
+     * vanishes. The log-ratio is zero when π_old is θ as it is now ({@code anchoredNow}: the
+     * current policy sampled them, or {@code fresh-old-policy} is recomputed).
      */
-    private void fitPartition(List<Trajectory> fresh, boolean onPolicy) {
-        double[] ratio = onPolicy ? new double[fresh.size()] : logRatios(fresh);
+    private void fitPartition(List<Trajectory> fresh, boolean anchoredNow) {
+        double[] ratio = anchoredNow ? new double[fresh.size()] : logRatios(fresh);
         float[] targets = new float[fresh.size()];
         for (int i = 0; i < targets.length; i++) {
             targets[i] = (float) (fresh.get(i).reward() / config.beta() - ratio[i]);
@@ -251,28 +260,37 @@ public final class PolicyLearner implements AutoCloseable {
     }
 
     /**
-     * log π_old(y|x) of each trajectory of the batch (the fresh ones first): the recorded behaviour
-     * log-probs for fresh trajectories; for replayed ones the learner's pre-update policy, which is
-     * θ's own value in this forward pass (without its gradient), unless {@code replay-old-policy} is
-     * {@code recorded}.
+     * log π_old(y|x) of each trajectory of the batch (the fresh ones first): the learner's
+     * pre-update policy, which is θ's own value in this forward pass (without its gradient), or the
+     * recorded behaviour log-probs: {@code fresh-old-policy} chooses for the fresh trajectories
+     * (recorded by default), {@code replay-old-policy} for the replayed ones (recomputed by default).
      */
     private float[] oldLogProbs(List<Trajectory> batch, int freshCount, TokenLogProbs theta) {
         float[] old = toFloats(batch.stream().mapToDouble(Trajectory::behaviourLogProb).toArray());
-        if (batch.size() > freshCount && config.replayOldPolicy() == ReplayRules.OldPolicy.RECOMPUTED) {
+        boolean freshNow = config.freshOldPolicy() == ReplayRules.OldPolicy.RECOMPUTED;
+        boolean replayedNow = batch.size() > freshCount && config.replayOldPolicy() == ReplayRules.OldPolicy.RECOMPUTED;
+        if (freshNow || replayedNow) {
             float[] now = theta.sequenceSum().toFloatArray();
-            System.arraycopy(now, freshCount, old, freshCount, batch.size() - freshCount);
+            int from = freshNow ? 0 : freshCount;
+            int to = replayedNow ? batch.size() : freshCount;
+            System.arraycopy(now, from, old, from, to - from);
         }
         return old;
     }
 
-    /** log π_θ(y|x) − log π_old(y|x) of each trajectory under the policy as it is now. */
+    /** log π_θ(y|x) − log π_old(y|x) of each trajectory under the policy as it is now, π_old the behaviour. */
     private double[] logRatios(List<Trajectory> trajectories) {
+        return logRatios(trajectories, null);
+    }
+
+    /** As {@link #logRatios(List)}, with π_old's log-probs {@code old} where not null. */
+    private double[] logRatios(List<Trajectory> trajectories, float[] old) {
         try (GradMode noGrad = GradMode.off(); NDManager scratch = manager.newSubManager()) {
             float[] now = policy.logProbs(scratch, trajectories.stream().map(Trajectory::promptTokens).toList(),
                     trajectories.stream().map(Trajectory::response).toList(), temperature, false).sequenceSum().toFloatArray();
             double[] ratios = new double[now.length];
             for (int i = 0; i < now.length; i++) {
-                ratios[i] = now[i] - trajectories.get(i).behaviourLogProb();
+                ratios[i] = now[i] - (old == null ? trajectories.get(i).behaviourLogProb() : old[i]);
             }
             return ratios;
         }
@@ -281,13 +299,15 @@ public final class PolicyLearner implements AutoCloseable {
     /**
      * β·KL(π_old‖π_θ) on the fresh trajectories after the update: they were drawn from π_old, so
      * the mean of log π_old − log π_θ estimates the KL. It is the gap between β·log Z* and the
-     * accuracy it stands for, which p̂ assumes small.
+     * accuracy it stands for, which p̂ assumes small. {@code old}: π_old's log-probs when it is the
+     * pre-update policy (then the samples came from the generator's version, at most a few updates
+     * older, and the mean is an approximation); null for the behaviour's.
      */
-    private double betaKl(List<Trajectory> fresh) {
+    private double betaKl(List<Trajectory> fresh, float[] old) {
         if (fresh.isEmpty()) {
             return Double.NaN;
         }
-        double[] ratios = logRatios(fresh);
+        double[] ratios = logRatios(fresh, old);
         return -config.beta() * Arrays.stream(ratios).sum() / ratios.length;
     }
 

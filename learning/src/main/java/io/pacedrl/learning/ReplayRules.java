@@ -13,17 +13,18 @@ public final class ReplayRules {
     private ReplayRules() {}
 
     /** The value whose key is {@code key}, or an error naming the training key and its values. */
-    private static <E> E ofKey(String trainingKey, E[] values, Function<E, String> keyOf, String key) {
+    /** The value named {@code key}; the error says what the values are, and the config names the training key. */
+    private static <E> E ofKey(E[] values, Function<E, String> keyOf, String key) {
         return Arrays.stream(values).filter(v -> keyOf.apply(v).equals(key)).findFirst().orElseThrow(() -> new IllegalArgumentException(
-                trainingKey + " must be one of " + Arrays.stream(values).map(keyOf).collect(Collectors.joining(", ")) + ", got '" + key
-                        + "'"));
+                "must be one of " + Arrays.stream(values).map(keyOf).collect(Collectors.joining(", ")) + ", got '" + key + "'"));
     }
 
     /**
-     * {@code replay-old-policy}: the π_old a replayed trajectory's trajectory-balance residual is
-     * anchored on. {@code recomputed} (the method, as verl runs it): the learner's pre-update
-     * policy, scored in the update itself; {@code recorded}: the behaviour log-probs the generator
-     * recorded when it sampled the trajectory, possibly many versions old (the ablation).
+     * The π_old a trajectory's trajectory-balance residual is anchored on: {@code recomputed}, the
+     * learner's pre-update policy, scored in the update itself; {@code recorded}, the behaviour
+     * log-probs the generator recorded when it sampled the trajectory. {@code replay-old-policy}
+     * chooses it for replayed trajectories (recomputed is the method, as verl runs it; recorded,
+     * possibly many versions old, the ablation), {@code fresh-old-policy} for the batch's own.
      */
     public enum OldPolicy {
         RECOMPUTED, RECORDED;
@@ -35,7 +36,7 @@ public final class ReplayRules {
 
         @JsonCreator
         public static OldPolicy of(String key) {
-            return ofKey("replay-old-policy", values(), OldPolicy::key, key);
+            return ofKey(values(), OldPolicy::key, key);
         }
     }
 
@@ -54,7 +55,7 @@ public final class ReplayRules {
 
         @JsonCreator
         public static Priority of(String key) {
-            return ofKey("replay-priority", values(), Priority::key, key);
+            return ofKey(values(), Priority::key, key);
         }
     }
 }

@@ -58,6 +58,9 @@ import java.util.stream.Collectors;
  * @param replaySize            R: replayed trajectories mixed into each update
  * @param replayOldPolicy       π_old of a replayed trajectory: the learner's pre-update policy
  *                              ({@code recomputed}) or the recorded behaviour ({@code recorded}, ablation)
+ * @param freshOldPolicy        π_old of a fresh trajectory: the behaviour log-probs its generator recorded
+ *                              ({@code recorded}: p̂ then estimates the generator's accuracy) or the
+ *                              learner's pre-update policy ({@code recomputed}: the learner's)
  * @param replayPriority        buffered priorities recomputed against the current p̂ before each draw
  *                              ({@code current}) or kept as added ({@code recorded}, ablation)
  * @param clipEpsilon           ε of GRPO's ratio clip and FlowRL's weight clip
@@ -95,7 +98,8 @@ public record TrainingConfig(
         Method method, int steps, long rolloutBudget, int promptsPerStep, int groupSize, double temperature, int maxNewTokens,
         double policyLearningRate, int policyWarmupSteps, double partitionLearningRate, int partitionFitSteps, double beta,
         double tau, int selectionCandidates, int replayCapacity,
-        int replayAdd, int replaySize, ReplayRules.OldPolicy replayOldPolicy, ReplayRules.Priority replayPriority,
+        int replayAdd, int replaySize, ReplayRules.OldPolicy replayOldPolicy, ReplayRules.OldPolicy freshOldPolicy,
+        ReplayRules.Priority replayPriority,
         double clipEpsilon, double klCoefficient, double flowrlBeta, double oversample,
         int maxSamplingRounds, int partitionHidden, double partitionDropout, Transformer.Pooling partitionEmbedding,
         PartitionInput partitionInput, double initialPHat, int evalEvery,
@@ -121,9 +125,11 @@ public record TrainingConfig(
         if (partitionInput == null) {
             throw new IllegalArgumentException("partition-input must be one of " + Arrays.toString(PartitionInput.values()));
         }
-        if (replayOldPolicy == null || replayPriority == null) {
-            throw new IllegalArgumentException(replayOldPolicy == null ? "replay-old-policy must be recomputed or recorded"
-                    : "replay-priority must be current or recorded");
+        if (replayOldPolicy == null || freshOldPolicy == null) {
+            throw new IllegalArgumentException((replayOldPolicy == null ? "replay" : "fresh") + "-old-policy must be recomputed or recorded");
+        }
+        if (replayPriority == null) {
+            throw new IllegalArgumentException("replay-priority must be current or recorded");
         }
         atLeast("steps", steps, 1);
         if (rolloutBudget < 0) {
@@ -167,7 +173,7 @@ public record TrainingConfig(
     /** The defaults: PACED-RL on the small model. */
     public static TrainingConfig defaults() {
         return new TrainingConfig(Method.PACED, 200, 0, 32, 8, 1.0, 24, 2e-4, 10, 3e-3, 8, 0.05, 0.5, 4096, 128, 64, 64,
-                ReplayRules.OldPolicy.RECOMPUTED, ReplayRules.Priority.CURRENT, 0.2, 0.0,
+                ReplayRules.OldPolicy.RECOMPUTED, ReplayRules.OldPolicy.RECORDED, ReplayRules.Priority.CURRENT, 0.2, 0.0,
                 15.0, 2.0, 4, 256, 0.3, Transformer.Pooling.MEAN, PartitionInput.STANDARDIZED, 0.5, 20, 256, 4, 16, 20, 128, 16, 2, 4, 300, 0.3, 1);
     }
 
@@ -270,11 +276,12 @@ public record TrainingConfig(
             while (root.getCause() != null) {
                 root = root.getCause();
             }
-            if (root instanceof IllegalArgumentException && root != mapping && !(root instanceof UnrecognizedPropertyException)) {
-                return root.getMessage();
-            }
             String key = mapping.getPath().stream().map(JsonMappingException.Reference::getFieldName)
                     .filter(name -> name != null).collect(Collectors.joining("."));
+            if (root instanceof IllegalArgumentException && root != mapping && !(root instanceof UnrecognizedPropertyException)) {
+                // A value's own check says what is wrong with it; the key it was given for is known only here.
+                return root.getMessage().startsWith("must be ") ? key + " " + root.getMessage() : root.getMessage();
+            }
             return "training key '" + key + "': " + mapping.getOriginalMessage().split("\n")[0];
         }
         return e.getMessage();

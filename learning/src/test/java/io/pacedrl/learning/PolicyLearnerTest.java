@@ -138,6 +138,50 @@ class PolicyLearnerTest {
                 () -> TrainingConfig.defaults().with(Map.of("replay-old-policy", "fresh"))).getMessage());
     }
 
+    /**
+     * A fresh trajectory is anchored on the behaviour log-probs its generator recorded, so p̂
+     * estimates the generator's accuracy: they change the update. With {@code fresh-old-policy:
+     * recomputed} the anchor is the learner's pre-update policy (p̂ then estimates the learner's),
+     * and what was recorded changes nothing, in the policy or in Z_φ.
+     */
+    @Test
+    void aFreshTrajectorysOldPolicyIsTheRecordedBehaviourUnlessRecomputedIsAsked() {
+        TrainingConfig recorded = TrainingConfig.defaults().with(Map.of("method", "paced", "partition-hidden", 16,
+                "partition-fit-steps", 2));
+        assertNotEquals(Arrays.toString(freshUpdate(recorded, -1.0f)), Arrays.toString(freshUpdate(recorded, -3.0f)),
+                "by default the recorded log-probs of a fresh trajectory are its anchor");
+        TrainingConfig recomputed = recorded.with(Map.of("fresh-old-policy", "recomputed"));
+        assertArrayEquals(freshUpdate(recomputed, -1.0f), freshUpdate(recomputed, -3.0f),
+                "with fresh-old-policy recomputed the recorded log-probs of a fresh trajectory must not matter");
+        assertEquals("fresh-old-policy must be one of recomputed, recorded, got 'learner'", assertThrows(IllegalArgumentException.class,
+                () -> TrainingConfig.defaults().with(Map.of("fresh-old-policy", "learner"))).getMessage());
+    }
+
+    /** The policy's and Z_φ's parameters after one update whose fresh trajectories recorded {@code behaviour} per token. */
+    private static byte[] freshUpdate(TrainingConfig config, float behaviour) {
+        try (PolicyLearner learner = new PolicyLearner(config, reference, POOL)) {
+            Engine.getInstance().setRandomSeed(78);
+            List<Trajectory> fresh = new ArrayList<>();
+            List<Group> groups = new ArrayList<>();
+            for (Group group : batch(learner, 1)) {
+                List<Trajectory> trajectories = group.trajectories().stream().map(t -> {
+                    float[] old = new float[t.response().length];
+                    Arrays.fill(old, behaviour);
+                    return new Trajectory(t.id(), t.prompt(), t.promptTokens(), t.response(), old, t.reward(), t.correct());
+                }).toList();
+                fresh.addAll(trajectories);
+                groups.add(new Group(group.prompt(), trajectories));
+            }
+            learner.update(5, groups, fresh, List.of(), false);
+            PolicyLearner.State state = learner.state();
+            byte[] weights = state.weights();
+            byte[] partition = state.partition();
+            byte[] both = Arrays.copyOf(weights, weights.length + partition.length);
+            System.arraycopy(partition, 0, both, weights.length, partition.length);
+            return both;
+        }
+    }
+
     /** The weights after one update whose replayed trajectory recorded {@code behaviour} per token. */
     private static byte[] replayUpdate(TrainingConfig config, float behaviour) {
         try (PolicyLearner learner = new PolicyLearner(config, reference, POOL)) {
