@@ -97,7 +97,7 @@ public final class Platform implements AutoCloseable {
             while (HangingTransactions.completing(admin) && System.nanoTime() < deadline) {
                 Thread.sleep(200);
             }
-            return HangingTransactions.end(admin, config, HangingTransactions.findInRun(admin, prefix, Duration.ZERO), true);
+            return HangingTransactions.end(admin, config, HangingTransactions.findInRun(admin, config, prefix, Duration.ZERO), true);
         }
     }
 

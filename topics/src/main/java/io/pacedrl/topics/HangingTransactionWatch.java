@@ -69,7 +69,7 @@ public final class HangingTransactionWatch implements AutoCloseable {
 
     private void check() {
         try {
-            List<HangingTransactions.Hanging> found = HangingTransactions.findInRun(admin, prefix, quietFor);
+            List<HangingTransactions.Hanging> found = HangingTransactions.findInRun(admin, clientConfig, prefix, quietFor);
             for (HangingTransactions.Ended ended : HangingTransactions.end(admin, clientConfig, found, false)) {
                 log.warn("ended a hanging transaction as its coordinator had: {}. A restarted broker skipped its marker there",
                         ended.transaction());
@@ -79,7 +79,8 @@ public final class HangingTransactionWatch implements AutoCloseable {
             hanging = undecided.size();
             for (HangingTransactions.Hanging transaction : undecided) {
                 if (reported.add(transaction)) {
-                    log.error("a hanging transaction: {}. Its coordinator counts no transaction there and has no decision for it, so "
+                    log.error("a hanging transaction: {}. Its coordinator counts no transaction there, and neither its state nor its log "
+                            + "holds a decision for it, so "
                             + "nothing will end it, and every read_committed reader of {} waits behind it. "
                             + "`kafka-transactions.sh abort` ends it, and its records with it", transaction, transaction.partition());
                 }

@@ -42,8 +42,10 @@ public final class HangingTransactions {
     /**
      * How the coordinator ended a hanging transaction. Under transaction version 2 (Kafka 4's) every
      * transaction ends with its producer's epoch bumped by one, so a coordinator that has completed
-     * the producer's transaction at the hanging epoch + 1 has decided this one; anything else (the
-     * producer gone from the coordinator, or already in a later transaction) leaves it undecided.
+     * the producer's transaction at the hanging epoch + 1 has decided this one. Where the producer has
+     * gone on to later transactions, the decision it logged at that epoch decides
+     * ({@link CoordinatorLog}); with neither (the producer gone from the coordinator, or the decision
+     * compacted away) it is undecided.
      */
     public enum Outcome { COMMITTED, ABORTED, UNDECIDED }
 
@@ -68,9 +70,9 @@ public final class HangingTransactions {
      * {@link #find} on the topics whose names start with {@code prefix} (a run's, its Streams app's
      * internal ones included) and on the consumer offsets topic.
      */
-    public static List<Hanging> findInRun(Admin admin, String prefix, Duration quietFor) {
-        return call("list the run's topics", () -> find(admin, admin.listTopics(new ListTopicsOptions().listInternal(true)).names()
-                .get(TIMEOUT_SECONDS, TimeUnit.SECONDS).stream()
+    public static List<Hanging> findInRun(Admin admin, Map<String, Object> clientConfig, String prefix, Duration quietFor) {
+        return call("list the run's topics", () -> find(admin, clientConfig, admin.listTopics(new ListTopicsOptions().listInternal(true))
+                .names().get(TIMEOUT_SECONDS, TimeUnit.SECONDS).stream()
                 .filter(name -> name.startsWith(prefix) || name.equals(Topic.GROUP_METADATA_TOPIC_NAME)).toList(), quietFor));
     }
 
@@ -84,9 +86,11 @@ public final class HangingTransactions {
      * The hanging transactions on every partition of {@code topics} whose producer last wrote there
      * at least {@code quietFor} ago. While producers are alive this has to be longer than their
      * transaction timeout: a transaction being committed is open on a partition, its coordinator
-     * already done with it, for the moment its marker takes to arrive.
+     * already done with it, for the moment its marker takes to arrive. One its coordinator's present
+     * state leaves undecided is looked up in the coordinators' log ({@link CoordinatorLog}), read with
+     * {@code clientConfig}.
      */
-    public static List<Hanging> find(Admin admin, Collection<String> topics, Duration quietFor) {
+    public static List<Hanging> find(Admin admin, Map<String, Object> clientConfig, Collection<String> topics, Duration quietFor) {
         return call("look for hanging transactions", () -> {
             List<TopicPartition> partitions = new ArrayList<>();
             admin.describeTopics(topics).allTopicNames().get(TIMEOUT_SECONDS, TimeUnit.SECONDS)
@@ -110,7 +114,10 @@ public final class HangingTransactions {
                     }
                 }
             }
-            return found;
+            Map<Hanging, Outcome> logged = CoordinatorLog.decide(clientConfig,
+                    found.stream().filter(t -> t.outcome() == Outcome.UNDECIDED).toList());
+            return found.stream().map(t -> logged.containsKey(t) ? new Hanging(t.partition(), t.producerId(), t.producerEpoch(),
+                    t.coordinatorEpoch(), t.startOffset(), logged.get(t)) : t).toList();
         });
     }
 

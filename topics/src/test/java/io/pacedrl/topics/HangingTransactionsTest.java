@@ -126,6 +126,49 @@ class HangingTransactionsTest {
         }
     }
 
+    /**
+     * A producer that has gone on to later transactions leaves its coordinator's present state at a
+     * later epoch; the coordinator's log still says how each earlier one ended, for the partitions
+     * it listed: a commit of the transaction at epoch e (written at e + 1), an abort of the one at
+     * e + 1, nothing for a partition neither touched or an epoch it never reached.
+     */
+    @Test
+    void theCoordinatorsLogDecidesATransactionItsProducerHasGoneOnFrom() throws Exception {
+        String topic = createTopic("run.gone-on");
+        String untouched = createTopic("run.untouched");
+        TopicPartition partition = new TopicPartition(topic, 0);
+        ProducerState first;
+        try (KafkaProducer<String, String> producer = transactionalProducer("run.gone-on-writer")) {
+            producer.initTransactions();
+            producer.beginTransaction();
+            producer.send(new ProducerRecord<>(topic, "k", "committed")).get();
+            first = admin.describeProducers(List.of(partition)).all().get().get(partition).activeProducers().get(0);
+            producer.commitTransaction();
+            producer.beginTransaction();
+            producer.send(new ProducerRecord<>(topic, "k", "aborted")).get();
+            producer.abortTransaction();
+            for (int i = 0; i < 3; i++) {
+                producer.beginTransaction();
+                producer.send(new ProducerRecord<>(topic, "k", "later")).get();
+                producer.commitTransaction();
+            }
+        }
+        HangingTransactions.Hanging committed = hanging(partition, first.producerId(), first.producerEpoch());
+        HangingTransactions.Hanging aborted = hanging(partition, first.producerId(), first.producerEpoch() + 1);
+        HangingTransactions.Hanging elsewhere = hanging(new TopicPartition(untouched, 0), first.producerId(), first.producerEpoch());
+        HangingTransactions.Hanging never = hanging(partition, first.producerId(), first.producerEpoch() + 100);
+        assertEquals(Map.of(committed, HangingTransactions.Outcome.COMMITTED, aborted, HangingTransactions.Outcome.ABORTED),
+                CoordinatorLog.decide(clientConfig(), List.of(committed, aborted, elsewhere, never)));
+    }
+
+    private static HangingTransactions.Hanging hanging(TopicPartition partition, long producerId, int epoch) {
+        return new HangingTransactions.Hanging(partition, producerId, epoch, 0, 0, HangingTransactions.Outcome.UNDECIDED);
+    }
+
+    private static Map<String, Object> clientConfig() {
+        return Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+    }
+
     private static String createTopic(String name) throws Exception {
         admin.createTopics(List.of(new NewTopic(name, 1, (short) 1))).all().get();
         return name;
@@ -160,7 +203,8 @@ class HangingTransactionsTest {
             producer.initTransactions();
             producer.beginTransaction();
             producer.send(new ProducerRecord<>(topic, "k", "v")).get();
-            assertEquals(List.of(), HangingTransactions.find(admin, List.of(topic), Duration.ZERO), "open, and its coordinator's");
+            assertEquals(List.of(), HangingTransactions.find(admin, clientConfig(), List.of(topic), Duration.ZERO),
+                    "open, and its coordinator's");
             Thread.sleep(1_000);
             assertEquals(0, watch.hanging(), "the watch looked about ten times and found none");
             producer.commitTransaction();
