@@ -12,8 +12,7 @@ public final class ReplayRules {
 
     private ReplayRules() {}
 
-    /** The value whose key is {@code key}, or an error naming the training key and its values. */
-    /** The value named {@code key}; the error says what the values are, and the config names the training key. */
+    /** The value named {@code key}, or an error saying what the values are (the config adds the training key). */
     private static <E> E ofKey(E[] values, Function<E, String> keyOf, String key) {
         return Arrays.stream(values).filter(v -> keyOf.apply(v).equals(key)).findFirst().orElseThrow(() -> new IllegalArgumentException(
                 "must be one of " + Arrays.stream(values).map(keyOf).collect(Collectors.joining(", ")) + ", got '" + key + "'"));
