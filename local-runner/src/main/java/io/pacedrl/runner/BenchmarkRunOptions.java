@@ -1,6 +1,7 @@
 package io.pacedrl.runner;
 
 import io.pacedrl.learning.TrainingConfig;
+import java.io.PrintWriter;
 import java.util.Map;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -12,6 +13,12 @@ final class BenchmarkRunOptions {
             description = "Updates per run; the window measured is updates 1 to N (default: ${DEFAULT-VALUE}).")
     int updates;
 
+    @Option(names = "--warm-up", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Run the first configuration once more before the runs compared, and leave it out: in one JVM a "
+                    + "second identical run was 18 %% faster than the first (the JIT, the broker's first segments), which "
+                    + "would favour whichever run goes second (default: on; --no-warm-up to skip it).")
+    boolean warmUp;
+
     /** {@code training} for a benchmark run; fails naming --updates when there would be no window to measure. */
     TrainingConfig config(TrainingConfig training, CommandSpec spec) {
         if (updates < 3) {
@@ -19,5 +26,21 @@ final class BenchmarkRunOptions {
         }
         return training.with(Map.of("steps", updates, "eval-every", updates, "eval-prompts", 64, "eval-samples", 1,
                 "final-samples", 1, "probe-prompts", 16));
+    }
+
+    /**
+     * The warm-up, when asked for: {@code settings} run once under the id and directory given with
+     * "-warm-up" appended; its throughput is printed, marked as not counted.
+     */
+    void warmUp(PrintWriter out, Platform platform, TrainingRun.Settings settings) throws Exception {
+        if (!warmUp) {
+            return;
+        }
+        out.printf("warm-up   %d updates, not counted…%n", settings.config().steps());
+        out.flush();
+        TrainingRun.Result r = TrainingRun.run(platform, new TrainingRun.Settings(settings.config(), settings.lockStep(),
+                settings.generators(), settings.runId() + "-warm-up", settings.runDir().resolveSibling("warm-up"),
+                settings.weights(), settings.pool(), settings.heldOut(), settings.stall(), settings.externalKinds()), progress -> {});
+        out.printf("warm-up   %.1f rollouts/s over its window (not counted)%n", r.windowRollouts() / r.windowSeconds());
     }
 }

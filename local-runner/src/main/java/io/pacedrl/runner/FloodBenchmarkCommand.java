@@ -79,11 +79,14 @@ final class FloodBenchmarkCommand implements Callable<Integer> {
             double cleanWindow = 0;
             for (String mode : List.of("clean", "flooded")) {
                 String runId = platformOptions.topicPrefix + runDir.getFileName() + "-" + mode;
+                TrainingRun.Settings settings = new TrainingRun.Settings(config, false, 1, runId, runDir.resolve(mode), weights,
+                        suite.train(), suite.heldOut(), Duration.ofMinutes(5));
+                if (mode.equals("clean")) {
+                    runs.warmUp(out, platform, settings);
+                }
                 out.printf("%-8s %s, %d updates of %d × %d%s…%n", mode, config.method(), config.steps(), config.promptsPerStep(),
                         config.groupSize(), mode.equals("clean") ? "" : String.format(", %,d bad records", badRecords));
                 out.flush();
-                TrainingRun.Settings settings = new TrainingRun.Settings(config, false, 1, runId, runDir.resolve(mode), weights,
-                        suite.train(), suite.heldOut(), Duration.ofMinutes(5));
                 Flood flood = mode.equals("clean") ? null
                         : new Flood(platform, runId + ".", badRecords, Duration.ofMillis((long) (cleanWindow * 500)), config.seed());
                 TrainingRun.Result r = TrainingRun.run(platform, settings, progress -> {

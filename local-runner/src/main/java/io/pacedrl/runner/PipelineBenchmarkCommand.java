@@ -66,12 +66,15 @@ final class PipelineBenchmarkCommand implements Callable<Integer> {
         try (Platform platform = platformOptions.open("bench-pipeline")) {
             for (boolean lockStep : new boolean[] {false, true}) {
                 String mode = lockStep ? "lock-step" : "async";
-                out.printf("%-9s  %s, %d updates of %d × %d…%n", mode, config.method(), config.steps(), config.promptsPerStep(),
-                        config.groupSize());
-                out.flush();
                 TrainingRun.Settings settings = new TrainingRun.Settings(config, lockStep, 1,
                         platformOptions.topicPrefix + runDir.getFileName() + "-" + mode, runDir.resolve(mode), weights, pool,
                         suite.heldOut(), Duration.ofMinutes(5));
+                if (!lockStep) {
+                    runs.warmUp(out, platform, settings);
+                }
+                out.printf("%-9s  %s, %d updates of %d × %d…%n", mode, config.method(), config.steps(), config.promptsPerStep(),
+                        config.groupSize());
+                out.flush();
                 results.add(figures(mode, TrainingRun.run(platform, settings, progress -> {})));
             }
         }

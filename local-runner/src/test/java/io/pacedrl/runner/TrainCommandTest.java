@@ -132,13 +132,16 @@ class TrainCommandTest {
                 "--set", "prompts-per-step=4", "--set", "group-size=4", "--set", "max-new-tokens=8", "--set", "partition-fit-steps=2",
                 "--run-dir", dir.resolve("bench").toString());
         assertEquals(0, run.exitCode(), run.out() + run.err());
+        assertTrue(run.out().lines().anyMatch(l -> l.startsWith("warm-up") && l.endsWith("(not counted)")), run.out());
         for (String line : List.of("rollouts consumed", "rollouts/s", "CPU utilisation", "  CPU s: generator", "  idle s: learner",
                 "compute bound", "throughput / compute bound", "learner outside model compute", "async speed-up over lock-step")) {
             assertTrue(run.out().lines().anyMatch(l -> l.startsWith(line)), line + " in " + run.out());
         }
         JsonNode json = new ObjectMapper().readTree(dir.resolve("bench").resolve("bench-pipeline.json").toFile());
         JsonNode results = json.get("results");
-        assertEquals(List.of("async", "lock-step"), List.of(results.get(0).get("mode").asText(), results.get(1).get("mode").asText()));
+        assertEquals(List.of("async", "lock-step"), List.of(results.get(0).get("mode").asText(), results.get(1).get("mode").asText()),
+                "the warm-up is not among the results");
+        assertEquals(2, results.size());
         assertEquals(results.get(0).get("rollouts").asDouble(), results.get(1).get("rollouts").asDouble(), "equal work");
         assertEquals(3 * 4 * 4, results.get(0).get("rollouts").asInt(), "updates 2 to 4 in the window");
     }
