@@ -103,8 +103,6 @@ public final class GeneratorService implements AutoCloseable {
 
     /** Scheduled prompts fetched per poll: many sampling batches' worth. */
     private static final int POLL_RECORDS = 500;
-    /** Longest that polled records with nothing to sample wait for a batch's transaction to go in. */
-    private static final long HOLD_NANOS = 1_000_000_000L;
 
     private final Options options;
     private final Topics topics;
@@ -284,8 +282,7 @@ public final class GeneratorService implements AutoCloseable {
      * Samples every usable prompt polled, {@code batchPrompts} at a time, each batch committed with
      * its offsets and the dead letters of the bad records among it; a failed commit rewinds to the
      * batch's first record and leaves the rest for the next poll. Polled records with nothing to
-     * sample (only dead letters) are held for the next batch's transaction, or for a second: a
-     * transaction for each poll of a flood of bad records would keep the generator committing.
+     * sample (only dead letters) are held for the next batch's transaction, or for {@link DeadLetters#HOLD}.
      */
     private void generate(NDManager manager, Transformer policy, ConsumerRecords<String, byte[]> polled) {
         long received = System.nanoTime();
@@ -309,7 +306,7 @@ public final class GeneratorService implements AutoCloseable {
             chunk.add(next);
             usable += next.prompt() == null ? 0 : 1;
         }
-        if (usable == 0 && received - holdingSince < HOLD_NANOS) {
+        if (usable == 0 && received - holdingSince < DeadLetters.HOLD.toNanos()) {
             held.addAll(chunk);
             heldSince = holdingSince;
             return;

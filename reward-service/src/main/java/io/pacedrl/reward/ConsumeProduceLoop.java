@@ -5,12 +5,18 @@ import io.pacedrl.topics.ServiceLifecycle;
 import io.pacedrl.topics.ServiceMeters;
 import io.pacedrl.topics.Topics;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.consumer.CloseOptions;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
@@ -23,7 +29,11 @@ import org.slf4j.LoggerFactory;
 /**
  * A consumer group member that reads rollouts and writes what it makes of each batch in the same
  * transaction as the group's offsets: a crash before the commit redoes the batch, after it nothing
- * is repeated. A failed transaction is aborted and the batch read again.
+ * is repeated. A failed transaction is aborted and the batch read again. Polls that give no result
+ * (only dead letters, or records another member scores) are held for the next poll that does, or
+ * for {@link DeadLetters#HOLD}: a transaction for each poll of a flood of bad records would keep the
+ * member, and the broker, committing. What is held is committed before the group takes its
+ * partitions away, and dropped (to be read again by their new owner) when they are lost.
  */
 abstract class ConsumeProduceLoop implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(ConsumeProduceLoop.class);
@@ -38,6 +48,11 @@ abstract class ConsumeProduceLoop implements Runnable {
     /** Why the member stopped on its own, or null while it runs (or was stopped). */
     volatile RuntimeException failure;
     private volatile boolean running = true;
+    /** What the polls held since {@link #heldSince} (System.nanoTime()) wrote, their next offsets and their first ones. */
+    private final List<ProducerRecord<String, Object>> held = new ArrayList<>();
+    private final Map<TopicPartition, OffsetAndMetadata> heldOffsets = new HashMap<>();
+    private final Map<TopicPartition, Long> heldFrom = new HashMap<>();
+    private long heldSince;
 
     ConsumeProduceLoop(Topics topics, String service, KafkaConsumer<String, byte[]> consumer,
             KafkaProducer<String, Object> producer) {
@@ -59,16 +74,35 @@ abstract class ConsumeProduceLoop implements Runnable {
     @Override
     public void run() {
         try {
-            consumer.subscribe(List.of(topics.rollouts.name()));
+            consumer.subscribe(List.of(topics.rollouts.name()), new ConsumerRebalanceListener() {
+                @Override
+                public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+                    commitHeld();
+                }
+
+                @Override
+                public void onPartitionsAssigned(Collection<TopicPartition> partitions) {}
+
+                @Override
+                public void onPartitionsLost(Collection<TopicPartition> partitions) {
+                    clearHeld(); // no longer this member's to commit: their new owner reads them again
+                }
+            });
             producer.initTransactions();
             while (running) {
                 ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(200));
+                long received = System.nanoTime();
+                boolean results = false;
                 if (!records.isEmpty()) {
-                    commit(records, handle(records, System.nanoTime()));
+                    results = hold(records, handle(records, received), received);
+                }
+                if (results || !held.isEmpty() && received - heldSince >= DeadLetters.HOLD.toNanos()) {
+                    commitHeld();
                 }
             }
+            commitHeld();
         } catch (WakeupException e) {
-            // closing
+            commitHeld(); // stopping: what was read is committed, not read again
         } catch (RuntimeException e) {
             failure = e;
             log.error("{} stopped", service, e);
@@ -79,25 +113,48 @@ abstract class ConsumeProduceLoop implements Runnable {
         }
     }
 
-    private void commit(ConsumerRecords<String, byte[]> records, List<ProducerRecord<String, Object>> out) {
+    /** Adds a poll and what it gave to what is held; whether it gave results (anything but dead letters). */
+    private boolean hold(ConsumerRecords<String, byte[]> records, List<ProducerRecord<String, Object>> out, long received) {
+        if (heldOffsets.isEmpty()) {
+            heldSince = received;
+        }
+        held.addAll(out);
+        heldOffsets.putAll(ServiceLifecycle.nextOffsets(records));
+        for (TopicPartition partition : records.partitions()) {
+            heldFrom.putIfAbsent(partition, records.records(partition).get(0).offset());
+        }
+        return out.stream().anyMatch(r -> !r.topic().equals(topics.deadLetters.name()));
+    }
+
+    /** Commits what is held with its offsets; a failed transaction is aborted and the held records read again. */
+    private void commitHeld() {
+        if (heldOffsets.isEmpty()) {
+            return;
+        }
         try {
             producer.beginTransaction();
-            out.forEach(producer::send);
-            producer.sendOffsetsToTransaction(ServiceLifecycle.nextOffsets(records), consumer.groupMetadata());
+            held.forEach(producer::send);
+            producer.sendOffsetsToTransaction(heldOffsets, consumer.groupMetadata());
             producer.commitTransaction();
         } catch (ProducerFencedException e) {
             throw e; // another instance took over this producer's identity: this one must stop
         } catch (KafkaException e) {
             log.warn("{}: transaction failed, reading the batch again: {}", service, e.toString());
             producer.abortTransaction();
-            for (TopicPartition partition : records.partitions()) {
-                consumer.seek(partition, records.records(partition).get(0).offset());
-            }
+            heldFrom.forEach(consumer::seek);
+            clearHeld();
             return;
         }
-        long letters = out.stream().filter(r -> r.topic().equals(topics.deadLetters.name())).count();
+        long letters = held.stream().filter(r -> r.topic().equals(topics.deadLetters.name())).count();
         deadLettered.addAndGet(letters);
-        written.addAndGet(out.size() - letters);
+        written.addAndGet(held.size() - letters);
+        clearHeld();
+    }
+
+    private void clearHeld() {
+        held.clear();
+        heldOffsets.clear();
+        heldFrom.clear();
     }
 
     /** The dead letter for a record this member cannot process, keyed by its source topic. */

@@ -21,14 +21,17 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 import java.util.TreeMap;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
@@ -145,6 +148,35 @@ class RewardServiceTest {
             Thread.sleep(3_000);
             assertEquals(5, read(topics.scoredRollouts, l -> false, Duration.ofSeconds(2)).size());
             assertEquals(Map.of("countdown", 0L, "code", 0L), again.scored());
+        }
+    }
+
+    @Test
+    void aTrickleOfBadRecordsIsDeadLetteredInAFewTransactionsNotOneAPoll() throws Exception {
+        Topics flood = new Topics("trickle.", new SchemaRegistryClient(kafka.schemaRegistryUrl()));
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            new TopicCreator(admin, Duration.ofSeconds(30)).ensure(flood.all());
+            RewardService.Options defaults = RewardService.Options.of(kafka.bootstrapServers(), kafka.schemaRegistryUrl(), "trickle.");
+            int bad = 150;
+            try (RewardService service = RewardService.start(defaults, List.of(RewardService.available().get("numeric")));
+                 var raw = new KafkaProducer<>(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                         kafka.bootstrapServers(), ProducerConfig.LINGER_MS_CONFIG, 0), new StringSerializer(), new ByteArraySerializer())) {
+                for (int i = 0; i < bad; i++) {
+                    raw.send(new ProducerRecord<>(flood.rollouts.name(), "junk-" + i, ("not avro " + i).getBytes())).get();
+                    Thread.sleep(10); // each poll finds one or two: before, each was a transaction of its own
+                }
+                List<DeadLetter> dead = CommittedRecords.read(kafka.bootstrapServers(), flood.deadLetters.name(),
+                        flood.deadLetters.valueSerde().deserializer(), l -> l.size() >= bad, Duration.ofSeconds(60));
+                assertEquals(bad, dead.size());
+                // Every committed transaction leaves one marker on each partition it wrote: offsets not taken by a record.
+                Map<TopicPartition, OffsetSpec> latest = new java.util.HashMap<>();
+                IntStream.range(0, flood.deadLetters.partitions())
+                        .forEach(p -> latest.put(new TopicPartition(flood.deadLetters.name(), p), OffsetSpec.latest()));
+                long end = admin.listOffsets(latest).all().get().values().stream().mapToLong(o -> o.offset()).sum();
+                long markers = end - bad;
+                assertTrue(markers <= 10, markers + " transactions wrote " + bad + " dead letters over about "
+                        + bad * 12 / 1000.0 + " s");
+            }
         }
     }
 }

@@ -3,6 +3,7 @@ package io.pacedrl.topics;
 import io.pacedrl.schemas.DeadLetter;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /**
@@ -14,6 +15,13 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 public final class DeadLetters {
     /** Error type of records that fail to deserialise for a reason the serde does not classify. */
     public static final String UNDECODABLE = "UNDECODABLE";
+
+    /**
+     * How long a service may hold the dead letters of polls that gave it nothing else to write, with
+     * their offsets, before it commits them on their own: a transaction for every poll of a flood
+     * would keep the service and the broker committing, and a second is nothing to a dead letter.
+     */
+    public static final Duration HOLD = Duration.ofSeconds(1);
 
     private DeadLetters() {}
 
