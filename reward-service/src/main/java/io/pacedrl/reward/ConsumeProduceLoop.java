@@ -90,18 +90,21 @@ abstract class ConsumeProduceLoop implements Runnable {
             });
             producer.initTransactions();
             while (running) {
-                ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(200));
+                ConsumerRecords<String, byte[]> records;
+                try {
+                    records = consumer.poll(Duration.ofMillis(200));
+                } catch (WakeupException e) {
+                    break; // stopping
+                }
                 long received = System.nanoTime();
                 boolean results = false;
                 if (!records.isEmpty()) {
                     results = hold(records, handle(records, received), received);
                 }
-                if (results || !held.isEmpty() && received - heldSince >= DeadLetters.HOLD.toNanos()) {
+                if (results || !heldOffsets.isEmpty() && received - heldSince >= DeadLetters.HOLD.toNanos()) {
                     commitHeld();
                 }
             }
-            commitHeld();
-        } catch (WakeupException e) {
             commitHeld(); // stopping: what was read is committed, not read again
         } catch (RuntimeException e) {
             failure = e;
