@@ -27,7 +27,7 @@ import java.util.SplittableRandom;
  * Linear → GELU → LayerNorm → Dropout, then Linear → 1. It trains jointly with the policy, and
  * because the whole pool's embeddings are cached, every prompt's estimate is one batched pass.
  *
- * <p>It is small (about 100k parameters at the default width), so it travels as a model: each
+ * <p>It is small (about 34k parameters at the default width), so it travels as a model: each
  * version's publication carries its parameters ({@link #toBytes}, format {@link #FORMAT}) beside the
  * policy's, and the scheduler loads them ({@link #fromBytes}) to compute p̂ for the prompts it
  * considers, over the embeddings it received once per pool.

@@ -50,7 +50,7 @@ import java.util.stream.Collectors;
  *                              at most this many (the paper's setting: the whole pool is ranked), else
  *                              this many drawn uniformly from the free ones, of which the B nearest τ
  *                              are taken. The default covers the default pool; for a large pool choose
- *                              it by the scheduler's budget (scoring costs about 0.2 MFLOP a prompt) and
+ *                              it by the scheduler's budget (scoring costs about 0.07 MFLOP a prompt) and
  *                              by how rare prompts near τ are: among C uniform candidates, the best of a
  *                              share q of the pool is expected about C·q times
  * @param replayCapacity        C: replay buffer capacity
@@ -174,7 +174,7 @@ public record TrainingConfig(
     public static TrainingConfig defaults() {
         return new TrainingConfig(Method.PACED, 200, 0, 32, 8, 1.0, 24, 2e-4, 10, 3e-3, 8, 0.05, 0.5, 4096, 128, 64, 64,
                 ReplayRules.OldPolicy.RECOMPUTED, ReplayRules.OldPolicy.RECORDED, ReplayRules.Priority.CURRENT, 0.2, 0.0,
-                15.0, 2.0, 4, 256, 0.3, Transformer.Pooling.MEAN, PartitionInput.STANDARDIZED, 0.5, 20, 256, 4, 16, 20, 128, 16, 2, 4, 300, 0.3, 1);
+                15.0, 2.0, 4, 128, 0.3, Transformer.Pooling.MEAN, PartitionInput.STANDARDIZED, 0.5, 20, 256, 4, 16, 20, 128, 16, 2, 4, 300, 0.3, 1);
     }
 
     /** Whether a run that has made {@code updates} updates and consumed {@code rollouts} rollouts is done. */
