@@ -142,15 +142,18 @@ final class TrainCommand implements Callable<Integer> {
         try (Platform cluster = platform.openAt(runDir); Dashboard dashboard = Dashboard.start(httpHost, httpPort)) {
             out.printf("cluster    %s, registry %s%n", cluster.bootstrapServers(), cluster.schemaRegistryUrl());
             out.printf("dashboard  %s (metrics %smetrics, health %shealth)%n", dashboard.url(), dashboard.url(), dashboard.url());
-            long resumedAt = resumePoint(cluster, settings);
-            if (resumedAt >= 0) {
-                out.printf("resumed    run %s at version %d of %d, with the configuration it recorded%n", id, resumedAt, config.steps());
-                // A broker killed mid-commit can leave transactions that nothing would ever end.
+            if (resume != null) {
+                // A broker killed mid-commit can leave transactions that nothing would ever end. They are
+                // ended first: one of them can be the publication of the version the run resumes after.
                 for (HangingTransactions.Ended ended : cluster.endHangingTransactions(settings.runId() + ".")) {
                     out.printf("recovered  %s a hanging transaction of producer %d on %s (open since offset %d)%n",
                             ended.marker() == HangingTransactions.Outcome.COMMITTED ? "committed" : "aborted",
                             ended.transaction().producerId(), ended.transaction().partition(), ended.transaction().startOffset());
                 }
+            }
+            long resumedAt = resumePoint(cluster, settings);
+            if (resumedAt >= 0) {
+                out.printf("resumed    run %s at version %d of %d, with the configuration it recorded%n", id, resumedAt, config.steps());
             }
             out.flush();
             try (ProgressBar bar = ProgressBars.create("train " + config.method(), config.steps())) {
