@@ -8,6 +8,9 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.IntStream;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -15,6 +18,7 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.internals.Topic;
 import org.apache.kafka.common.protocol.ByteBufferAccessor;
 import org.apache.kafka.common.serialization.ByteBufferDeserializer;
+import org.apache.kafka.common.utils.Utils;
 import org.apache.kafka.coordinator.transaction.TransactionState;
 import org.apache.kafka.coordinator.transaction.generated.TransactionLogValue;
 import org.slf4j.Logger;
@@ -38,10 +42,12 @@ final class CoordinatorLog {
 
     /**
      * The outcome each of {@code undecided} has in the coordinators' log (those it decides; the
-     * others are left out). Reading needs permission to read {@code __transaction_state}; without
-     * it, or with the cluster away, none is decided and the reason is logged.
+     * others are left out). {@code transactionalIds} names the transactional id of each producer its
+     * coordinator still lists: the log is read only where the coordinator keeps those ids' states,
+     * and whole when one is not known. Reading needs permission to read {@code __transaction_state};
+     * without it, or with the cluster away, none is decided and the reason is logged.
      */
-    static Map<Hanging, Outcome> decide(Map<String, Object> clientConfig, List<Hanging> undecided) {
+    static Map<Hanging, Outcome> decide(Map<String, Object> clientConfig, List<Hanging> undecided, Map<Long, String> transactionalIds) {
         Map<Hanging, Outcome> decided = new HashMap<>();
         if (undecided.isEmpty()) {
             return decided;
@@ -51,9 +57,18 @@ final class CoordinatorLog {
         config.remove(ConsumerConfig.GROUP_ID_CONFIG);
         try (KafkaConsumer<ByteBuffer, ByteBuffer> consumer = new KafkaConsumer<>(config, new ByteBufferDeserializer(),
                 new ByteBufferDeserializer())) {
-            List<TopicPartition> partitions = new ArrayList<>();
-            consumer.partitionsFor(Topic.TRANSACTION_STATE_TOPIC_NAME, READ_FOR)
-                    .forEach(info -> partitions.add(new TopicPartition(info.topic(), info.partition())));
+            int count = consumer.partitionsFor(Topic.TRANSACTION_STATE_TOPIC_NAME, READ_FOR).size();
+            Set<Integer> holding = new TreeSet<>();
+            for (Hanging transaction : undecided) {
+                String id = transactionalIds.get(transaction.producerId());
+                if (id == null) {
+                    IntStream.range(0, count).forEach(holding::add);
+                } else {
+                    holding.add(partitionOf(id, count));
+                }
+            }
+            List<TopicPartition> partitions = holding.stream()
+                    .map(p -> new TopicPartition(Topic.TRANSACTION_STATE_TOPIC_NAME, p)).toList();
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);
             Map<TopicPartition, Long> end = consumer.endOffsets(partitions, READ_FOR);
@@ -94,6 +109,11 @@ final class CoordinatorLog {
         TransactionState state = TransactionState.fromId(value.transactionStatus());
         return state == TransactionState.PREPARE_COMMIT ? Outcome.COMMITTED
                 : state == TransactionState.PREPARE_ABORT ? Outcome.ABORTED : Outcome.UNDECIDED;
+    }
+
+    /** The partition of the coordinators' log that holds {@code transactionalId}'s states: as the broker places it. */
+    static int partitionOf(String transactionalId, int partitions) {
+        return Utils.abs(transactionalId.hashCode()) % partitions;
     }
 
     /** A logged transaction state, or null for a tombstone or a record of a version this client cannot read. */

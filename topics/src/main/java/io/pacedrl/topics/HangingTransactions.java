@@ -114,8 +114,10 @@ public final class HangingTransactions {
                     }
                 }
             }
+            Map<Long, String> transactionalIds = new HashMap<>();
+            byProducer.forEach((id, listing) -> transactionalIds.put(id, listing.transactionalId()));
             Map<Hanging, Outcome> logged = CoordinatorLog.decide(clientConfig,
-                    found.stream().filter(t -> t.outcome() == Outcome.UNDECIDED).toList());
+                    found.stream().filter(t -> t.outcome() == Outcome.UNDECIDED).toList(), transactionalIds);
             return found.stream().map(t -> logged.containsKey(t) ? new Hanging(t.partition(), t.producerId(), t.producerEpoch(),
                     t.coordinatorEpoch(), t.startOffset(), logged.get(t)) : t).toList();
         });

@@ -13,6 +13,7 @@ import java.util.OptionalInt;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.UUID;
+import java.util.stream.IntStream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -26,6 +27,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.internals.Topic;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
@@ -157,8 +159,18 @@ class HangingTransactionsTest {
         HangingTransactions.Hanging aborted = hanging(partition, first.producerId(), first.producerEpoch() + 1);
         HangingTransactions.Hanging elsewhere = hanging(new TopicPartition(untouched, 0), first.producerId(), first.producerEpoch());
         HangingTransactions.Hanging never = hanging(partition, first.producerId(), first.producerEpoch() + 100);
-        assertEquals(Map.of(committed, HangingTransactions.Outcome.COMMITTED, aborted, HangingTransactions.Outcome.ABORTED),
-                CoordinatorLog.decide(clientConfig(), List.of(committed, aborted, elsewhere, never)));
+        Map<HangingTransactions.Hanging, HangingTransactions.Outcome> expected = Map.of(committed, HangingTransactions.Outcome.COMMITTED,
+                aborted, HangingTransactions.Outcome.ABORTED);
+        List<HangingTransactions.Hanging> undecided = List.of(committed, aborted, elsewhere, never);
+        assertEquals(expected, CoordinatorLog.decide(clientConfig(), undecided, Map.of()), "the whole log read");
+        assertEquals(expected, CoordinatorLog.decide(clientConfig(), undecided, Map.of(first.producerId(), "run.gone-on-writer")),
+                "only the partition that holds the producer's transactional id read");
+        int partitions = admin.describeTopics(List.of(Topic.TRANSACTION_STATE_TOPIC_NAME)).allTopicNames().get()
+                .get(Topic.TRANSACTION_STATE_TOPIC_NAME).partitions().size();
+        String another = IntStream.range(0, 1000).mapToObj(i -> "another-" + i).filter(id -> CoordinatorLog.partitionOf(id, partitions)
+                != CoordinatorLog.partitionOf("run.gone-on-writer", partitions)).findFirst().orElseThrow();
+        assertEquals(Map.of(), CoordinatorLog.decide(clientConfig(), undecided, Map.of(first.producerId(), another)),
+                "an id kept in another partition: that partition alone is read, and it holds nothing of this producer");
     }
 
     private static HangingTransactions.Hanging hanging(TopicPartition partition, long producerId, int epoch) {
