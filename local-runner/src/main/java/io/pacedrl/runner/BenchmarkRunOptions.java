@@ -15,7 +15,7 @@ final class BenchmarkRunOptions {
 
     @Option(names = "--warm-up", negatable = true, defaultValue = "true", fallbackValue = "true",
             description = "Run the first configuration once more before the runs compared, and leave it out: in one JVM a "
-                    + "second identical run was 18 %% faster than the first (the JIT, the broker's first segments), which "
+                    + "second identical run was 18 %% faster than the first (the JVM warming up), which "
                     + "would favour whichever run goes second (default: on; --no-warm-up to skip it).")
     boolean warmUp;
 

@@ -19,12 +19,13 @@ import io.pacedrl.topics.TopicSpec;
 import io.pacedrl.topics.Topics;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.IntStream;
 import java.util.TreeMap;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.OffsetSpec;
@@ -169,7 +170,7 @@ class RewardServiceTest {
                         flood.deadLetters.valueSerde().deserializer(), l -> l.size() >= bad, Duration.ofSeconds(60));
                 assertEquals(bad, dead.size());
                 // Every committed transaction leaves one marker on each partition it wrote: offsets not taken by a record.
-                Map<TopicPartition, OffsetSpec> latest = new java.util.HashMap<>();
+                Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
                 IntStream.range(0, flood.deadLetters.partitions())
                         .forEach(p -> latest.put(new TopicPartition(flood.deadLetters.name(), p), OffsetSpec.latest()));
                 long end = admin.listOffsets(latest).all().get().values().stream().mapToLong(o -> o.offset()).sum();
