@@ -4,7 +4,6 @@ import io.pacedrl.topics.HangingTransactions.Hanging;
 import io.pacedrl.topics.HangingTransactions.Outcome;
 import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
