@@ -84,6 +84,14 @@ public final class BatchScheduler {
                     config.groupTimeoutSeconds() * 1000L, config.oversample(), config.maxSamplingRounds(), config.seed(),
                     embeddingPartitions);
         }
+
+        /**
+         * Whether a decision waits for groups to come back: lock-step's next batch and replay draw, a
+         * dynamic batch's next round. Otherwise a group's result only frees a prompt of a large pool.
+         */
+        public boolean waitsOnGroups() {
+            return lookAhead == 1 || strategy == Strategy.DYNAMIC;
+        }
     }
 
     /**

@@ -104,7 +104,7 @@ public final class DifficultyStream implements AutoCloseable {
         try {
             KafkaStreams streams = new KafkaStreams(DifficultyTopology.build(topics, registry, config, options.runId(),
                     topics.promptEmbeddings.partitions()),
-                    streamsConfig(options, queries.hostInfo().host() + ":" + queries.hostInfo().port()));
+                    streamsConfig(options, queries.hostInfo().host() + ":" + queries.hostInfo().port(), settings));
             // A thread that dies (the registry unreachable, say) is replaced and resumes from the last commit.
             // Its replacement is a new static member; the dead one's is removed, not left to time out.
             streams.setUncaughtExceptionHandler(e -> {
@@ -131,12 +131,21 @@ public final class DifficultyStream implements AutoCloseable {
         }
     }
 
-    /** The Streams configuration: exactly-once, RocksDB state under the state directory, queries advertised. */
-    static Properties streamsConfig(Options options, String applicationServer) {
+    /**
+     * The Streams configuration: exactly-once, RocksDB state under the state directory, queries
+     * advertised, and a commit interval that suits how the scheduler waits.
+     */
+    static Properties streamsConfig(Options options, String applicationServer, BatchScheduler.Settings settings) {
         Properties props = new Properties();
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, options.applicationId());
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers());
         props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+        // Each commit is a transaction over every task, and a group's result reaches the scheduler only once
+        // the commit after it is done. The scheduler asks for a commit as soon as it decides anything, so
+        // what the generators and the learner wait for never waits for the interval; group results do. Where a
+        // decision waits on them, commit as often as exactly-once does by default (100 ms); elsewhere once a
+        // second: fewer transactions, and a group's rollouts, rewritten as they arrive, reach the store once.
+        props.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, settings.waitsOnGroups() ? 100 : 1000);
         props.put(StreamsConfig.STATE_DIR_CONFIG, options.stateDir().toString());
         props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, options.threads());
         props.put(StreamsConfig.APPLICATION_SERVER_CONFIG, applicationServer);

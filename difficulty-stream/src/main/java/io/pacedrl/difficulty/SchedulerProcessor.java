@@ -83,6 +83,8 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
     private BatchScheduler scheduler;
     private ReplayBuffer<ReplayEntry> buffer;
     private PartitionEstimator estimator;
+    /** Whether this record led to a decision (scheduled prompts and replay draws come with one). */
+    private boolean decided;
     /** Z_φ's chunks by model id, until a version is whole. */
     private final Map<String, ModelUpdateChunks.Assembler> partitionChunks = new HashMap<>();
 
@@ -186,6 +188,11 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         scheduler.state().getCounters().merge(BatchScheduler.SCHEDULER_CPU_MICROS, (CPU.getCurrentThreadCpuTime() - cpuStart) / 1000,
                 Long::sum);
         stateStore.put(STATE_KEY, scheduler.state());
+        if (decided) {
+            // Read-committed readers see a decision only once it is committed: now, not at the commit interval.
+            context.commit();
+            decided = false;
+        }
     }
 
     private void onEvent(DifficultyEvent event) {
@@ -404,6 +411,7 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
 
     /** A decision for the learner, on scheduler-decisions. */
     private void decide(long timestamp, Object decision) {
+        decided = true;
         context.forward(new Record<>(runId, SchedulerDecision.newBuilder().setRunId(runId)
                 .setLearnerVersion(scheduler.state().getLearnerVersion()).setDecidedAtMs(timestamp).setDecision(decision).build(),
                 timestamp));

@@ -10,7 +10,9 @@ import io.pacedrl.embedded.CommittedRecords;
 import io.pacedrl.embedded.LocalKafka;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.registry.SchemaRegistryClient;
+import io.pacedrl.schemas.BatchScheduled;
 import io.pacedrl.schemas.ScheduledPrompt;
+import io.pacedrl.schemas.SchedulerDecision;
 import io.pacedrl.learning.PartitionFunction;
 import io.pacedrl.topics.ModelUpdateChunks;
 import io.pacedrl.topics.PoolEmbeddings;
@@ -38,6 +40,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -327,6 +330,46 @@ class DifficultyStreamTest {
             send(topics.modelUpdates, "policy/0", Records.version(2));
             List<ScheduledPrompt> all = scheduled(9, Duration.ofSeconds(60));
             assertEquals(List.of(0L, 0L, 0L, 1L, 1L, 1L, 2L, 2L, 2L), batches(all));
+        }
+    }
+
+    /**
+     * A decision is committed as soon as it is made: with a commit interval far longer than the test,
+     * the next version's batch and its decision reach read-committed readers within a fraction of it.
+     * (The pool itself reaches the scheduler through the repartition topic, so only at the first
+     * interval's commit.)
+     */
+    @Test
+    void aDecisionIsCommittedAtOnceNotAtTheCommitInterval() throws Exception {
+        Topics slow = new Topics("slow.", new SchemaRegistryClient(kafka.schemaRegistryUrl()));
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            new TopicCreator(admin, Duration.ofSeconds(30)).ensure(slow.all());
+        }
+        for (int i = 0; i < 12; i++) {
+            send(slow.prompts, "p" + i, Records.prompt("p" + i));
+        }
+        refresh(slow, 0);
+        send(slow.modelUpdates, "policy/0", Records.version(0));
+        TrainingConfig config = TrainingConfig.defaults().with(Map.of("method", "paced", "prompts-per-step", 3,
+                "group-size", 2, "look-ahead", 2));
+        Duration interval = Duration.ofSeconds(8); // under the transaction timeout (10 s), as Streams requires
+        DifficultyStream.Options options = new DifficultyStream.Options(kafka.bootstrapServers(), kafka.schemaRegistryUrl(), "slow.",
+                "slow.difficulty-stream", dir.resolve("slow-state"), "127.0.0.1", 0, 1, "slow-run",
+                Map.of(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, interval.toMillis()));
+        try (DifficultyStream app = DifficultyStream.start(options, config)) {
+            app.awaitRunning(Duration.ofSeconds(60));
+            assertEquals(6, scheduled(slow, 6, Duration.ofSeconds(60)).size(), "batches 0 and 1, once the pool is through");
+            long sent = System.nanoTime();
+            refresh(slow, 1);
+            send(slow.modelUpdates, "policy/0", Records.version(1));
+            List<ScheduledPrompt> three = scheduled(slow, 9, interval);
+            Duration waited = Duration.ofNanos(System.nanoTime() - sent);
+            assertEquals(List.of(0L, 0L, 0L, 1L, 1L, 1L, 2L, 2L, 2L), batches(three));
+            assertTrue(waited.compareTo(interval.dividedBy(2)) < 0, "batch 2 took " + waited.toMillis() + " ms");
+            List<SchedulerDecision> decisions = CommittedRecords.read(kafka.bootstrapServers(), slow.schedulerDecisions.name(),
+                    slow.schedulerDecisions.valueSerde().deserializer(), read -> read.size() >= 3, Duration.ofSeconds(2));
+            assertEquals(List.of(0L, 1L, 2L), decisions.stream().map(SchedulerDecision::getDecision)
+                    .filter(d -> d instanceof BatchScheduled).map(d -> ((BatchScheduled) d).getBatchId()).toList());
         }
     }
 
