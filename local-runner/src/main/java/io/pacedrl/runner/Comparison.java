@@ -62,16 +62,16 @@ final class Comparison {
     /**
      * Where an update's time goes, per update and mean over seeds. CPU seconds by part of the
      * pipeline over the steady window (generation: the generators; scoring: the reward service;
-     * update: the learner and its publisher; scheduling: the difficulty stream, which also keeps the
-     * replay buffer; other: the broker, registry and the rest), the wall seconds per update, the
-     * learner's own split of its step time, the difficulty stream as a share of all CPU time and,
-     * within it, its scheduler task (scoring, selection, replay; over the whole run, against the
-     * window's CPU: a slight overestimate). Wall
+     * update: the learner and its publisher; difficulty stream: every prompt's accuracy from every
+     * rollout, scheduling and replay, and its commits; other: the broker, registry and the rest), the
+     * wall seconds per update, the learner's own split of its step time, the difficulty stream as a
+     * share of all CPU time and, within it, scheduling + replay: its scheduler task (scoring, selection,
+     * replay draws; over the whole run, against the window's CPU: a slight overestimate). Wall
      * seconds per 1,000 rollouts compare methods at equal budgets (a dynamic-sampling update
      * consumes many more rollouts than the others').
      */
     record Cost(Stat wallSecondsPerUpdate, Stat wallSecondsPerThousandRollouts, Map<String, Stat> cpuSecondsPerUpdate,
-            Stat schedulingShare, Stat schedulerTaskShare, Map<String, Stat> learnerSecondsPerUpdate) {}
+            Stat streamShare, Stat schedulingShare, Map<String, Stat> learnerSecondsPerUpdate) {}
 
     /**
      * One method over its seeds.
@@ -376,16 +376,16 @@ final class Comparison {
         parts.put("generation", List.of("generator"));
         parts.put("scoring", List.of("reward-service"));
         parts.put("update", List.of("learner", "learner-publisher"));
-        parts.put("scheduling", List.of("difficulty-stream"));
+        parts.put("difficulty stream", List.of("difficulty-stream"));
         parts.put("other", List.of("broker and other"));
         Map<String, Stat> cpu = new LinkedHashMap<>();
         parts.forEach((part, services) -> cpu.put(part, Stat.of(runs.stream().map(r -> services.stream()
                 .mapToDouble(s -> r.windowCpuSeconds().getOrDefault(s, Double.NaN)).sum() / windowUpdates(r)).toList())));
-        Stat share = Stat.of(runs.stream().map(r -> {
+        Stat streamShare = Stat.of(runs.stream().map(r -> {
             double total = r.windowCpuSeconds().values().stream().mapToDouble(Double::doubleValue).sum();
             return total > 0 ? r.windowCpuSeconds().getOrDefault("difficulty-stream", Double.NaN) / total : Double.NaN;
         }).toList());
-        Stat schedulerTask = Stat.of(runs.stream().map(r -> {
+        Stat schedulingShare = Stat.of(runs.stream().map(r -> {
             double total = r.windowCpuSeconds().values().stream().mapToDouble(Double::doubleValue).sum();
             return total > 0 ? r.schedulerCpuSeconds() / total : Double.NaN;
         }).toList());
@@ -397,7 +397,7 @@ final class Comparison {
             }).toList()));
         }
         return new Cost(Stat.of(runs.stream().map(r -> r.windowSeconds() / windowUpdates(r)).toList()),
-                Stat.of(runs.stream().map(r -> 1000 * r.windowSeconds() / r.windowRollouts()).toList()), cpu, share, schedulerTask,
+                Stat.of(runs.stream().map(r -> 1000 * r.windowSeconds() / r.windowRollouts()).toList()), cpu, streamShare, schedulingShare,
                 learner);
     }
 

@@ -137,7 +137,9 @@ final class ComparisonReport {
 
         html.append("<h2>Cost per update</h2>\n<p>Over each run's steady window (first to last update). CPU seconds by the"
                 + " threads of each part: generation (generators), scoring (reward service), update (learner and its publisher),"
-                + " scheduling (the difficulty stream, which also keeps the replay buffer), other (broker, registry). PyTorch's own"
+                + " difficulty stream (every prompt's accuracy from every rollout, scheduling and replay, its commits), other (broker,"
+                + " registry). Scheduling + replay is the stream's scheduler task alone (scoring, selection, replay draws), by its own"
+                + " counter over the whole run. PyTorch's own"
                 + " native worker threads are not seen by the JVM. Wall seconds per 1,000 rollouts compare methods at equal budgets"
                 + " (a dynamic-sampling update consumes several times the rollouts of the others). The learner's columns split"
                 + " its wall time per update.</p>\n");
@@ -146,15 +148,15 @@ final class ComparisonReport {
             List<String> row = new ArrayList<>(List.of(m.method(), Comparison.format(m.cost().wallSecondsPerUpdate()),
                     Comparison.format(m.cost().wallSecondsPerThousandRollouts())));
             m.cost().cpuSecondsPerUpdate().values().forEach(s -> row.add(Comparison.format(s)));
+            row.add(Comparison.format(m.cost().streamShare()));
             row.add(Comparison.format(m.cost().schedulingShare()));
-            row.add(Comparison.format(m.cost().schedulerTaskShare()));
             m.cost().learnerSecondsPerUpdate().values().forEach(s -> row.add(Comparison.format(s)));
             cost.add(row);
         }
         List<String> costHeader = new ArrayList<>(List.of("method", "wall s", "wall s per 1,000 rollouts"));
         methods.stream().findFirst().ifPresent(m -> m.cost().cpuSecondsPerUpdate().keySet().forEach(k -> costHeader.add(k + " CPU s")));
-        costHeader.add("difficulty stream share of CPU");
-        costHeader.add("its scheduler task (scoring, selection, replay) share of CPU");
+        costHeader.add("difficulty stream in all, share of CPU");
+        costHeader.add("scheduling + replay (its scheduler task) share of CPU");
         methods.stream().findFirst().ifPresent(m -> m.cost().learnerSecondsPerUpdate().keySet().forEach(k -> costHeader.add("learner " + k + " s")));
         table(html, costHeader, cost);
         if (!plots.isEmpty()) {
@@ -226,7 +228,7 @@ final class ComparisonReport {
                     "rollouts consumed", "Spearman", curves(estimating, MethodResult::spearman, true)));
         }
         Map<String, List<? extends Number>> parts = new LinkedHashMap<>();
-        for (String part : List.of("generation", "scoring", "update", "scheduling", "other")) {
+        for (String part : List.of("generation", "scoring", "update", "difficulty stream", "other")) {
             parts.put(part, methods.stream().map(m -> zeroIfNaN(m.cost().cpuSecondsPerUpdate().get(part).mean())).toList());
         }
         plots.add(Charts.stackedBars(dir.resolve("cost.png"), "CPU seconds per update by part of the pipeline", "method",
