@@ -157,14 +157,7 @@ class DifficultyStreamTest {
      */
     @Test
     void killedWithSigkillItSchedulesEveryBatchAndDrawsEveryReplayOnce() throws Exception {
-        Topics kill = new Topics("kill.", new SchemaRegistryClient(kafka.schemaRegistryUrl()));
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
-            new TopicCreator(admin, Duration.ofSeconds(30)).ensure(kill.all());
-        }
-        for (int i = 0; i < 12; i++) {
-            send(kill.prompts, "p" + i, Records.prompt("p" + i));
-        }
-        refresh(kill, 0);
+        Topics kill = poolOfTwelve("kill.");
         List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
                 System.getProperty("java.class.path"), DifficultyStream.class.getName(), "--bootstrap-servers", kafka.bootstrapServers(),
                 "--schema-registry-url", kafka.schemaRegistryUrl(), "--topic-prefix", "kill.", "--state-dir", dir.resolve("kill-state").toString(),
@@ -341,14 +334,7 @@ class DifficultyStreamTest {
      */
     @Test
     void aDecisionIsCommittedAtOnceNotAtTheCommitInterval() throws Exception {
-        Topics slow = new Topics("slow.", new SchemaRegistryClient(kafka.schemaRegistryUrl()));
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
-            new TopicCreator(admin, Duration.ofSeconds(30)).ensure(slow.all());
-        }
-        for (int i = 0; i < 12; i++) {
-            send(slow.prompts, "p" + i, Records.prompt("p" + i));
-        }
-        refresh(slow, 0);
+        Topics slow = poolOfTwelve("slow.");
         send(slow.modelUpdates, "policy/0", Records.version(0));
         TrainingConfig config = TrainingConfig.defaults().with(Map.of("method", "paced", "prompts-per-step", 3,
                 "group-size", 2, "look-ahead", 2));
@@ -464,6 +450,19 @@ class DifficultyStreamTest {
         }
         assertEquals(records.size(), placed.size(), out + err);
         return placed;
+    }
+
+    /** Topics of their own under {@code prefix}, with the pool p0–p11 and its embeddings on them (version 0's). */
+    static Topics poolOfTwelve(String prefix) throws Exception {
+        Topics topics = new Topics(prefix, new SchemaRegistryClient(kafka.schemaRegistryUrl()));
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            new TopicCreator(admin, Duration.ofSeconds(30)).ensure(topics.all());
+        }
+        for (int i = 0; i < 12; i++) {
+            send(topics.prompts, "p" + i, Records.prompt("p" + i));
+        }
+        refresh(topics, 0);
+        return topics;
     }
 
     /**
