@@ -318,17 +318,24 @@ public final class DifficultyQueries implements AutoCloseable {
         return estimator.pHat(flat, rows.size());
     }
 
+    /** The replay buffer, highest current priority first (recomputed ones from {@code replay-priorities}). */
     private JsonNode replay() {
         List<ReplayEntry> entries = new ArrayList<>();
         try (KeyValueIterator<String, ReplayEntry> all = this.<ReplayEntry>store(SchedulerProcessor.REPLAY_STORE).all()) {
             all.forEachRemaining(kv -> entries.add(kv.value));
         }
-        entries.sort(Comparator.comparingDouble(ReplayEntry::getPriority).reversed()
+        ReadOnlyKeyValueStore<String, Double> recomputed = store(SchedulerProcessor.PRIORITIES_STORE);
+        Map<String, Double> priority = new HashMap<>();
+        for (ReplayEntry e : entries) {
+            Double current = recomputed.get(e.getTrajectoryId());
+            priority.put(e.getTrajectoryId(), current == null ? e.getPriority() : current);
+        }
+        entries.sort(Comparator.<ReplayEntry>comparingDouble(e -> priority.get(e.getTrajectoryId())).reversed()
                 .thenComparing(Comparator.comparingLong(ReplayEntry::getAdded).reversed())
                 .thenComparing(ReplayEntry::getTrajectoryId));
         ObjectNode body = JSON.createObjectNode().put("size", entries.size());
         ArrayNode list = body.putArray("entries");
-        entries.forEach(e -> list.add(json(e)));
+        entries.forEach(e -> list.add(((ObjectNode) json(e)).put("priority", priority.get(e.getTrajectoryId()))));
         return body;
     }
 

@@ -39,7 +39,7 @@ import org.apache.kafka.streams.state.Stores;
  *   <li>the scheduler, one task: the per-prompt changes funnelled through the one-partition
  *       {@code difficulty-events} repartition topic, plus model-updates (versions, and Z_φ) and a
  *       fork's replay-seed →
- *       {@code schedule-index}, {@code scheduler-state}, {@code replay-buffer},
+ *       {@code schedule-index}, {@code scheduler-state}, {@code replay-buffer}, {@code replay-priorities},
  *       {@code replay-candidates}, {@code prompt-embeddings}, {@code partition-function}; out go
  *       scheduled prompts, replay draws, the scheduler's decisions and run events.
  * </ol>
@@ -70,6 +70,8 @@ public final class DifficultyTopology {
         store(builder, SchedulerProcessor.INDEX_STORE, registry, ScheduleEntry.class);
         store(builder, SchedulerProcessor.STATE_STORE, registry, SchedulerState.class);
         store(builder, SchedulerProcessor.REPLAY_STORE, registry, ReplayEntry.class);
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(SchedulerProcessor.PRIORITIES_STORE),
+                Serdes.String(), Serdes.Double()).withCachingEnabled());
         store(builder, SchedulerProcessor.CANDIDATES_STORE, registry, ReplayCandidate.class);
         store(builder, SchedulerProcessor.EMBEDDINGS_STORE, registry, EmbeddingChange.class);
         store(builder, SchedulerProcessor.ESTIMATOR_STORE, registry, EstimatorParameters.class);
@@ -101,8 +103,8 @@ public final class DifficultyTopology {
         BatchScheduler.Settings settings = BatchScheduler.Settings.of(config, poolPartitions);
         KStream<String, SpecificRecord> scheduler = events.merge(versions)
                 .process(() -> new SchedulerProcessor(topics, settings, replay, runId), SchedulerProcessor.INDEX_STORE,
-                        SchedulerProcessor.STATE_STORE, SchedulerProcessor.REPLAY_STORE, SchedulerProcessor.CANDIDATES_STORE,
-                        SchedulerProcessor.EMBEDDINGS_STORE, SchedulerProcessor.ESTIMATOR_STORE);
+                        SchedulerProcessor.STATE_STORE, SchedulerProcessor.REPLAY_STORE, SchedulerProcessor.PRIORITIES_STORE,
+                        SchedulerProcessor.CANDIDATES_STORE, SchedulerProcessor.EMBEDDINGS_STORE, SchedulerProcessor.ESTIMATOR_STORE);
         to(scheduler, topics.scheduledPrompts, ScheduledPrompt.class);
         to(scheduler, topics.replay, ReplayRecord.class);
         to(scheduler, topics.schedulerDecisions, SchedulerDecision.class);

@@ -62,6 +62,7 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
     static final String INDEX_STORE = "schedule-index";
     static final String STATE_STORE = "scheduler-state";
     static final String REPLAY_STORE = "replay-buffer";
+    static final String PRIORITIES_STORE = "replay-priorities";
     static final String CANDIDATES_STORE = "replay-candidates";
     static final String EMBEDDINGS_STORE = "prompt-embeddings";
     static final String ESTIMATOR_STORE = "partition-function";
@@ -77,6 +78,7 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
     private KeyValueStore<String, ScheduleEntry> index;
     private KeyValueStore<String, SchedulerState> stateStore;
     private KeyValueStore<String, ReplayEntry> replayStore;
+    private KeyValueStore<String, Double> priorities;
     private KeyValueStore<String, ReplayCandidate> candidates;
     private KeyValueStore<String, EmbeddingChange> embeddings;
     private KeyValueStore<String, EstimatorParameters> estimatorStore;
@@ -108,6 +110,7 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         index = context.getStateStore(INDEX_STORE);
         stateStore = context.getStateStore(STATE_STORE);
         replayStore = context.getStateStore(REPLAY_STORE);
+        priorities = context.getStateStore(PRIORITIES_STORE);
         candidates = context.getStateStore(CANDIDATES_STORE);
         embeddings = context.getStateStore(EMBEDDINGS_STORE);
         estimatorStore = context.getStateStore(ESTIMATOR_STORE);
@@ -129,7 +132,7 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         }
         List<ReplayBuffer.Entry<ReplayEntry>> buffered = new ArrayList<>();
         try (KeyValueIterator<String, ReplayEntry> all = replayStore.all()) {
-            all.forEachRemaining(kv -> buffered.add(entry(kv.value)));
+            all.forEachRemaining(kv -> buffered.add(entry(kv.value, priorities.get(kv.key))));
         }
         buffer = new ReplayBuffer<>(replay.capacity(), replay.addMax(), buffered, scheduler.state().getReplayAdditions());
     }
@@ -276,7 +279,7 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
                         .serialize(topics.scoredRollouts.name(), seed.getTrajectory())),
                 response(seed.getTrajectory()), seed.getGroupAccuracy());
         List<ReplayBuffer.Entry<ReplayEntry>> entries = new ArrayList<>(buffer.entries());
-        entries.add(entry(entry));
+        entries.add(entry(entry, seed.getPriority()));
         buffer = new ReplayBuffer<>(replay.capacity(), replay.addMax(), entries, Math.max(buffer.additions(), seed.getAdded()));
         replayStore.put(id, entry);
         scheduler.state().setReplayAdditions(buffer.additions());
@@ -348,14 +351,19 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
                 replayStore.put(entry.id(), stored);
             }
         }
-        before.stream().filter(id -> !after.contains(id)).forEach(replayStore::delete);
+        for (String evicted : before.stream().filter(id -> !after.contains(id)).toList()) {
+            replayStore.delete(evicted);
+            priorities.delete(evicted);
+        }
         scheduler.state().setReplayAdditions(buffer.additions());
         if (replay.reprioritise()) {
+            Map<String, Double> held = new HashMap<>();
+            buffer.entries().forEach(e -> held.put(e.id(), e.priority()));
             buffer.reprioritise(this::currentEstimates);
+            // The trajectory stays as it was added; only its priority is rewritten (C numbers a version, not C entries).
             for (ReplayBuffer.Entry<ReplayEntry> entry : buffer.entries()) {
-                if (entry.item().getPriority() != entry.priority()) {
-                    entry.item().setPriority(entry.priority());
-                    replayStore.put(entry.id(), entry.item());
+                if (held.get(entry.id()) != entry.priority()) {
+                    priorities.put(entry.id(), entry.priority());
                 }
             }
         }
@@ -398,10 +406,13 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         return new ReplayBuffer.Group<>(candidate.getPromptId(), candidate.getPHat(), trajectories);
     }
 
-    /** A stored entry as the buffer holds it. */
-    private static ReplayBuffer.Entry<ReplayEntry> entry(ReplayEntry stored) {
+    /**
+     * A stored entry as the buffer holds it, at its current priority: the one in
+     * {@code replay-priorities} once recomputed, else the one it was added with.
+     */
+    private static ReplayBuffer.Entry<ReplayEntry> entry(ReplayEntry stored, Double priority) {
         return new ReplayBuffer.Entry<>(stored.getTrajectoryId(), stored.getPromptId(), stored.getResponse(), stored.getAccuracy(),
-                stored.getPriority(), stored.getAdded(), stored);
+                priority == null ? stored.getPriority() : priority, stored.getAdded(), stored);
     }
 
     /** A scored rollout's response identity, as the synchronous loop computes it from the same tokens. */

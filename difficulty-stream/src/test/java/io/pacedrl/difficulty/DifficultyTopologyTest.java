@@ -37,6 +37,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.state.KeyValueStore;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -354,14 +355,17 @@ class DifficultyTopologyTest {
                 p.estimate("b", 0.9, 1);
                 p.advance(1);
                 Map<String, Double> priorities = new java.util.TreeMap<>();
-                p.<ReplayEntry>store(SchedulerProcessor.REPLAY_STORE).all()
-                        .forEachRemaining(kv -> priorities.put(kv.value.getPromptId() + "/" + kv.key, kv.value.getPriority()));
+                currentPriorities(p).forEach((entry, priority) -> priorities.put(entry.getPromptId() + "/" + entry.getTrajectoryId(),
+                        priority));
                 double a = priorities.get("a/" + batch.get(0).getScheduleId() + "/0");
                 double b = priorities.get("b/" + batch.get(1).getScheduleId() + "/0");
                 if (rule.equals("current")) {
                     // Z_φ computes in float: p̂ to about 1e-6.
                     assertEquals(0.05, a, 1e-5, "|1 − 0.95|");
                     assertEquals(0.65, b, 1e-5, "|0.25 − 0.9|");
+                    // The entries themselves, trajectories and all, are not rewritten: they keep the priority they came with.
+                    assertEquals(0.5, p.<ReplayEntry>store(SchedulerProcessor.REPLAY_STORE).get(batch.get(0).getScheduleId() + "/0")
+                            .getPriority(), 1e-9);
                 } else {
                     assertEquals(0.5, a, 1e-5);
                     assertEquals(0.2, b, 1e-5);
@@ -391,15 +395,28 @@ class DifficultyTopologyTest {
             assertTrue(drawn.stream().allMatch(kv -> kv.value.getForLearnerVersion() == 5), "no draws for the parent's versions");
             Set<String> seeded = seeds.stream().map(s -> s.getTrajectory().getRollout().getRolloutId()).collect(Collectors.toSet());
             assertTrue(drawn.stream().allMatch(kv -> seeded.contains(kv.key)), drawn.toString());
-            List<ReplayEntry> buffered = new ArrayList<>();
-            p.<ReplayEntry>store(SchedulerProcessor.REPLAY_STORE).all().forEachRemaining(kv -> buffered.add(kv.value));
-            assertEquals(seeded, buffered.stream().map(ReplayEntry::getTrajectoryId).collect(Collectors.toSet()));
+            Map<ReplayEntry, Double> buffered = currentPriorities(p);
+            assertEquals(seeded, buffered.keySet().stream().map(ReplayEntry::getTrajectoryId).collect(Collectors.toSet()));
             // Recomputed for the draw with version 5's p̂ (a 0.5, c 0.1, to float precision): |1 − 0.5|, |0.25 − 0.1|.
-            List<Double> priorities = buffered.stream().map(ReplayEntry::getPriority).sorted().toList();
+            List<Double> priorities = buffered.values().stream().sorted().toList();
             assertEquals(0.15, priorities.get(0), 1e-5);
             assertEquals(0.5, priorities.get(1), 1e-5);
             assertEquals(0.5, priorities.get(2), 1e-5);
         }
+    }
+
+    /**
+     * Every buffered entry at its current priority: recomputed ones are in {@code replay-priorities}
+     * (the entry keeps the one it was added with, so its trajectory is not rewritten each version).
+     */
+    static Map<ReplayEntry, Double> currentPriorities(Pipeline p) {
+        Map<ReplayEntry, Double> current = new java.util.HashMap<>();
+        KeyValueStore<String, Double> recomputed = p.store(SchedulerProcessor.PRIORITIES_STORE);
+        p.<ReplayEntry>store(SchedulerProcessor.REPLAY_STORE).all().forEachRemaining(kv -> {
+            Double priority = recomputed.get(kv.key);
+            current.put(kv.value, priority == null ? kv.value.getPriority() : priority);
+        });
+        return current;
     }
 
     @Test
