@@ -7,6 +7,7 @@ import io.pacedrl.difficulty.state.EmbeddingChange;
 import io.pacedrl.difficulty.state.EmbeddingsDone;
 import io.pacedrl.difficulty.state.PoolChange;
 import io.pacedrl.difficulty.state.PromptState;
+import io.pacedrl.learning.ReplayBuffer;
 import io.pacedrl.schemas.Prompt;
 import io.pacedrl.schemas.PromptEmbedding;
 import io.pacedrl.schemas.PromptSplit;
@@ -190,7 +191,8 @@ final class PromptStateProcessor implements Processor<String, byte[], String, Sp
                     .setGroupSize(rollout.getGroupSize()).setFirstSeenMs(record.timestamp())
                     .setPolicyVersion(rollout.getPolicyVersion())
                     .setRewards(new ArrayList<>(Collections.nCopies(rollout.getGroupSize(), Double.NaN)))
-                    .setReceived(0).setCorrectIds(new ArrayList<>()).setCorrect(new ArrayList<>()).build();
+                    .setReceived(0).setCorrectIds(new ArrayList<>()).setCorrect(new ArrayList<>())
+                    .setCorrectResponses(new ArrayList<>()).build();
         } else if (group.getGroupSize() != rollout.getGroupSize() || !group.getPromptId().equals(promptId)
                 || !promptId.equals(record.key())) {
             rejections.reject(record, Rejections.IMPOSSIBLE_VALUE, "schedule " + rollout.getScheduleId() + " is a group of "
@@ -207,6 +209,9 @@ final class PromptStateProcessor implements Processor<String, byte[], String, Sp
         if (scored.getCorrect()) {
             group.getCorrectIds().add(rollout.getRolloutId());
             group.getCorrect().add(ByteBuffer.wrap(record.value()));
+            // Replay keeps a (prompt, response) once; the identity is taken here, where the record is decoded anyway.
+            group.getCorrectResponses().add(ReplayBuffer.responseOf(rollout.getResponseTokens().stream().mapToInt(Integer::intValue)
+                    .toArray()));
         }
         if (group.getReceived() < group.getGroupSize()) {
             groups.put(group.getScheduleId(), group);
@@ -225,7 +230,8 @@ final class PromptStateProcessor implements Processor<String, byte[], String, Sp
         prompts.put(state.getPromptId(), state);
         emit(record, GroupResult.newBuilder().setScheduleId(group.getScheduleId()).setGroupSize(group.getGroupSize())
                 .setPolicyVersion(group.getPolicyVersion()).setRewards(group.getRewards())
-                .setCorrectIds(group.getCorrectIds()).setCorrect(group.getCorrect()).build());
+                .setCorrectIds(group.getCorrectIds()).setCorrect(group.getCorrect()).setCorrectResponses(group.getCorrectResponses())
+                .build());
     }
 
     /** The state of the prompt a record is about, or null (and a dead letter) if it is not in the pool. */

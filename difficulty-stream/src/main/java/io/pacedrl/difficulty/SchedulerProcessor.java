@@ -395,8 +395,8 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
         for (int i = 0; i < result.getCorrectIds().size(); i++) {
             String id = result.getCorrectIds().get(i);
             ByteBuffer wire = result.getCorrect().get(i);
-            String response = response(topics.scoredRollouts.valueSerde().deserializer().deserialize(topics.scoredRollouts.name(),
-                    bytes(wire)));
+            String response = i < result.getCorrectResponses().size() ? result.getCorrectResponses().get(i)
+                    : response(topics.scoredRollouts.valueSerde().deserializer().deserialize(topics.scoredRollouts.name(), bytes(wire)));
             trajectories.add(new ReplayBuffer.Trajectory<>(id, true, response, new ReplayEntry(id, candidate.getPromptId(), 0.0, 0L,
                     version, wire, response, accuracy)));
         }

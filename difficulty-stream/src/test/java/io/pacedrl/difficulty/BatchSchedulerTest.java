@@ -64,7 +64,7 @@ class BatchSchedulerTest {
             for (int k = 1; k < pending.size(); k++) {
                 Scheduled s = pending.get(k);
                 scheduler.groupResult(s.promptId(), new GroupResult(s.scheduleId(), 2, version - 1, List.of(1.0, (double) (k % 2)),
-                        List.of(), List.of()));
+                        List.of(), List.of(), List.of()));
             }
             scheduler.estimator(estimator(version, new int[1]));
             scheduler.learnerVersion(version);
