@@ -326,10 +326,7 @@ public final class DifficultyQueries implements AutoCloseable {
         }
         ReadOnlyKeyValueStore<String, Double> recomputed = store(SchedulerProcessor.PRIORITIES_STORE);
         Map<String, Double> priority = new HashMap<>();
-        for (ReplayEntry e : entries) {
-            Double current = recomputed.get(e.getTrajectoryId());
-            priority.put(e.getTrajectoryId(), current == null ? e.getPriority() : current);
-        }
+        entries.forEach(e -> priority.put(e.getTrajectoryId(), SchedulerProcessor.priority(e, recomputed.get(e.getTrajectoryId()))));
         entries.sort(Comparator.<ReplayEntry>comparingDouble(e -> priority.get(e.getTrajectoryId())).reversed()
                 .thenComparing(Comparator.comparingLong(ReplayEntry::getAdded).reversed())
                 .thenComparing(ReplayEntry::getTrajectoryId));

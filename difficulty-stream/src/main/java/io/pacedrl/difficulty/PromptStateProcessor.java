@@ -7,7 +7,6 @@ import io.pacedrl.difficulty.state.EmbeddingChange;
 import io.pacedrl.difficulty.state.EmbeddingsDone;
 import io.pacedrl.difficulty.state.PoolChange;
 import io.pacedrl.difficulty.state.PromptState;
-import io.pacedrl.learning.ReplayBuffer;
 import io.pacedrl.schemas.Prompt;
 import io.pacedrl.schemas.PromptEmbedding;
 import io.pacedrl.schemas.PromptSplit;
@@ -210,8 +209,7 @@ final class PromptStateProcessor implements Processor<String, byte[], String, Sp
             group.getCorrectIds().add(rollout.getRolloutId());
             group.getCorrect().add(ByteBuffer.wrap(record.value()));
             // Replay keeps a (prompt, response) once; the identity is taken here, where the record is decoded anyway.
-            group.getCorrectResponses().add(ReplayBuffer.responseOf(rollout.getResponseTokens().stream().mapToInt(Integer::intValue)
-                    .toArray()));
+            group.getCorrectResponses().add(SchedulerProcessor.response(scored));
         }
         if (group.getReceived() < group.getGroupSize()) {
             groups.put(group.getScheduleId(), group);

@@ -410,13 +410,18 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
      * A stored entry as the buffer holds it, at its current priority: the one in
      * {@code replay-priorities} once recomputed, else the one it was added with.
      */
-    private static ReplayBuffer.Entry<ReplayEntry> entry(ReplayEntry stored, Double priority) {
+    private static ReplayBuffer.Entry<ReplayEntry> entry(ReplayEntry stored, Double recomputed) {
         return new ReplayBuffer.Entry<>(stored.getTrajectoryId(), stored.getPromptId(), stored.getResponse(), stored.getAccuracy(),
-                priority == null ? stored.getPriority() : priority, stored.getAdded(), stored);
+                priority(stored, recomputed), stored.getAdded(), stored);
+    }
+
+    /** A buffered entry's current priority: {@code recomputed} (its {@code replay-priorities} value) if any, else the one it came with. */
+    static double priority(ReplayEntry stored, Double recomputed) {
+        return recomputed == null ? stored.getPriority() : recomputed;
     }
 
     /** A scored rollout's response identity, as the synchronous loop computes it from the same tokens. */
-    private static String response(ScoredRollout scored) {
+    static String response(ScoredRollout scored) {
         return ReplayBuffer.responseOf(scored.getRollout().getResponseTokens().stream().mapToInt(Integer::intValue).toArray());
     }
 

@@ -412,10 +412,8 @@ class DifficultyTopologyTest {
     static Map<ReplayEntry, Double> currentPriorities(Pipeline p) {
         Map<ReplayEntry, Double> current = new java.util.HashMap<>();
         KeyValueStore<String, Double> recomputed = p.store(SchedulerProcessor.PRIORITIES_STORE);
-        p.<ReplayEntry>store(SchedulerProcessor.REPLAY_STORE).all().forEachRemaining(kv -> {
-            Double priority = recomputed.get(kv.key);
-            current.put(kv.value, priority == null ? kv.value.getPriority() : priority);
-        });
+        p.<ReplayEntry>store(SchedulerProcessor.REPLAY_STORE).all()
+                .forEachRemaining(kv -> current.put(kv.value, SchedulerProcessor.priority(kv.value, recomputed.get(kv.key))));
         return current;
     }
 
