@@ -261,8 +261,8 @@ final class TrainCommand implements Callable<Integer> {
         r.windowCpuSeconds().forEach((service, seconds) -> cpu.append(String.format("%s %.0f s, ", service, seconds)));
         double used = r.windowCpuSeconds().values().stream().mapToDouble(Double::doubleValue).sum();
         lines.put("cpu", used == 0 ? "not measured: no update ran in this process" : cpu + String.format("of %.0f core-seconds; "
-                + "scheduling + replay (the difficulty stream's scheduler task: scoring, selection, replay draws) %.1f s over the whole "
-                + "run, %.1f%% of the CPU used; the difficulty stream in all, with every prompt's accuracy from every rollout and its "
+                + "scheduling + replay (the difficulty stream's scheduler task: scoring, selection, replay draws) %.1f s, "
+                + "%.1f%% of the CPU used; the difficulty stream in all, with every prompt's accuracy from every rollout and its "
                 + "commits, %.1f%%", r.windowSeconds() * r.cores(), r.schedulerCpuSeconds(), 100 * r.schedulerCpuSeconds() / used,
                 100 * r.windowCpuSeconds().getOrDefault("difficulty-stream", 0.0) / used));
         return lines;

@@ -40,6 +40,7 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
+import java.util.function.DoubleSupplier;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -86,7 +87,9 @@ final class TrainingRun {
      * The steady window runs from the metrics of update {@code windowFrom} (the first, or a resumed
      * run's first in this process) to the last's (start-up and the final evaluation left out; a run
      * of one update has none): its wall seconds, the rollouts the learner consumed in it, and the CPU
-     * seconds each service's threads used in it. {@code generatedRollouts} counts every rollout the
+     * seconds each service's threads used in it, and {@code schedulerCpuSeconds}, the CPU seconds
+     * the difficulty stream's scheduler task used in the same window (its counter, read when the
+     * threads' are). {@code generatedRollouts} counts every rollout the
      * generators wrote; {@code commit} is the code's (null in records written before it was kept).
      */
     record Result(String runId, boolean lockStep, TrainingConfig config, double seconds, List<Map<String, Object>> metrics,
@@ -155,11 +158,12 @@ final class TrainingRun {
             services.add(learner);
 
             long windowFrom = Math.max(1, resumedAt + 1);
-            Watch watch = watch(platform, topics, settings, learner, windowFrom, progress);
+            HttpClient queries = HttpClient.newHttpClient();
+            Watch watch = watch(platform, topics, settings, learner, windowFrom, () -> schedulerCpuSeconds(queries, stream), progress);
             long generated = generators.stream().mapToLong(GeneratorService::rollouts).sum();
             DeadLetterCounts dead = DeadLetterCounts.read(platform.bootstrapServers(), topics, prefix);
             return new Result(settings.runId(), settings.lockStep(), config, watch.seconds(), watch.metrics(), watch.evaluations(),
-                    watch.finalEvaluation(), watch.windowSeconds(), watch.windowRollouts(), windowFrom, watch.windowCpu(), schedulerCpuSeconds(stream),
+                    watch.finalEvaluation(), watch.windowSeconds(), watch.windowRollouts(), windowFrom, watch.windowCpu(), watch.schedulerCpu(),
                     generated, dead, Runtime.getRuntime().availableProcessors(), BuildInfo.commit(), watch.restarts());
         } finally {
             for (int i = services.size() - 1; i >= 0; i--) {
@@ -193,15 +197,17 @@ final class TrainingRun {
 
     private record Watch(double seconds, List<Map<String, Object>> metrics, List<Map<String, Object>> evaluations,
             Map<String, Object> finalEvaluation, double windowSeconds, double windowRollouts, Map<String, Double> windowCpu,
-            List<Restart> restarts) {}
+            double schedulerCpu, List<Restart> restarts) {}
 
     /**
      * Follows the learner's run events, from the run's first, until its final evaluation, reporting
      * progress after each. The steady window (CPU, throughput) opens at the metrics of update
-     * {@code windowFrom}: this process's first, for a resumed run.
+     * {@code windowFrom}: this process's first, for a resumed run. The scheduler task's counter,
+     * which counts from the run's start (loading the pool included), is read with the threads' CPU so
+     * that scheduling + replay and the pipeline's CPU cover the same window.
      */
     private static Watch watch(Platform platform, Topics topics, Settings settings, LearnerService learner, long windowFrom,
-            Consumer<Progress> progress) throws Exception {
+            DoubleSupplier schedulerCpu, Consumer<Progress> progress) throws Exception {
         List<Map<String, Object>> metrics = new ArrayList<>();
         List<Map<String, Object>> evaluations = new ArrayList<>();
         List<Restart> restarts = new ArrayList<>();
@@ -218,6 +224,8 @@ final class TrainingRun {
         Map<Long, Long> windowEndCpu = null;
         long windowStart = 0;
         long windowEnd = 0;
+        double windowStartScheduler = Double.NaN;
+        double windowEndScheduler = Double.NaN;
         double windowStartRollouts = 0;
         double windowEndRollouts = 0;
         ObjectWriter json = new ObjectMapper().writer();
@@ -268,6 +276,7 @@ final class TrainingRun {
                             if (event.getLearnerVersion() == windowFrom) {
                                 names.putAll(threadNames());
                                 windowStartCpu = cpuByThread(threads);
+                                windowStartScheduler = schedulerCpu.getAsDouble();
                                 windowStart = System.nanoTime();
                                 windowStartRollouts = consumed;
                             }
@@ -275,6 +284,7 @@ final class TrainingRun {
                             if (event.getLearnerVersion() > windowFrom) {
                                 names.putAll(threadNames());
                                 windowEndCpu = cpuByThread(threads);
+                                windowEndScheduler = schedulerCpu.getAsDouble();
                                 windowEnd = System.nanoTime();
                                 windowEndRollouts = consumed;
                             }
@@ -298,13 +308,13 @@ final class TrainingRun {
         Map<String, Double> windowCpu = windowStartCpu == null || windowEndCpu == null ? Map.of()
                 : cpuByService(windowStartCpu, windowEndCpu, names);
         return new Watch((finished - started) / 1000.0, metrics, evaluations, last, (windowEnd - windowStart) / 1e9,
-                windowEndRollouts - windowStartRollouts, windowCpu, restarts);
+                windowEndRollouts - windowStartRollouts, windowCpu, windowEndScheduler - windowStartScheduler, restarts);
     }
 
-    /** The scheduler task's CPU time over the whole run (its counter, read over the stream's queries); NaN if unread. */
-    private static double schedulerCpuSeconds(DifficultyStream stream) {
+    /** The scheduler task's CPU time so far in the run (its counter, read over the stream's queries); NaN if unread. */
+    private static double schedulerCpuSeconds(HttpClient queries, DifficultyStream stream) {
         try {
-            HttpResponse<String> response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(stream.queryUrl().resolve("/scheduler"))
+            HttpResponse<String> response = queries.send(HttpRequest.newBuilder(stream.queryUrl().resolve("/scheduler"))
                     .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
             JsonNode counters = new ObjectMapper().readTree(response.body()).path("counters");
             return counters.has(BatchScheduler.SCHEDULER_CPU_MICROS) ? counters.path(BatchScheduler.SCHEDULER_CPU_MICROS).asLong() / 1e6

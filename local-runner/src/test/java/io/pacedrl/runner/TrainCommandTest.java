@@ -90,6 +90,9 @@ class TrainCommandTest {
         });
         assertTrue(!levels.isEmpty(), "final pass@1 by family and level: " + result.get("finalEvaluation"));
         assertTrue(result.get("windowCpuSeconds").get("generator").asDouble() > 0);
+        // The scheduler task runs on the stream's threads, over the same window: a part of their CPU, not the run's from its start.
+        double scheduler = result.get("schedulerCpuSeconds").asDouble();
+        assertTrue(scheduler > 0 && scheduler <= result.get("windowCpuSeconds").get("difficulty-stream").asDouble(), result.toString());
         assertTrue(Files.readString(runDir.resolve("config.yaml")).contains("look-ahead: 2"));
         Path finalWeights = runDir.resolve("checkpoints/final.weights");
         assertTrue(run.out().contains("weights    " + finalWeights), run.out());
