@@ -42,8 +42,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import org.apache.avro.specific.SpecificRecord;
-import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
@@ -87,6 +87,11 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
     private PartitionEstimator estimator;
     /** Whether this record led to a decision (scheduled prompts and replay draws come with one). */
     private boolean decided;
+    /**
+     * The {@code replay-candidates} store's entries, kept in memory too: a draw reads them from here
+     * (the store is for a restart), not through an iterator that decodes each group's trajectories.
+     */
+    private final Map<String, ReplayCandidate> pendingCandidates = new TreeMap<>();
     /** Z_φ's chunks by model id, until a version is whole. */
     private final Map<String, ModelUpdateChunks.Assembler> partitionChunks = new HashMap<>();
 
@@ -135,6 +140,9 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
             all.forEachRemaining(kv -> buffered.add(entry(kv.value, priorities.get(kv.key))));
         }
         buffer = new ReplayBuffer<>(replay.capacity(), replay.addMax(), buffered, scheduler.state().getReplayAdditions());
+        try (KeyValueIterator<String, ReplayCandidate> all = candidates.all()) {
+            all.forEachRemaining(kv -> pendingCandidates.put(kv.key, kv.value));
+        }
     }
 
     @Override
@@ -215,8 +223,9 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
                 pHat = answered.getPHat();
             }
             if (replay.enabled() && !group.getCorrect().isEmpty()) {
-                candidates.put(group.getScheduleId(), new ReplayCandidate(promptId, pHat, group,
-                        answered == null ? -1L : answered.getBatchId()));
+                ReplayCandidate candidate = new ReplayCandidate(promptId, pHat, group, answered == null ? -1L : answered.getBatchId());
+                candidates.put(group.getScheduleId(), candidate);
+                pendingCandidates.put(group.getScheduleId(), candidate);
             }
         }
     }
@@ -224,6 +233,10 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
     private void onModelUpdate(Record<String, byte[]> record) {
         if (record.value() == null) {
             return; // compaction tombstone
+        }
+        Optional<ModelUpdateChunks.Key> key = ModelUpdateChunks.Key.parse(record.key());
+        if (key.isPresent() && key.get().chunk() > 0 && !partitionChunks.containsKey(key.get().modelId())) {
+            return; // a policy's later chunk: its chunk 0 gave the version, and its bytes are the generators' (decoding costs a copy)
         }
         ModelUpdate update = rejections.decode(topics.modelUpdates, record);
         if (update == null) {
@@ -327,17 +340,14 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
      */
     private void replayStep(long version, long timestamp) {
         List<ReplayBuffer.Group<ReplayEntry>> groups = new ArrayList<>();
-        List<String> offered = new ArrayList<>();
-        try (KeyValueIterator<String, ReplayCandidate> all = candidates.all()) {
-            while (all.hasNext()) {
-                KeyValue<String, ReplayCandidate> next = all.next();
-                if (next.value.getBatchId() < version) {
-                    offered.add(next.key);
-                    groups.add(group(next.value, version));
-                }
+        for (var pending = pendingCandidates.entrySet().iterator(); pending.hasNext(); ) {
+            Map.Entry<String, ReplayCandidate> next = pending.next();
+            if (next.getValue().getBatchId() < version) {
+                groups.add(group(next.getValue(), version));
+                candidates.delete(next.getKey());
+                pending.remove();
             }
         }
-        offered.forEach(candidates::delete);
         Set<String> before = new HashSet<>();
         buffer.entries().forEach(e -> before.add(e.id()));
         buffer.add(groups);

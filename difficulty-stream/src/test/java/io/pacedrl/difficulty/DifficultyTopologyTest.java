@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.ndarray.NDManager;
 import io.pacedrl.difficulty.state.PromptState;
 import io.pacedrl.difficulty.state.ReplayEntry;
 import io.pacedrl.difficulty.state.SchedulerState;
@@ -132,6 +133,30 @@ class DifficultyTopologyTest {
             assertEquals(List.of(), p.scheduled(), "Z_φ of version 1 has not arrived");
             p.publishEstimator(1);
             assertEquals(List.of("d", "a"), ids(p.scheduled()), "chosen by the version-1 Z_φ");
+        }
+    }
+
+    @Test
+    void aZOfSeveralChunksLoadsWhileAPolicysLaterChunksAreLeftUnread() throws Exception {
+        byte[] wide;
+        try (NDManager manager = NDManager.newBaseManager(); PartitionFunction partition = new PartitionFunction(manager,
+                DesignedPartition.SLOTS, new PartitionFunction.Config(512, 0f, 0), 3)) {
+            wide = partition.toBytes();
+        }
+        assertTrue(wide.length > ModelUpdateChunks.CHUNK_BYTES, "Z_φ needs two chunks");
+        try (Pipeline p = pipeline(config())) {
+            p.pool(pool("a", 0.5, "b", 0.5, "c", 0.1, "d", 0.2));
+            p.learnerVersion(0);
+            p.scheduled().forEach(s -> p.group(s, 1, 0));
+            p.learnerVersion(1);
+            // The policy's version is on its chunk 0; the scheduler does not decode the rest (generators do, and dead-letter them).
+            p.rawUpdates.pipeInput("policy/1", new byte[] {7});
+            assertEquals(List.of(), p.scheduled(), "Z_φ of version 1 has not arrived");
+            p.publishEstimator(1, wide);
+            assertEquals(2, p.scheduled().size(), "chosen by the version-1 Z_φ, put together from its two chunks");
+            List<SchedulerDecision> decisions = p.decisions();
+            assertEquals(1, ((BatchScheduled) decisions.get(decisions.size() - 1).getDecision()).getEstimatorVersion());
+            assertEquals(List.of(), p.deadLetters());
         }
     }
 

@@ -28,6 +28,23 @@ public final class ModelUpdateChunks {
         return modelId + "/" + chunk;
     }
 
+    /** What a record's key says: its model and chunk index. */
+    public record Key(String modelId, int chunk) {
+        /** The key as {@link #key} writes it; empty for any other (a reader then decodes the value to know). */
+        public static Optional<Key> parse(String key) {
+            int slash = key == null ? -1 : key.lastIndexOf('/');
+            if (slash <= 0 || slash == key.length() - 1 || key.length() - slash > 10) {
+                return Optional.empty();
+            }
+            for (int i = slash + 1; i < key.length(); i++) {
+                if (key.charAt(i) < '0' || key.charAt(i) > '9') {
+                    return Optional.empty();
+                }
+            }
+            return Optional.of(new Key(key.substring(0, slash), Integer.parseInt(key.substring(slash + 1))));
+        }
+    }
+
     /** The chunks of {@code weights} as version {@code version} of {@code modelId}; provenance goes on chunk 0. */
     public static List<ModelUpdate> split(String modelId, long version, String format, byte[] weights, long learnerStep,
             List<String> rolloutIds, List<String> replayIds, long nowMs) {

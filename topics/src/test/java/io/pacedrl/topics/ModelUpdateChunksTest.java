@@ -46,6 +46,15 @@ class ModelUpdateChunksTest {
     }
 
     @Test
+    void aKeySaysItsModelAndChunkOnlyWhenWrittenAsChunksAreKeyed() {
+        assertEquals(Optional.of(new ModelUpdateChunks.Key("policy/partition-function", 12)),
+                ModelUpdateChunks.Key.parse(ModelUpdateChunks.key("policy/partition-function", 12)));
+        for (String other : new String[] {null, "policy", "policy/", "/3", "policy/x1", "policy/12345678901"}) {
+            assertEquals(Optional.empty(), ModelUpdateChunks.Key.parse(other), other);
+        }
+    }
+
+    @Test
     void bytesThatDoNotMatchTheChecksumAreRefusedAndTheNextGoodVersionIsTaken() {
         ModelUpdateChunks.Assembler assembler = new ModelUpdateChunks.Assembler("policy");
         List<ModelUpdate> corrupt = split(1, bytes(1000, 4));
