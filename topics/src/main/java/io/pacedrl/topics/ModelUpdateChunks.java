@@ -33,6 +33,7 @@ public final class ModelUpdateChunks {
         /** The key as {@link #key} writes it; empty for any other (a reader then decodes the value to know). */
         public static Optional<Key> parse(String key) {
             int slash = key == null ? -1 : key.lastIndexOf('/');
+            // A model id, then 1 to 9 digits (an int).
             if (slash <= 0 || slash == key.length() - 1 || key.length() - slash > 10) {
                 return Optional.empty();
             }
