@@ -74,13 +74,13 @@ public final class BatchScheduler {
      * has. {@code estimates}: the method's Z_φ estimates accuracy, so chosen prompts carry a p̂.
      */
     public record Settings(Strategy strategy, boolean estimates, int batchSize, int groupSize, int lookAhead, double tau,
-            double beta, int candidates, double initialPHat, long groupTimeoutMs, double oversample, int maxRounds, long seed,
+            double beta, int candidates, int explore, double initialPHat, long groupTimeoutMs, double oversample, int maxRounds, long seed,
             int embeddingPartitions) {
 
         public static Settings of(TrainingConfig config, int embeddingPartitions) {
             return new Settings(Strategy.of(config.method()), config.method().estimatesAccuracy(), config.promptsPerStep(),
                     config.groupSize(), config.lookAhead(), config.tau(), config.beta(), config.selectionCandidates(),
-                    config.initialPHat(),
+                    config.explorePerBatch(), config.initialPHat(),
                     config.groupTimeoutSeconds() * 1000L, config.oversample(), config.maxSamplingRounds(), config.seed(),
                     embeddingPartitions);
         }
@@ -334,7 +334,8 @@ public final class BatchScheduler {
                 int[] candidates = ranking().candidates(settings.candidates(), i -> unavailable.get(i) || embeddings[i] == null,
                         DifficultyScheduler.candidateSeed(settings.seed(), batchId));
                 double[] scores = score(candidates);
-                chosen = ranking().selectAmong(candidates, scores, wanted);
+                chosen = ranking().selectAmong(candidates, scores, wanted, settings.explore(),
+                        DifficultyScheduler.uniformSeed(settings.seed(), batchId, 0));
                 pHat = DifficultyScheduler.estimatesOf(chosen, candidates, scores);
                 scored = candidates.length;
                 state.getCounters().merge(SCORED, (long) scored, Long::sum);

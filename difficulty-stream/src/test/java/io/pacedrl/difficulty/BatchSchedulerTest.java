@@ -22,7 +22,7 @@ class BatchSchedulerTest {
     }
 
     static BatchScheduler.Settings settings(Strategy strategy, int candidates) {
-        return new BatchScheduler.Settings(strategy, true, 4, 2, 2, 0.5, 0.05, candidates, 0.5, 10_000, 2.0, 3, 11, 1);
+        return new BatchScheduler.Settings(strategy, true, 4, 2, 2, 0.5, 0.05, candidates, 0, 0.5, 10_000, 2.0, 3, 11, 1);
     }
 
     /**

@@ -28,7 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The stream's scheduler and the synchronous reference, fed the same pool, embeddings, Z_φ versions
  * and groups, schedule the same prompts in the same order and replay the same trajectories: the
  * asynchronous pipeline runs the method the reference defines. The pool is larger than
- * selection-candidates, so the seeded candidate sample is compared too.
+ * selection-candidates, so the seeded candidate sample is compared too, and half of each batch
+ * explores, so the seeded uniform draw among the candidates is as well.
  */
 class SchedulerAgreementTest {
     static final int POOL = 60;
@@ -71,7 +72,7 @@ class SchedulerAgreementTest {
         {
             TrainingConfig config = TrainingConfig.defaults().with(Map.of("method", "paced", "prompts-per-step", 4,
                     "group-size", 4, "look-ahead", 1, "selection-candidates", candidates, "replay-capacity", 6, "replay-add", 4,
-                    "replay-size", 3, "seed", 5));
+                    "replay-size", 3, "seed", 5, "explore-share", 0.5));
             List<String> ids = new ArrayList<>();
             List<float[]> embeddings = new ArrayList<>();
             SplittableRandom random = new SplittableRandom(3);

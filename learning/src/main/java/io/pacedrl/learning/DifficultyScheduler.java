@@ -5,10 +5,13 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.function.IntPredicate;
 import java.util.function.IntToDoubleFunction;
 import java.util.function.IntUnaryOperator;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 
 /**
  * PACED-RL's difficulty scheduler: the B free prompts whose estimated accuracy p̂ is closest to
@@ -53,7 +56,10 @@ public final class DifficultyScheduler implements PromptSampler {
         return (seed * 1_000_003L + batch) * 1_000_003L + 999_983L;
     }
 
-    /** The seed of the uniform draw of round {@code round} of batch {@code batch} (uniform methods, dynamic sampling). */
+    /**
+     * The seed of the uniform draw of round {@code round} of batch {@code batch} (uniform methods, dynamic
+     * sampling; a PACED batch's exploring prompts are round 0's).
+     */
     public static long uniformSeed(long seed, long batch, int round) {
         return (seed * 1_000_003L + batch) * 1_000_003L + round;
     }
@@ -109,6 +115,29 @@ public final class DifficultyScheduler implements PromptSampler {
             throw new IllegalArgumentException(pHat.length + " estimates for " + candidates.length + " candidates");
         }
         return best(candidates.length, k -> candidates[k], k -> pHat[k], k -> false, batch);
+    }
+
+    /**
+     * The batch of {@code batch} prompts from {@code candidates} with {@code explore} of them exploring:
+     * the {@code batch − explore} nearest τ ({@link #selectAmong(int[], double[], int)}), then
+     * {@code explore} drawn uniformly without replacement from the candidates left, over them in id
+     * order (the order prompts joined the pool in does not matter), from {@code seed}.
+     *
+     * <p>Why explore: Z_φ learns only from the prompts that are scheduled, and chosen by |p̂ − τ| alone
+     * those all sit where it already says τ, so what it says of the rest of the pool is never corrected.
+     */
+    public int[] selectAmong(int[] candidates, double[] pHat, int batch, int explore, long seed) {
+        if (explore < 0 || explore > batch) {
+            throw new IllegalArgumentException("explore " + explore + " of a batch of " + batch);
+        }
+        int[] near = selectAmong(candidates, pHat, batch - explore);
+        if (explore == 0) {
+            return near;
+        }
+        Set<Integer> taken = Arrays.stream(near).boxed().collect(Collectors.toSet());
+        int[] restRanks = Arrays.stream(candidates).filter(i -> !taken.contains(i)).map(i -> idRank[i]).sorted().toArray();
+        int[] drawn = UniformSampler.draw(new SplittableRandom(seed), restRanks.length, explore, k -> false);
+        return IntStream.concat(Arrays.stream(near), Arrays.stream(drawn).map(k -> byId[restRanks[k]])).toArray();
     }
 
     /** The estimates of {@code chosen}, in its order, from those of the candidates it was chosen among. */

@@ -201,17 +201,25 @@ public final class PartitionFunction implements AutoCloseable {
      * (rows × {@link #inputSize()} values): how the scheduler scores its candidates.
      */
     public double[] accuracyEstimates(float[] embeddings, int rows, double beta) {
+        return clip(logZValues(embeddings, rows), beta);
+    }
+
+    /** log Z_φ of {@code rows} embeddings held row after row in {@code embeddings}, as {@link #logZValues(NDArray)}. */
+    public double[] logZValues(float[] embeddings, int rows) {
         if (rows == 0) {
             return new double[0];
         }
         try (NDManager scratch = manager.newSubManager()) {
-            return accuracyEstimates(scratch.create(embeddings, new Shape(rows, inputSize)), beta);
+            return logZValues(scratch.create(embeddings, new Shape(rows, inputSize)));
         }
     }
 
     /** p̂ = clip(β·log Z_φ, 0, 1) of every row: the whole pool in one pass. */
     public double[] accuracyEstimates(NDArray embeddings, double beta) {
-        double[] logZ = logZValues(embeddings);
+        return clip(logZValues(embeddings), beta);
+    }
+
+    private static double[] clip(double[] logZ, double beta) {
         for (int i = 0; i < logZ.length; i++) {
             logZ[i] = TrajectoryBalanceLoss.accuracyEstimate(logZ[i], beta);
         }

@@ -151,12 +151,27 @@ public final class PolicyLearner implements AutoCloseable {
         if (!method.estimatesAccuracy()) {
             return new double[prompts.length];
         }
+        return partition.accuracyEstimates(embeddingRows(prompts), prompts.length, config.beta());
+    }
+
+    /**
+     * log Z_φ of every pool prompt now, before p̂'s clip (which puts every prompt Z_φ thinks unsolvable
+     * at 0 alike); null for methods without it.
+     */
+    public double[] logPartition() {
+        if (!method.estimatesAccuracy()) {
+            return null;
+        }
+        return partition.logZValues(embeddingRows(java.util.stream.IntStream.range(0, poolTokens.length).toArray()), poolTokens.length);
+    }
+
+    private float[] embeddingRows(int[] prompts) {
         int width = partition.inputSize();
         float[] rows = new float[prompts.length * width];
         for (int k = 0; k < prompts.length; k++) {
             System.arraycopy(poolEmbeddingValues, prompts[k] * width, rows, k * width, width);
         }
-        return partition.accuracyEstimates(rows, prompts.length, config.beta());
+        return rows;
     }
 
     /** e(x) of pool prompt {@code index} (by π_ref), or null for methods without Z_φ. */

@@ -9,7 +9,8 @@ import java.util.function.Function;
  * The synchronous reference's decisions, apart from the model: which prompts batch b takes and
  * which trajectories update v replays. Batch b feeds update b (version b → b + 1).
  * <ul>
- * <li>PACED: the B prompts nearest τ among the batch's candidates ({@link DifficultyScheduler#candidates});
+ * <li>PACED: the B − E prompts nearest τ among the batch's candidates ({@link DifficultyScheduler#candidates}) and E
+ *     drawn uniformly from the others, E = {@code explore-share} of B;
  * <li>uniform methods and dynamic sampling's rounds: a draw seeded from (seed, batch, round) over
  *     the pool in id order;
  * <li>replay: update v draws from the buffer as it stands after the groups of batch v − 1 were
@@ -57,7 +58,8 @@ public final class ReferenceSchedule<T> {
             int[] candidates = order.candidates(config.selectionCandidates(), i -> false,
                     DifficultyScheduler.candidateSeed(config.seed(), batch));
             double[] scores = estimates.apply(candidates);
-            int[] chosen = order.selectAmong(candidates, scores, size);
+            int[] chosen = order.selectAmong(candidates, scores, size, config.explorePerBatch(),
+                    DifficultyScheduler.uniformSeed(config.seed(), batch, 0));
             return new Choice(chosen, DifficultyScheduler.estimatesOf(chosen, candidates, scores));
         }
         int[] chosen = uniform(batch, 0, size);

@@ -110,6 +110,11 @@ public final class SyncTrainer implements AutoCloseable {
         return learner.accuracyEstimates();
     }
 
+    /** log Z_φ of every pool prompt, before p̂'s clip (null for methods without it). */
+    public double[] logPartition() {
+        return learner.logPartition();
+    }
+
     /** Runs every step, reporting progress after each; evaluates on the held-out prompts as it goes. */
     public Report run(Consumer<Progress> progress) {
         return runFrom(0, 0, progress);

@@ -53,6 +53,10 @@ import java.util.stream.Collectors;
  *                              it by the scheduler's budget (scoring costs about 0.07 MFLOP a prompt) and
  *                              by how rare prompts near τ are: among C uniform candidates, the best of a
  *                              share q of the pool is expected about C·q times
+ * @param exploreShare          share of each PACED batch drawn uniformly from its candidates instead of nearest
+ *                              τ, rounded down to whole prompts: Z_φ learns only from the prompts scheduled,
+ *                              and chosen by |p̂ − τ| alone those all sit where it already says τ, so its
+ *                              estimate of the rest of the pool would never be corrected. 0 is the paper's rule
  * @param replayCapacity        C: replay buffer capacity
  * @param replayAdd             K_add: most trajectories added per step
  * @param replaySize            R: replayed trajectories mixed into each update
@@ -97,7 +101,7 @@ import java.util.stream.Collectors;
 public record TrainingConfig(
         Method method, int steps, long rolloutBudget, int promptsPerStep, int groupSize, double temperature, int maxNewTokens,
         double policyLearningRate, int policyWarmupSteps, double partitionLearningRate, int partitionFitSteps, double beta,
-        double tau, int selectionCandidates, int replayCapacity,
+        double tau, int selectionCandidates, double exploreShare, int replayCapacity,
         int replayAdd, int replaySize, ReplayRules.OldPolicy replayOldPolicy, ReplayRules.OldPolicy freshOldPolicy,
         ReplayRules.Priority replayPriority,
         double clipEpsilon, double klCoefficient, double flowrlBeta, double oversample,
@@ -163,6 +167,7 @@ public record TrainingConfig(
         positive("beta", beta);
         positive("flowrl-beta", flowrlBeta);
         within("tau", tau, 0, 1);
+        within("explore-share", exploreShare, 0, 1);
         within("initial-p-hat", initialPHat, 0, 1);
         within("partition-dropout", partitionDropout, 0, 0.99);
         within("clip-epsilon", clipEpsilon, 0.001, 0.999);
@@ -172,9 +177,15 @@ public record TrainingConfig(
 
     /** The defaults: PACED-RL on the small model. */
     public static TrainingConfig defaults() {
-        return new TrainingConfig(Method.PACED, 200, 0, 32, 8, 1.0, 24, 2e-4, 10, 3e-3, 8, 0.05, 0.5, 4096, 128, 64, 64,
+        return new TrainingConfig(Method.PACED, 200, 0, 32, 8, 1.0, 24, 2e-4, 10, 3e-3, 8, 0.05, 0.5, 4096, 0.25, 128, 64, 64,
                 ReplayRules.OldPolicy.RECOMPUTED, ReplayRules.OldPolicy.RECORDED, ReplayRules.Priority.CURRENT, 0.2, 0.0,
                 15.0, 2.0, 4, 128, 0.3, Transformer.Pooling.MEAN, PartitionInput.STANDARDIZED, 0.5, 20, 256, 4, 16, 20, 128, 16, 2, 4, 300, 0.3, 1);
+    }
+
+    /** Prompts of each PACED batch drawn uniformly: {@code explore-share} of B, rounded down. */
+    public int explorePerBatch() {
+        // + 1e-9: a share such as 0.3 of 10 is 2.999… in binary.
+        return (int) Math.floor(promptsPerStep * exploreShare + 1e-9);
     }
 
     /** Whether a run that has made {@code updates} updates and consumed {@code rollouts} rollouts is done. */
@@ -258,8 +269,11 @@ public record TrainingConfig(
     /** The configuration {@link #toJson} wrote; an unknown key or a bad value is an error naming it. */
     public static TrainingConfig fromJson(String json) {
         try {
-            return defaults().with(KEYS.readValue(json, KEYS.getTypeFactory().constructMapType(LinkedHashMap.class, String.class,
-                    Object.class)));
+            Map<String, Object> keys = KEYS.readValue(json, KEYS.getTypeFactory().constructMapType(LinkedHashMap.class, String.class,
+                    Object.class));
+            // A run recorded before the key existed explored nothing: every batch was nearest τ.
+            keys.putIfAbsent("explore-share", 0.0);
+            return defaults().with(keys);
         } catch (JsonProcessingException e) {
             throw new IllegalArgumentException("a recorded configuration is not JSON: " + e.getOriginalMessage(), e);
         }

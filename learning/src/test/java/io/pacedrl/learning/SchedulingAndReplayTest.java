@@ -51,6 +51,52 @@ class SchedulingAndReplayTest {
     }
 
     @Test
+    void exploringPromptsAreDrawnUniformlyFromTheCandidatesNotNearestTau() {
+        SplittableRandom random = new SplittableRandom(7);
+        int n = 200;
+        List<String> ids = new ArrayList<>(ids(n));
+        java.util.Collections.shuffle(ids, new java.util.Random(8));
+        double[] pool = random.doubles(n).toArray();
+        int[] candidates = IntStream.range(0, n).filter(i -> i % 5 != 0).toArray(); // 160 of them
+        double[] pHat = Arrays.stream(candidates).mapToDouble(i -> pool[i]).toArray();
+        DifficultyScheduler scheduler = new DifficultyScheduler(ids, 0.5);
+        int[] near = scheduler.selectAmong(candidates, pHat, 12);
+
+        int[] chosen = scheduler.selectAmong(candidates, pHat, 16, 4, 99);
+        assertArrayEquals(near, Arrays.copyOf(chosen, 12), "the first B − E are the nearest τ");
+        Set<Integer> candidateSet = Arrays.stream(candidates).boxed().collect(java.util.stream.Collectors.toSet());
+        assertEquals(16, Arrays.stream(chosen).distinct().count());
+        assertTrue(Arrays.stream(chosen).allMatch(candidateSet::contains), "only candidates are drawn");
+        assertArrayEquals(chosen, scheduler.selectAmong(candidates, pHat, 16, 4, 99), "seeded");
+        assertArrayEquals(scheduler.selectAmong(candidates, pHat, 16), scheduler.selectAmong(candidates, pHat, 16, 0, 99),
+                "explore 0 is the paper's rule");
+
+        // The same pool joined in another order (other indices), its candidates listed in another order:
+        // the same prompts, since the draw runs over the candidates in id order.
+        List<String> reversed = new ArrayList<>(ids);
+        java.util.Collections.reverse(reversed);
+        int[] reversedCandidates = Arrays.stream(candidates).map(i -> n - 1 - i).boxed()
+                .sorted(Comparator.reverseOrder()).mapToInt(Integer::intValue).toArray();
+        double[] reversedPHat = Arrays.stream(reversedCandidates).mapToDouble(i -> pool[n - 1 - i]).toArray();
+        int[] again = new DifficultyScheduler(reversed, 0.5).selectAmong(reversedCandidates, reversedPHat, 16, 4, 99);
+        assertEquals(Arrays.stream(chosen).mapToObj(ids::get).toList(), Arrays.stream(again).mapToObj(reversed::get).toList());
+
+        // Uniform over the 148 candidates left: each drawn 4 / 148 of the time.
+        Map<Integer, Integer> drawn = new HashMap<>();
+        int draws = 20_000;
+        for (int seed = 0; seed < draws; seed++) {
+            int[] batch = scheduler.selectAmong(candidates, pHat, 16, 4, seed);
+            assertArrayEquals(near, Arrays.copyOf(batch, 12));
+            Arrays.stream(batch, 12, 16).forEach(i -> drawn.merge(i, 1, Integer::sum));
+        }
+        assertEquals(148, drawn.size());
+        assertTrue(Arrays.stream(near).noneMatch(drawn::containsKey));
+        double expected = draws * 4 / 148.0;
+        assertTrue(drawn.values().stream().allMatch(c -> Math.abs(c - expected) < 0.25 * expected), drawn.toString());
+        assertThrows(IllegalArgumentException.class, () -> scheduler.selectAmong(candidates, pHat, 4, 5, 1));
+    }
+
+    @Test
     void uniformSamplerIsSeededDistinctAndSkipsInFlight() {
         double[] pool = new double[100];
         int[] a = new UniformSampler(9).select(pool, 30, i -> i % 2 == 0);

@@ -54,9 +54,11 @@ class SyncTrainerTest {
             List<SyncTrainer.Progress> progress = new ArrayList<>();
             SyncTrainer.Report report;
             double[] pHat;
+            double[] logZ;
             try (SyncTrainer trainer = new SyncTrainer(config, weights, suite.train(), suite.heldOut(), Verifiers.load())) {
                 report = trainer.run(progress::add);
                 pHat = trainer.accuracyEstimates();
+                logZ = trainer.logPartition();
             }
             String name = method.key();
             assertEquals(3, report.history().size(), name);
@@ -84,7 +86,8 @@ class SyncTrainerTest {
             }
             if (method.estimatesAccuracy()) {
                 assertTrue(Double.isFinite(report.history().get(0).figures().meanPHat()), name);
-                assertTrue(Arrays.stream(pHat).distinct().count() > 1, name + ": Z_φ gives prompts different estimates");
+                // Compared before the clip: a tiny π_ref solves almost nothing, and p̂ may rightly be 0 for every prompt.
+                assertTrue(Arrays.stream(logZ).distinct().count() > 1, name + ": Z_φ gives prompts different estimates");
             } else {
                 assertTrue(Double.isNaN(report.probeSpearman()), name);
             }
