@@ -1,0 +1,32 @@
+package io.pacedrl.learning;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class TrainingConfigTest {
+
+    @Test
+    void exploreShareIsRoundedDownToWholePromptsAndCheckedByName() {
+        assertEquals(8, TrainingConfig.defaults().explorePerBatch(), "a quarter of 32");
+        assertEquals(3, TrainingConfig.defaults().with(Map.of("prompts-per-step", 10, "explore-share", 0.3)).explorePerBatch());
+        assertEquals(0, TrainingConfig.defaults().with(Map.of("prompts-per-step", 3, "explore-share", 0.25)).explorePerBatch());
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
+                () -> TrainingConfig.defaults().with(Map.of("explore-share", 1.5)));
+        assertTrue(bad.getMessage().startsWith("explore-share must be in [0.0, 1.0]"), bad.getMessage());
+    }
+
+    @Test
+    void aConfigurationRecordedBeforeExploringExistedReadsAsTheNearestTauRule() {
+        TrainingConfig config = TrainingConfig.defaults().with(Map.of("seed", 4));
+        assertEquals(config, TrainingConfig.fromJson(config.toJson()), "a recorded configuration reads back as it was");
+        String before = config.toJson().replace("\"explore-share\":0.25,", "");
+        assertFalse(before.contains("explore-share"), before);
+        assertEquals(0.0, TrainingConfig.fromJson(before).exploreShare());
+        assertEquals(config.with(Map.of("explore-share", 0.0)), TrainingConfig.fromJson(before));
+    }
+}
