@@ -140,7 +140,11 @@ public final class PolicyLearner implements AutoCloseable {
 
     /** p̂ of every pool prompt from Z_φ now (all zero for methods without it). */
     public double[] accuracyEstimates() {
-        return accuracyEstimates(java.util.stream.IntStream.range(0, poolTokens.length).toArray());
+        if (!method.estimatesAccuracy()) {
+            return new double[poolTokens.length];
+        }
+        // The pool's rows are already held in pool order: scored as they are, without a copy.
+        return partition.accuracyEstimates(poolEmbeddingValues, poolTokens.length, config.beta());
     }
 
     /**
@@ -162,7 +166,7 @@ public final class PolicyLearner implements AutoCloseable {
         if (!method.estimatesAccuracy()) {
             return null;
         }
-        return partition.logZValues(embeddingRows(java.util.stream.IntStream.range(0, poolTokens.length).toArray()), poolTokens.length);
+        return partition.logZValues(poolEmbeddingValues, poolTokens.length);
     }
 
     private float[] embeddingRows(int[] prompts) {
