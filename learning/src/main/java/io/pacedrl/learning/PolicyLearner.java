@@ -68,6 +68,7 @@ public final class PolicyLearner implements AutoCloseable {
     private final AdamW policyOptimizer;
     private final PartitionFunction partition;
     private final AdamW partitionOptimizer;
+    private final PartitionMemory partitionMemory;
     private final NDArray poolEmbeddings;
     /** The same embeddings in Java, row after row: what the scheduler receives, and what p̂ is computed from. */
     private final float[] poolEmbeddingValues;
@@ -113,11 +114,13 @@ public final class PolicyLearner implements AutoCloseable {
                     config.seed() + 11);
             partitionOptimizer = new AdamW(partition.parameters(),
                     AdamW.Config.DEFAULT.withLearningRate((float) config.partitionLearningRate()));
+            partitionMemory = new PartitionMemory(config.partitionMemory());
         } else {
             poolEmbeddings = null;
             poolEmbeddingValues = null;
             partition = null;
             partitionOptimizer = null;
+            partitionMemory = null;
         }
     }
 
@@ -249,10 +252,12 @@ public final class PolicyLearner implements AutoCloseable {
     }
 
     /**
-     * Z_φ-only steps on the fresh trajectories, so that log Z fits before the policy steps: the
-     * target is r/β − (log π_θ − log π_old), the log Z at which their trajectory-balance residual
-     * vanishes. The log-ratio is zero when π_old is θ as it is now ({@code anchoredNow}: the
-     * current policy sampled them, or {@code fresh-old-policy} is recomputed).
+     * Z_φ-only steps, so that log Z fits before the policy steps: on the fresh trajectories and those
+     * of the last {@code partition-memory} updates ({@link PartitionMemory}). A fresh trajectory's
+     * target is r/β − (log π_θ − log π_old), the log Z at which its trajectory-balance residual
+     * vanishes; the log-ratio is zero when π_old is θ as it is now ({@code anchoredNow}: the current
+     * policy sampled them, or {@code fresh-old-policy} is recomputed). Remembered ones keep the
+     * target computed when they were fresh.
      */
     private void fitPartition(List<Trajectory> fresh, boolean anchoredNow) {
         double[] ratio = anchoredNow ? new double[fresh.size()] : logRatios(fresh);
@@ -260,10 +265,13 @@ public final class PolicyLearner implements AutoCloseable {
         for (int i = 0; i < targets.length; i++) {
             targets[i] = (float) (fresh.get(i).reward() / config.beta() - ratio[i]);
         }
+        partitionMemory.add(fresh.stream().mapToInt(Trajectory::prompt).toArray(), targets);
+        long[] prompts = Arrays.stream(partitionMemory.prompts()).asLongStream().toArray();
+        float[] remembered = partitionMemory.targets();
         for (int i = 0; i < config.partitionFitSteps(); i++) {
             try (NDManager scratch = manager.newSubManager()) {
                 try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                    NDArray loss = logZ(scratch, fresh).sub(scratch.create(targets)).square().mean();
+                    NDArray loss = logZ(scratch, prompts).sub(scratch.create(remembered)).square().mean();
                     collector.backward(loss);
                 }
                 partitionOptimizer.step((float) config.partitionLearningRate());
@@ -273,7 +281,12 @@ public final class PolicyLearner implements AutoCloseable {
 
     /** log Z_φ of each trajectory's prompt, with gradients. */
     private NDArray logZ(NDManager scratch, List<Trajectory> batch) {
-        NDArray rows = poolEmbeddings.get(new NDIndex("{}", scratch.create(batch.stream().mapToLong(Trajectory::prompt).toArray())));
+        return logZ(scratch, batch.stream().mapToLong(Trajectory::prompt).toArray());
+    }
+
+    /** log Z_φ of these pool prompts, with gradients. */
+    private NDArray logZ(NDManager scratch, long[] prompts) {
+        NDArray rows = poolEmbeddings.get(new NDIndex("{}", scratch.create(prompts)));
         rows.attach(scratch);
         return partition.logZ(rows, true);
     }
@@ -359,7 +372,8 @@ public final class PolicyLearner implements AutoCloseable {
      * learner back exactly where this one is.
      *
      * @param weights   the policy in the {@code Weights} format (what model-updates carries)
-     * @param trainer   the rest: AdamW of the policy, then Z_φ's parameters and its AdamW
+     * @param trainer   the rest: AdamW of the policy, then Z_φ's parameters, its AdamW and what its fit
+     *                  remembers ({@link PartitionMemory}; absent from states written before it, read as empty)
      * @param partition Z_φ's parameters in {@link PartitionFunction#FORMAT} (what model-updates
      *                  carries beside the policy), or null for methods without Z_φ
      */
@@ -385,7 +399,17 @@ public final class PolicyLearner implements AutoCloseable {
         }
         return new Snapshot(copies, named, policyOptimizer.copyState(copies),
                 partition == null ? null : AdamW.copies(partition.parameters().values(), copies),
-                partition == null ? null : partitionOptimizer.copyState(copies));
+                partition == null ? null : partitionOptimizer.copyState(copies), partition == null ? null : memoryBytes());
+    }
+
+    private byte[] memoryBytes() {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (DataOutputStream out = new DataOutputStream(bytes)) {
+            partitionMemory.write(out);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return bytes.toByteArray();
     }
 
     /** A learner's state copied at one moment; close it once turned into bytes. */
@@ -395,14 +419,16 @@ public final class PolicyLearner implements AutoCloseable {
         private final AdamW.Moments policyMoments;
         private final List<NDArray> partitionValues;
         private final AdamW.Moments partitionMoments;
+        private final byte[] partitionMemory;
 
         private Snapshot(NDManager copies, Map<String, NDArray> weights, AdamW.Moments policyMoments, List<NDArray> partitionValues,
-                AdamW.Moments partitionMoments) {
+                AdamW.Moments partitionMoments, byte[] partitionMemory) {
             this.copies = copies;
             this.weights = weights;
             this.policyMoments = policyMoments;
             this.partitionValues = partitionValues;
             this.partitionMoments = partitionMoments;
+            this.partitionMemory = partitionMemory;
         }
 
         public State toState() {
@@ -413,6 +439,7 @@ public final class PolicyLearner implements AutoCloseable {
                 if (partitionValues != null) {
                     AdamW.writeArrays(out, partitionValues);
                     partitionMoments.write(out);
+                    out.write(partitionMemory);
                 }
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
@@ -439,6 +466,11 @@ public final class PolicyLearner implements AutoCloseable {
             if (partition != null) {
                 AdamW.readArrays(in, partition.parameters().values());
                 partitionOptimizer.readState(in);
+                if (in.available() > 0) {
+                    partitionMemory.read(in, poolTokens.length);
+                } else {
+                    partitionMemory.clear();
+                }
             }
         } catch (IOException e) {
             throw new IllegalArgumentException("the learner state is truncated or corrupt: " + e, e);

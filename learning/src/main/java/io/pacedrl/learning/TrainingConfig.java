@@ -44,6 +44,10 @@ import java.util.stream.Collectors;
  *                              the scheduler picks the prompts whose p̂ is near τ, which are also those
  *                              it overestimates most, and whatever error log Z still has when the
  *                              policy steps is pushed into the policy
+ * @param partitionMemory       earlier updates whose fresh trajectories Z_φ's fit steps fit again, with the
+ *                              targets computed when they were fresh: one batch of 32 prompts, three
+ *                              quarters of them chosen near τ, is too little and too narrow a sample to
+ *                              fit an estimate of the whole pool from; 0 fits the fresh batch alone
  * @param beta                  trajectory balance β (p̂ = clip(β·log Z, 0, 1))
  * @param tau                   the scheduler's target accuracy τ
  * @param selectionCandidates   prompts scored for each PACED batch: every free prompt when there are
@@ -100,7 +104,7 @@ import java.util.stream.Collectors;
  */
 public record TrainingConfig(
         Method method, int steps, long rolloutBudget, int promptsPerStep, int groupSize, double temperature, int maxNewTokens,
-        double policyLearningRate, int policyWarmupSteps, double partitionLearningRate, int partitionFitSteps, double beta,
+        double policyLearningRate, int policyWarmupSteps, double partitionLearningRate, int partitionFitSteps, int partitionMemory, double beta,
         double tau, int selectionCandidates, double exploreShare, int replayCapacity,
         int replayAdd, int replaySize, ReplayRules.OldPolicy replayOldPolicy, ReplayRules.OldPolicy freshOldPolicy,
         ReplayRules.Priority replayPriority,
@@ -148,6 +152,7 @@ public record TrainingConfig(
         atLeast("replay-capacity", replayCapacity, 1);
         atLeast("replay-add", replayAdd, 0);
         atLeast("replay-size", replaySize, 0);
+        atLeast("partition-memory", partitionMemory, 0);
         atLeast("max-sampling-rounds", maxSamplingRounds, 1);
         atLeast("partition-hidden", partitionHidden, 1);
         atLeast("eval-every", evalEvery, 1);
@@ -177,7 +182,7 @@ public record TrainingConfig(
 
     /** The defaults: PACED-RL on the small model. */
     public static TrainingConfig defaults() {
-        return new TrainingConfig(Method.PACED, 200, 0, 32, 8, 1.0, 24, 2e-4, 10, 3e-3, 8, 0.05, 0.5, 4096, 0.25, 128, 64, 64,
+        return new TrainingConfig(Method.PACED, 200, 0, 32, 8, 1.0, 24, 2e-4, 10, 3e-3, 8, 16, 0.05, 0.5, 4096, 0.25, 128, 64, 64,
                 ReplayRules.OldPolicy.RECOMPUTED, ReplayRules.OldPolicy.RECORDED, ReplayRules.Priority.CURRENT, 0.2, 0.0,
                 15.0, 2.0, 4, 128, 0.3, Transformer.Pooling.MEAN, PartitionInput.STANDARDIZED, 0.5, 20, 256, 4, 16, 20, 128, 16, 2, 4, 300, 0.3, 1);
     }
@@ -273,6 +278,8 @@ public record TrainingConfig(
                     Object.class));
             // A run recorded before the key existed explored nothing: every batch was nearest τ.
             keys.putIfAbsent("explore-share", 0.0);
+            // … and fitted Z_φ on the fresh batch alone.
+            keys.putIfAbsent("partition-memory", 0);
             return defaults().with(keys);
         } catch (JsonProcessingException e) {
             throw new IllegalArgumentException("a recorded configuration is not JSON: " + e.getOriginalMessage(), e);

@@ -235,6 +235,45 @@ class PolicyLearnerTest {
         }
     }
 
+    /** Groups of three on these prompts, every response correct or every one wrong. */
+    private static List<Group> uniform(PolicyLearner learner, boolean correct, int... prompts) {
+        List<Group> groups = new ArrayList<>();
+        for (int prompt : prompts) {
+            List<Trajectory> trajectories = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                int[] response = CharTokenizer.ASCII.encodeResponse(Integer.toString(prompt + i));
+                trajectories.add(new Trajectory(prompt + "/" + i, prompt, learner.promptTokens(prompt), response,
+                        new float[response.length], correct ? 1.0 : 0.0, correct));
+            }
+            groups.add(new Group(prompt, trajectories));
+        }
+        return groups;
+    }
+
+    @Test
+    void zPhisFitKeepsFittingTheBatchesOfTheLastPartitionMemoryUpdates() {
+        double[][] estimates = new double[2][];
+        for (int memory = 0; memory <= 1; memory++) {
+            TrainingConfig config = TrainingConfig.defaults().with(Map.of("method", "paced", "partition-hidden", 16,
+                    "partition-fit-steps", 60, "partition-learning-rate", 1e-2, "partition-dropout", 0.0, "partition-memory", memory));
+            try (PolicyLearner learner = new PolicyLearner(config, reference, POOL)) {
+                // Prompt 0 solved in one batch, then unsolved in the next two.
+                boolean[] outcomes = {true, false, false};
+                estimates[memory] = new double[outcomes.length];
+                for (int step = 1; step <= outcomes.length; step++) {
+                    List<Group> groups = uniform(learner, outcomes[step - 1], 0);
+                    learner.update(step, groups, groups.get(0).trajectories(), List.of(), true);
+                    estimates[memory][step - 1] = learner.accuracyEstimates(new int[] {0})[0];
+                }
+            }
+        }
+        assertEquals(1.0, estimates[0][0], 0.05, "fitted to its first batch: " + Arrays.toString(estimates[0]));
+        assertEquals(0.0, estimates[0][1], 0.05, "memory 0: fitted to the newest batch alone: " + Arrays.toString(estimates[0]));
+        assertEquals(1.0, estimates[1][0], 0.05, Arrays.toString(estimates[1]));
+        assertEquals(0.5, estimates[1][1], 0.05, "memory 1: fitted to both batches' targets: " + Arrays.toString(estimates[1]));
+        assertEquals(0.0, estimates[1][2], 0.05, "the solved batch has dropped out of a memory of one: " + Arrays.toString(estimates[1]));
+    }
+
     @Test
     void anUpdateSeedsItselfFromTheVersionAndSaysWhatItDid() {
         TrainingConfig config = TrainingConfig.defaults().with(Map.of("method", "paced", "partition-hidden", 16,

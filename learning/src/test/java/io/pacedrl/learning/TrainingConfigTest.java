@@ -29,4 +29,15 @@ class TrainingConfigTest {
         assertEquals(0.0, TrainingConfig.fromJson(before).exploreShare());
         assertEquals(config.with(Map.of("explore-share", 0.0)), TrainingConfig.fromJson(before));
     }
+
+    @Test
+    void aConfigurationRecordedBeforeZPhisMemoryExistedReadsAsFittingTheFreshBatchAlone() {
+        TrainingConfig config = TrainingConfig.defaults().with(Map.of("seed", 4));
+        String before = config.toJson().replace("\"partition-memory\":16,", "");
+        assertFalse(before.contains("partition-memory"), before);
+        assertEquals(config.with(Map.of("partition-memory", 0)), TrainingConfig.fromJson(before));
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
+                () -> TrainingConfig.defaults().with(Map.of("partition-memory", -1)));
+        assertEquals("partition-memory must be ≥ 0, got -1", bad.getMessage());
+    }
 }
