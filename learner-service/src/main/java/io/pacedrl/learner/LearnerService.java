@@ -301,14 +301,16 @@ public final class LearnerService implements AutoCloseable {
         } else if (reference == null) {
             throw new IllegalStateException(checkpoints.dir() + " has checkpoints but no reference.weights");
         }
-        learner = new PolicyLearner(config, reference, pool.stream().map(TaskPrompt::text).toList());
+        HeldOutEvaluation evaluation = new HeldOutEvaluation(config, pool, heldOut, Verifiers.load());
+        learner = new PolicyLearner(config, reference, pool.stream().map(TaskPrompt::text).toList(),
+                evaluation.heldOutProbes().stream().map(TaskPrompt::text).toList());
         byte[] partition = learner.state().partition();
         if (partition != null && partition.length > ModelUpdateChunks.CHUNK_BYTES) {
             // One record per version: the scheduler never holds half a Z_φ across a restart.
             throw new IllegalArgumentException("partition-hidden = " + config.partitionHidden() + " makes Z_φ " + partition.length
                     + " bytes; it must fit one model-update chunk of " + ModelUpdateChunks.CHUNK_BYTES + " bytes");
         }
-        step = new LearnerStep(config, learner, pool, new HeldOutEvaluation(config, pool, heldOut, Verifiers.load()));
+        step = new LearnerStep(config, learner, pool, evaluation);
         publisher.pool(new LearnerPublisher.Pool(pool.stream().map(TaskPrompt::id).toList(), learner::embedding));
         assignInput();
         if (saved.isEmpty()) {

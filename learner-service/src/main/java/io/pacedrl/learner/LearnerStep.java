@@ -80,7 +80,7 @@ final class LearnerStep {
     /** The held-out evaluation of the policy at {@code version}, with p̂'s calibration on the probe prompts. */
     Map<String, Double> evaluate(long version) {
         HeldOutEvaluation.Point point = evaluation.evaluate(learner.policy(),
-                config.method().estimatesAccuracy() ? learner::accuracyEstimates : null, (int) version);
+                config.method().estimatesAccuracy() ? learner.estimates() : null, (int) version);
         Map<String, Double> metrics = new LinkedHashMap<>(point.passAtK());
         metrics.put(MetricNames.PASS_AT_1, point.passAt1());
         metrics.put(MetricNames.AVERAGE_AT_K, point.averageAtK());

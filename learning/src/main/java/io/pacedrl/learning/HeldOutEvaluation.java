@@ -24,6 +24,13 @@ import java.util.stream.IntStream;
  * {@code probe-samples} fresh samples on {@code probe-prompts} pool prompts drawn uniformly once, and
  * at the end pass@k and avg@k from {@code final-samples} samples.
  *
+ * <p>The same check runs on as many held-out prompts (the first {@code probe-prompts} of the held-out
+ * list), which no update learns from. The pool's never-scheduled probes are not a uniform sample
+ * once the scheduler has run a while: it schedules the prompts p̂ puts near τ and leaves those it
+ * puts far from it, so late in a run they are mostly prompts p̂ calls unsolvable, and a rank
+ * correlation within so narrow a range says little. The held-out probes are what Z_φ generalises to
+ * from the embedding alone, with no selection.
+ *
  * <p>Why the probe: the scheduler keeps the p̂ of the groups it picks near τ, so their correlation
  * with observed accuracy measures little; the probe spans the pool's whole range of difficulty. It
  * is split by whether the learner has learned from a prompt yet: on the others p̂ is what Z_φ
@@ -55,8 +62,8 @@ public final class HeldOutEvaluation {
      * without) and observed accuracy, for calibration plots.
      */
     public record Point(double passAt1, Map<String, Double> passAtK, double averageAtK, double probeAccuracy, EstimatorFit probe,
-            EstimatorFit probeScheduled, EstimatorFit probeNeverScheduled, double probeSpearmanByLevel, double[] probeEstimates,
-            double[] probeObserved) {
+            EstimatorFit probeScheduled, EstimatorFit probeNeverScheduled, EstimatorFit probeHeldOut, double probeSpearmanByLevel,
+            double[] probeEstimates, double[] probeObserved) {
         public double probeSpearman() {
             return probe.spearman();
         }
@@ -75,6 +82,9 @@ public final class HeldOutEvaluation {
             metrics.put(MetricNames.PROBE_CALIBRATION_ERROR_SCHEDULED, probeScheduled.calibrationError());
             metrics.put(MetricNames.PROBE_SPEARMAN_UNSCHEDULED, probeNeverScheduled.spearman());
             metrics.put(MetricNames.PROBE_CALIBRATION_ERROR_UNSCHEDULED, probeNeverScheduled.calibrationError());
+            metrics.put(MetricNames.PROBE_HELD_OUT, (double) probeHeldOut.prompts());
+            metrics.put(MetricNames.PROBE_SPEARMAN_HELD_OUT, probeHeldOut.spearman());
+            metrics.put(MetricNames.PROBE_CALIBRATION_ERROR_HELD_OUT, probeHeldOut.calibrationError());
             metrics.put(MetricNames.PROBE_SPEARMAN_BY_LEVEL, probeSpearmanByLevel);
             return metrics;
         }
@@ -98,6 +108,7 @@ public final class HeldOutEvaluation {
     private final List<TaskPrompt> heldOut;
     private final int[] probe;
     private final List<TaskPrompt> probePrompts;
+    private final List<TaskPrompt> heldOutProbes;
     private final Verifiers verifiers;
     private final Transformer.SamplingConfig sampling;
     /** Pool index → position among the probe prompts. */
@@ -111,6 +122,7 @@ public final class HeldOutEvaluation {
         }
         this.config = config;
         this.heldOut = List.copyOf(heldOut.subList(0, Math.min(config.evalPrompts(), heldOut.size())));
+        this.heldOutProbes = List.copyOf(heldOut.subList(0, Math.min(config.probePrompts(), heldOut.size())));
         this.probe = new UniformSampler(config.seed() + 29).select(new double[pool.size()],
                 Math.min(config.probePrompts(), pool.size()), i -> false);
         this.probePrompts = Arrays.stream(probe).mapToObj(pool::get).toList();
@@ -123,6 +135,11 @@ public final class HeldOutEvaluation {
 
     public List<TaskPrompt> heldOut() {
         return heldOut;
+    }
+
+    /** The held-out probe prompts, in the order their estimates are asked for. */
+    public List<TaskPrompt> heldOutProbes() {
+        return heldOutProbes;
     }
 
     /** The learner has learned from pool prompt {@code poolIndex} (a group of it was in an update). */
@@ -148,31 +165,40 @@ public final class HeldOutEvaluation {
         }
     }
 
-    /**
-     * The policy after {@code step} updates; {@code pHat} gives the estimates of pool prompts (by
-     * index), or is null for methods without them.
-     */
-    public Point evaluate(Transformer policy, java.util.function.Function<int[], double[]> pHat, int step) {
+    /** p̂ now, where a method has it: of pool prompts by index, and of the {@link #heldOutProbes()} in order. */
+    public interface Estimates {
+        double[] pool(int[] prompts);
+
+        double[] heldOutProbes();
+    }
+
+    /** The policy after {@code step} updates; {@code pHat} is null for methods without estimates. */
+    public Point evaluate(Transformer policy, Estimates pHat, int step) {
         Evaluation.Result result = Evaluation.run(policy, heldOut, config.evalSamples(), sampling, BATCH_PROMPTS,
                 config.seed() + 19, verifiers);
         Evaluation.Result probed = Evaluation.run(policy, probePrompts, config.probeSamples(), sampling, BATCH_PROMPTS,
                 config.seed() + 31 + step, verifiers);
-        double[] estimates = pHat == null ? null : pHat.apply(probe);
+        double[] estimates = pHat == null ? null : pHat.pool(probe);
         double[] observed = Arrays.stream(probed.correct()).mapToDouble(c -> c / (double) config.probeSamples()).toArray();
         EstimatorFit all = EstimatorFit.NONE;
         EstimatorFit scheduled = EstimatorFit.NONE;
         EstimatorFit never = EstimatorFit.NONE;
+        EstimatorFit heldOutFit = EstimatorFit.NONE;
         if (estimates != null) {
             all = EstimatorFit.of(estimates, observed);
             int[] seen = IntStream.range(0, probe.length).filter(learned::get).toArray();
             int[] unseen = IntStream.range(0, probe.length).filter(i -> !learned.get(i)).toArray();
             scheduled = EstimatorFit.of(pick(estimates, seen), pick(observed, seen));
             never = EstimatorFit.of(pick(estimates, unseen), pick(observed, unseen));
+            Evaluation.Result heldOutProbed = Evaluation.run(policy, heldOutProbes, config.probeSamples(), sampling, BATCH_PROMPTS,
+                    config.seed() + 37 + step, verifiers);
+            heldOutFit = EstimatorFit.of(pHat.heldOutProbes(),
+                    Arrays.stream(heldOutProbed.correct()).mapToDouble(c -> c / (double) config.probeSamples()).toArray());
         }
         double byLevel = RunMetrics.spearman(levelPrediction(probePrompts.stream().map(TaskPrompt::level).toList(), observed),
                 observed);
         return new Point(result.passAt1(), passAtK(result), RunMetrics.averageAtK(result.correct(), result.samplesPerPrompt()),
-                probed.passAt1(), all, scheduled, never, byLevel, estimates, observed);
+                probed.passAt1(), all, scheduled, never, heldOutFit, byLevel, estimates, observed);
     }
 
     /**

@@ -57,6 +57,14 @@ public final class MetricNames {
     public static final String PROBE_SPEARMAN_UNSCHEDULED = "probe-spearman-never-scheduled";
     public static final String PROBE_CALIBRATION_ERROR_UNSCHEDULED = "probe-calibration-error-never-scheduled";
     /**
+     * The same two figures on held-out probe prompts, which no update ever learns from: unlike the
+     * pool's never-scheduled probes they are not selected by the scheduler (who leaves unscheduled the
+     * prompts p̂ puts far from τ), so they measure what Z_φ generalises from the embedding alone.
+     */
+    public static final String PROBE_SPEARMAN_HELD_OUT = "probe-spearman-held-out";
+    public static final String PROBE_CALIBRATION_ERROR_HELD_OUT = "probe-calibration-error-held-out";
+    public static final String PROBE_HELD_OUT = "probe-held-out";
+    /**
      * A reference for probe-spearman: the Spearman of each probe prompt's family-and-level mean
      * accuracy against its own (HeldOutEvaluation.levelPrediction).
      */

@@ -18,12 +18,22 @@ public enum PartitionInput {
 
     /** Applies this to embeddings of {@code width} values each, held row after row in {@code values}, in place. */
     public void apply(float[] values, int width) {
+        apply(values, width, new float[0]);
+    }
+
+    /**
+     * Applies this to the pool's embeddings {@code values}, in place, and to {@code others} (prompts
+     * outside the pool) by the pool's statistics, so that both read alike.
+     */
+    public void apply(float[] values, int width, float[] others) {
         if (this == RAW || values.length == 0) {
             return;
         }
         ColumnScaling scaling = ColumnScaling.of(values, width);
-        for (int i = 0; i < values.length; i++) {
-            values[i] = (float) scaling.scaled(values[i], i % width);
+        for (float[] rows : new float[][] {values, others}) {
+            for (int i = 0; i < rows.length; i++) {
+                rows[i] = (float) scaling.scaled(rows[i], i % width);
+            }
         }
     }
 

@@ -72,6 +72,9 @@ public final class PolicyLearner implements AutoCloseable {
     private final NDArray poolEmbeddings;
     /** The same embeddings in Java, row after row: what the scheduler receives, and what p̂ is computed from. */
     private final float[] poolEmbeddingValues;
+    /** e(x) of the held-out probe prompts, scaled as the pool's: p̂ of prompts never learned from. */
+    private final float[] heldOutEmbeddingValues;
+    private final int heldOutCount;
     private final int[][] poolTokens;
     private final TrajectoryBalanceLoss trajectoryBalance;
     private final FlowRlLoss flowRl;
@@ -84,6 +87,14 @@ public final class PolicyLearner implements AutoCloseable {
      * @param poolTexts        the prompt texts Z_φ estimates, by pool index
      */
     public PolicyLearner(TrainingConfig config, byte[] referenceWeights, List<String> poolTexts) {
+        this(config, referenceWeights, poolTexts, List.of());
+    }
+
+    /**
+     * @param heldOutTexts prompts outside the pool whose p̂ is asked for ({@link #heldOutEstimates}) but
+     *                     which are never learned from: the held-out probe prompts
+     */
+    public PolicyLearner(TrainingConfig config, byte[] referenceWeights, List<String> poolTexts, List<String> heldOutTexts) {
         this.config = config;
         this.method = config.method();
         Engine.getInstance().setRandomSeed((int) config.seed());
@@ -96,6 +107,7 @@ public final class PolicyLearner implements AutoCloseable {
         this.reference = scoresAgainstReference ? Transformer.fromBytes(manager, referenceWeights) : null;
         this.policyOptimizer = new AdamW(policy.parameters(), AdamW.Config.DEFAULT.withLearningRate((float) config.policyLearningRate()));
         this.temperature = (float) config.temperature();
+        this.heldOutCount = heldOutTexts.size();
         this.poolTokens = new int[poolTexts.size()][];
         for (int i = 0; i < poolTokens.length; i++) {
             poolTokens[i] = policy.tokenizer().encodePrompt(poolTexts.get(i));
@@ -106,7 +118,9 @@ public final class PolicyLearner implements AutoCloseable {
             int width = config.partitionEmbedding().width(policy.config().dModel());
             // e(x) for the whole pool, computed once, before any update: with π_ref's weights.
             poolEmbeddingValues = policy.embedAll(Arrays.asList(poolTokens), config.partitionEmbedding());
-            config.partitionInput().apply(poolEmbeddingValues, width);
+            heldOutEmbeddingValues = policy.embedAll(heldOutTexts.stream().map(policy.tokenizer()::encodePrompt).toList(),
+                    config.partitionEmbedding());
+            config.partitionInput().apply(poolEmbeddingValues, width, heldOutEmbeddingValues);
             poolEmbeddings = manager.create(poolEmbeddingValues, new Shape(poolTokens.length, width));
             double initialLogZ = method.estimatesAccuracy() ? config.initialPHat() / config.beta() : 0;
             partition = new PartitionFunction(manager, width,
@@ -118,6 +132,7 @@ public final class PolicyLearner implements AutoCloseable {
         } else {
             poolEmbeddings = null;
             poolEmbeddingValues = null;
+            heldOutEmbeddingValues = null;
             partition = null;
             partitionOptimizer = null;
             partitionMemory = null;
@@ -159,6 +174,29 @@ public final class PolicyLearner implements AutoCloseable {
             return new double[prompts.length];
         }
         return partition.accuracyEstimates(embeddingRows(prompts), prompts.length, config.beta());
+    }
+
+    /** p̂ now of the pool prompts and the held-out texts, as an evaluation asks for it. */
+    public HeldOutEvaluation.Estimates estimates() {
+        return new HeldOutEvaluation.Estimates() {
+            @Override
+            public double[] pool(int[] prompts) {
+                return accuracyEstimates(prompts);
+            }
+
+            @Override
+            public double[] heldOutProbes() {
+                return heldOutEstimates();
+            }
+        };
+    }
+
+    /** p̂ now of each held-out text given at construction, in that order (all zero for methods without it). */
+    public double[] heldOutEstimates() {
+        if (!method.estimatesAccuracy()) {
+            return new double[heldOutCount];
+        }
+        return partition.accuracyEstimates(heldOutEmbeddingValues, heldOutCount, config.beta());
     }
 
     /**

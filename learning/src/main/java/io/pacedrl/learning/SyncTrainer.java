@@ -28,12 +28,13 @@ public final class SyncTrainer implements AutoCloseable {
      * Held-out pass@1 after {@code step} updates and {@code rollouts} rollouts consumed; the
      * accuracy of {@code probe-samples} fresh samples on the probe prompts (drawn uniformly from the
      * pool) and p̂'s fit to it on all of them, on those learned from so far and on those never
-     * scheduled (Spearman and calibration error, NaN without p̂), and the Spearman of the
+     * scheduled (Spearman and calibration error, NaN without p̂), the same on held-out probe prompts
+     * (never learned from, and not selected by the scheduler), and the Spearman of the
      * family-and-level reference.
      */
     public record EvalPoint(int step, long rollouts, double passAt1, double probeAccuracy, HeldOutEvaluation.EstimatorFit probe,
                             HeldOutEvaluation.EstimatorFit probeScheduled, HeldOutEvaluation.EstimatorFit probeNeverScheduled,
-                            double probeSpearmanByLevel, double seconds) {
+                            HeldOutEvaluation.EstimatorFit probeHeldOut, double probeSpearmanByLevel, double seconds) {
         public double probeSpearman() {
             return probe.spearman();
         }
@@ -94,10 +95,11 @@ public final class SyncTrainer implements AutoCloseable {
         if (pool.size() < config.promptsPerStep()) {
             throw new IllegalArgumentException("the pool has " + pool.size() + " prompts; prompts-per-step is " + config.promptsPerStep());
         }
-        this.learner = new PolicyLearner(config, referenceWeights, pool.stream().map(TaskPrompt::text).toList());
+        this.evaluation = new HeldOutEvaluation(config, pool, heldOut, verifiers);
+        this.learner = new PolicyLearner(config, referenceWeights, pool.stream().map(TaskPrompt::text).toList(),
+                evaluation.heldOutProbes().stream().map(TaskPrompt::text).toList());
         this.policy = learner.policy();
         this.sampling = new Transformer.SamplingConfig((float) config.temperature(), 1f, config.maxNewTokens());
-        this.evaluation = new HeldOutEvaluation(config, pool, heldOut, verifiers);
         this.schedule = new ReferenceSchedule<>(config, pool.stream().map(TaskPrompt::id).toList());
     }
 
@@ -155,10 +157,9 @@ public final class SyncTrainer implements AutoCloseable {
     }
 
     private EvalPoint evaluate(int step, long rollouts, long start) {
-        HeldOutEvaluation.Point point = evaluation.evaluate(policy, method.estimatesAccuracy() ? learner::accuracyEstimates : null,
-                step);
+        HeldOutEvaluation.Point point = evaluation.evaluate(policy, method.estimatesAccuracy() ? learner.estimates() : null, step);
         return new EvalPoint(step, rollouts, point.passAt1(), point.probeAccuracy(), point.probe(), point.probeScheduled(),
-                point.probeNeverScheduled(), point.probeSpearmanByLevel(), (System.nanoTime() - start) / 1e9);
+                point.probeNeverScheduled(), point.probeHeldOut(), point.probeSpearmanByLevel(), (System.nanoTime() - start) / 1e9);
     }
 
     /** One step: schedule (batch step − 1), generate, score, update version step − 1 → step. */

@@ -275,6 +275,17 @@ class PolicyLearnerTest {
     }
 
     @Test
+    void aHeldOutPromptIsEstimatedAsThePoolsPromptOfTheSameTextWouldBe() {
+        TrainingConfig config = TrainingConfig.defaults().with(Map.of("method", "paced", "partition-hidden", 16, "partition-fit-steps", 2));
+        try (PolicyLearner learner = new PolicyLearner(config, reference, POOL, List.of(POOL.get(4), POOL.get(2)))) {
+            step(learner, 1);
+            // The same embedding, scaled by the pool's statistics, so the same p̂.
+            assertArrayEquals(learner.accuracyEstimates(new int[] {4, 2}), learner.heldOutEstimates());
+            assertArrayEquals(learner.heldOutEstimates(), learner.estimates().heldOutProbes());
+        }
+    }
+
+    @Test
     void anUpdateSeedsItselfFromTheVersionAndSaysWhatItDid() {
         TrainingConfig config = TrainingConfig.defaults().with(Map.of("method", "paced", "partition-hidden", 16,
                 "partition-fit-steps", 2, "partition-dropout", 0.5));

@@ -113,6 +113,8 @@ class SyncTrainerTest {
         assertTrue(last.probeScheduled().prompts() > 0, last.toString());
         assertEquals(8, last.probeScheduled().prompts() + last.probeNeverScheduled().prompts());
         assertTrue(last.probe().calibrationError() >= 0 && last.probe().calibrationError() <= 1, last.toString());
+        assertEquals(8, last.probeHeldOut().prompts(), "as many held-out probe prompts");
+        assertTrue(last.probeHeldOut().calibrationError() >= 0 && last.probeHeldOut().calibrationError() <= 1, last.toString());
     }
 
     @Test

@@ -118,12 +118,13 @@ final class ComparisonReport {
         table(html, levelHeader, levelRows);
 
         html.append("<h2>Estimator health</h2>\n<p>Means over training. Spearman of p̂ with the probe prompts' observed accuracy"
-                + " and p̂'s expected calibration error (10 bins), on all probe prompts and on those never scheduled (what Z_φ"
-                + " generalises from the embedding alone), for methods whose log Z is an accuracy estimate, from"
+                + " and p̂'s expected calibration error (10 bins), on all probe prompts, on those never scheduled, and on as many"
+                + " held-out prompts (never learned from and, unlike the never-scheduled ones, not selected by the scheduler: what"
+                + " Z_φ generalises from the embedding alone), for methods whose log Z is an accuracy estimate, from"
                 + " estimator-warmup-steps on; for reference, the Spearman of a predictor that knows only each probe prompt's"
                 + " family and level (the other probe prompts' mean accuracy in its level); β·KL and the share of groups with"
                 + " signal per update.</p>\n");
-        table(html, List.of("method", "probe Spearman", "never scheduled", "calibration error", "never scheduled",
+        table(html, List.of("method", "probe Spearman", "never scheduled", "held out", "calibration error", "never scheduled", "held out",
                 "family and level alone", "β·KL", "groups with signal"), methods.stream().map(m -> {
                     List<String> row = new ArrayList<>(List.of(m.method()));
                     Comparison.PROBE_HEALTH.forEach(key -> row.add(Comparison.format(m.health().get(key))));

@@ -10,11 +10,14 @@ final class ProbeFit {
     private ProbeFit() {}
 
     /** From a synchronous run's last evaluation. */
-    static String describe(EstimatorFit all, EstimatorFit scheduled, EstimatorFit never, double byLevel, int samples) {
+    static String describe(EstimatorFit all, EstimatorFit scheduled, EstimatorFit never, EstimatorFit heldOut, double byLevel,
+            int samples) {
         return String.format("p̂ against %d samples per probe prompt: Spearman %.2f, calibration error %.3f on all %d; "
-                + "%.2f / %.3f on the %d learned from; %.2f / %.3f on the %d never scheduled; family and level alone: Spearman %.2f",
+                + "%.2f / %.3f on the %d learned from; %.2f / %.3f on the %d never scheduled; %.2f / %.3f on %d held-out prompts; "
+                + "family and level alone: Spearman %.2f",
                 samples, all.spearman(), all.calibrationError(), all.prompts(), scheduled.spearman(), scheduled.calibrationError(),
-                scheduled.prompts(), never.spearman(), never.calibrationError(), never.prompts(), byLevel);
+                scheduled.prompts(), never.spearman(), never.calibrationError(), never.prompts(), heldOut.spearman(),
+                heldOut.calibrationError(), heldOut.prompts(), byLevel);
     }
 
     /** From a pipeline run's last evaluation event. */
@@ -27,6 +30,8 @@ final class ProbeFit {
                         number(evaluation, MetricNames.PROBE_CALIBRATION_ERROR_SCHEDULED)),
                 new EstimatorFit(all - scheduled, number(evaluation, MetricNames.PROBE_SPEARMAN_UNSCHEDULED),
                         number(evaluation, MetricNames.PROBE_CALIBRATION_ERROR_UNSCHEDULED)),
+                new EstimatorFit((int) number(evaluation, MetricNames.PROBE_HELD_OUT), number(evaluation, MetricNames.PROBE_SPEARMAN_HELD_OUT),
+                        number(evaluation, MetricNames.PROBE_CALIBRATION_ERROR_HELD_OUT)),
                 number(evaluation, MetricNames.PROBE_SPEARMAN_BY_LEVEL), samples);
     }
 

@@ -155,7 +155,7 @@ final class SyncTrainCommand implements Callable<Integer> {
                 report.pHatSpearman(), report.config().estimatorWarmupSteps(), report.meanBetaKl(), 100 * report.meanSignalShare());
         SyncTrainer.EvalPoint end = report.evaluations().get(report.evaluations().size() - 1);
         if (report.config().method().estimatesAccuracy()) {
-            out.printf("probe      %s%n", ProbeFit.describe(end.probe(), end.probeScheduled(), end.probeNeverScheduled(),
+            out.printf("probe      %s%n", ProbeFit.describe(end.probe(), end.probeScheduled(), end.probeNeverScheduled(), end.probeHeldOut(),
                     end.probeSpearmanByLevel(), report.config().probeSamples()));
         }
         StringBuilder time = new StringBuilder();

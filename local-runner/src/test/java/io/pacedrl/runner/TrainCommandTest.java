@@ -77,6 +77,7 @@ class TrainCommandTest {
         assertEquals(0, firstEvaluation.get(MetricNames.PROBE_SCHEDULED).asInt(), "nothing learned from at version 0");
         result.get("evaluations").forEach(e -> {
             assertEquals(8, e.get(MetricNames.PROBE_PROMPTS).asInt());
+            assertEquals(8, e.get(MetricNames.PROBE_HELD_OUT).asInt(), "as many held-out probe prompts");
             assertTrue(e.get(MetricNames.PROBE_SCHEDULED).asInt() <= 8);
             double error = e.get(MetricNames.PROBE_CALIBRATION_ERROR).asDouble();
             assertTrue(error >= 0 && error <= 1, e.toString());
