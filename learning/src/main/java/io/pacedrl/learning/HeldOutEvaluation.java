@@ -42,16 +42,18 @@ public final class HeldOutEvaluation {
     public static final int CALIBRATION_BINS = 10;
 
     /**
-     * p̂ against observed accuracy on some probe prompts: how many, Spearman, and the expected
-     * calibration error over {@link #CALIBRATION_BINS} bins (NaN where there are too few).
+     * p̂ against observed accuracy on some probe prompts: how many, Spearman, the expected
+     * calibration error over {@link #CALIBRATION_BINS} bins (NaN where there are too few), and the
+     * highest Spearman any estimate without ties could reach against the same observations
+     * ({@link RunMetrics#highestSpearman}).
      */
-    public record EstimatorFit(int prompts, double spearman, double calibrationError) {
+    public record EstimatorFit(int prompts, double spearman, double calibrationError, double highestSpearman) {
         static EstimatorFit of(double[] estimates, double[] observed) {
             return new EstimatorFit(estimates.length, estimates.length < 3 ? Double.NaN : RunMetrics.spearman(estimates, observed),
-                    RunMetrics.Calibration.of(estimates, observed, CALIBRATION_BINS).error());
+                    RunMetrics.Calibration.of(estimates, observed, CALIBRATION_BINS).error(), RunMetrics.highestSpearman(observed));
         }
 
-        static final EstimatorFit NONE = new EstimatorFit(0, Double.NaN, Double.NaN);
+        static final EstimatorFit NONE = new EstimatorFit(0, Double.NaN, Double.NaN, Double.NaN);
     }
 
     /**
@@ -76,14 +78,18 @@ public final class HeldOutEvaluation {
             }
             metrics.put(MetricNames.PROBE_SPEARMAN, probe.spearman());
             metrics.put(MetricNames.PROBE_CALIBRATION_ERROR, probe.calibrationError());
+            metrics.put(MetricNames.PROBE_HIGHEST_SPEARMAN, probe.highestSpearman());
             metrics.put(MetricNames.PROBE_PROMPTS, (double) probe.prompts());
             metrics.put(MetricNames.PROBE_SCHEDULED, (double) probeScheduled.prompts());
             metrics.put(MetricNames.PROBE_SPEARMAN_SCHEDULED, probeScheduled.spearman());
+            metrics.put(MetricNames.PROBE_HIGHEST_SPEARMAN_SCHEDULED, probeScheduled.highestSpearman());
             metrics.put(MetricNames.PROBE_CALIBRATION_ERROR_SCHEDULED, probeScheduled.calibrationError());
             metrics.put(MetricNames.PROBE_SPEARMAN_UNSCHEDULED, probeNeverScheduled.spearman());
+            metrics.put(MetricNames.PROBE_HIGHEST_SPEARMAN_UNSCHEDULED, probeNeverScheduled.highestSpearman());
             metrics.put(MetricNames.PROBE_CALIBRATION_ERROR_UNSCHEDULED, probeNeverScheduled.calibrationError());
             metrics.put(MetricNames.PROBE_HELD_OUT, (double) probeHeldOut.prompts());
             metrics.put(MetricNames.PROBE_SPEARMAN_HELD_OUT, probeHeldOut.spearman());
+            metrics.put(MetricNames.PROBE_HIGHEST_SPEARMAN_HELD_OUT, probeHeldOut.highestSpearman());
             metrics.put(MetricNames.PROBE_CALIBRATION_ERROR_HELD_OUT, probeHeldOut.calibrationError());
             metrics.put(MetricNames.PROBE_SPEARMAN_BY_LEVEL, probeSpearmanByLevel);
             return metrics;

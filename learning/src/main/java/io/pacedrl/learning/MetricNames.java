@@ -69,6 +69,15 @@ public final class MetricNames {
      * accuracy against its own (HeldOutEvaluation.levelPrediction).
      */
     public static final String PROBE_SPEARMAN_BY_LEVEL = "probe-spearman-by-level";
+    /**
+     * The highest Spearman an estimate without ties could reach against the observed accuracies of
+     * all probes, the learned-from, the never-scheduled and the held-out ones (RunMetrics.highestSpearman):
+     * where most never-scheduled probes are never solved in probe-samples, their ties cap the figure.
+     */
+    public static final String PROBE_HIGHEST_SPEARMAN = "probe-highest-spearman";
+    public static final String PROBE_HIGHEST_SPEARMAN_SCHEDULED = "probe-highest-spearman-scheduled";
+    public static final String PROBE_HIGHEST_SPEARMAN_UNSCHEDULED = "probe-highest-spearman-never-scheduled";
+    public static final String PROBE_HIGHEST_SPEARMAN_HELD_OUT = "probe-highest-spearman-held-out";
     /** Probe prompts, and among them those the learner has learned from (the rest never were scheduled). */
     public static final String PROBE_PROMPTS = "probe-prompts";
     public static final String PROBE_SCHEDULED = "probe-scheduled";

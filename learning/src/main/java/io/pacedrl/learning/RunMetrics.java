@@ -98,6 +98,33 @@ public final class RunMetrics {
         return pearson(ranks(x), ranks(y));
     }
 
+    /**
+     * The highest Spearman an estimate without ties can reach against {@code observed}: ties among the
+     * observed values cap it at √(1 − Σ(t³ − t) / (n³ − n)), t the size of each group of equal values
+     * (the ranks that best match average ranks are a tie-breaking of them, and any tie-breaking gives
+     * this). NaN below three values. Why: probe accuracies from a few samples tie at 0 for the
+     * hardest prompts, so a low Spearman there may be the measure's limit rather than the estimate's.
+     */
+    public static double highestSpearman(double[] observed) {
+        int n = observed.length;
+        if (n < 3) {
+            return Double.NaN;
+        }
+        double[] sorted = observed.clone();
+        Arrays.sort(sorted);
+        double tied = 0;
+        for (int start = 0; start < n; ) {
+            int end = start;
+            while (end + 1 < n && sorted[end + 1] == sorted[start]) {
+                end++;
+            }
+            double t = end - start + 1;
+            tied += t * t * t - t;
+            start = end + 1;
+        }
+        return Math.sqrt(Math.max(0, 1 - tied / ((double) n * n * n - n)));
+    }
+
     static double[] ranks(double[] values) {
         Integer[] order = new Integer[values.length];
         for (int i = 0; i < order.length; i++) {

@@ -222,6 +222,33 @@ class SchedulingAndReplayTest {
     }
 
     @Test
+    void tiesInTheObservationsCapTheSpearmanAnEstimateWithoutTiesCanReach() {
+        // 52 of 55 probes never solved, three solved once, twice, three times: the case behind this figure.
+        double[] observed = new double[55];
+        observed[52] = 1 / 16.0;
+        observed[53] = 2 / 16.0;
+        observed[54] = 3 / 16.0;
+        double highest = RunMetrics.highestSpearman(observed);
+        assertEquals(Math.sqrt(1 - (52.0 * 52 * 52 - 52) / (55.0 * 55 * 55 - 55)), highest, 1e-12);
+        assertTrue(highest < 0.4, "the bar of 0.5 is out of reach here: " + highest);
+        // An estimate that orders the prompts as the observations do (ties broken anyhow) reaches it...
+        SplittableRandom random = new SplittableRandom(5);
+        double[] consistent = new double[55];
+        for (int i = 0; i < 55; i++) {
+            consistent[i] = observed[i] + random.nextDouble() * 1e-3;
+        }
+        assertEquals(highest, RunMetrics.spearman(consistent, observed), 1e-12);
+        // ...and no estimate without ties exceeds it.
+        for (int trial = 0; trial < 200; trial++) {
+            double[] estimate = random.doubles(55).toArray();
+            assertTrue(RunMetrics.spearman(estimate, observed) <= highest + 1e-12);
+        }
+        assertEquals(1.0, RunMetrics.highestSpearman(new double[] {0.1, 0.5, 0.2}), 1e-12);
+        assertEquals(0.0, RunMetrics.highestSpearman(new double[] {0, 0, 0, 0}), 1e-12);
+        assertTrue(Double.isNaN(RunMetrics.highestSpearman(new double[] {0, 1})));
+    }
+
+    @Test
     void passAtKAndAverageAtK() {
         assertEquals(0.5, RunMetrics.averageAtK(new int[] {2, 6}, 8), 1e-12);
         assertEquals((0.25 + 0.75) / 2, RunMetrics.meanPassAtK(new int[] {2, 6}, 8, 1), 1e-12);

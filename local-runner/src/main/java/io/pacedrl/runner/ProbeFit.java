@@ -9,30 +9,42 @@ final class ProbeFit {
 
     private ProbeFit() {}
 
-    /** From a synchronous run's last evaluation. */
+    /**
+     * From a synchronous run's last evaluation. Each Spearman is followed by the highest any estimate
+     * without ties could reach against the same observations, which ties at 0 and 1 cap.
+     */
     static String describe(EstimatorFit all, EstimatorFit scheduled, EstimatorFit never, EstimatorFit heldOut, double byLevel,
             int samples) {
-        return String.format("p̂ against %d samples per probe prompt: Spearman %.2f, calibration error %.3f on all %d; "
-                + "%.2f / %.3f on the %d learned from; %.2f / %.3f on the %d never scheduled; %.2f / %.3f on %d held-out prompts; "
+        return String.format("p̂ against %d samples per probe prompt (Spearman ≤ highest reachable / calibration error): "
+                + "%s on all %d; %s on the %d learned from; %s on the %d never scheduled; %s on %d held-out prompts; "
                 + "family and level alone: Spearman %.2f",
-                samples, all.spearman(), all.calibrationError(), all.prompts(), scheduled.spearman(), scheduled.calibrationError(),
-                scheduled.prompts(), never.spearman(), never.calibrationError(), never.prompts(), heldOut.spearman(),
-                heldOut.calibrationError(), heldOut.prompts(), byLevel);
+                samples, figures(all), all.prompts(), figures(scheduled), scheduled.prompts(), figures(never), never.prompts(),
+                figures(heldOut), heldOut.prompts(), byLevel);
+    }
+
+    private static String figures(EstimatorFit fit) {
+        return String.format("%.2f ≤ %.2f / %.3f", fit.spearman(), fit.highestSpearman(), fit.calibrationError());
     }
 
     /** From a pipeline run's last evaluation event. */
     static String describe(Map<String, Object> evaluation, int samples) {
         int scheduled = (int) number(evaluation, MetricNames.PROBE_SCHEDULED);
         int all = (int) number(evaluation, MetricNames.PROBE_PROMPTS);
-        return describe(new EstimatorFit(all, number(evaluation, MetricNames.PROBE_SPEARMAN),
-                        number(evaluation, MetricNames.PROBE_CALIBRATION_ERROR)),
-                new EstimatorFit(scheduled, number(evaluation, MetricNames.PROBE_SPEARMAN_SCHEDULED),
-                        number(evaluation, MetricNames.PROBE_CALIBRATION_ERROR_SCHEDULED)),
-                new EstimatorFit(all - scheduled, number(evaluation, MetricNames.PROBE_SPEARMAN_UNSCHEDULED),
-                        number(evaluation, MetricNames.PROBE_CALIBRATION_ERROR_UNSCHEDULED)),
-                new EstimatorFit((int) number(evaluation, MetricNames.PROBE_HELD_OUT), number(evaluation, MetricNames.PROBE_SPEARMAN_HELD_OUT),
-                        number(evaluation, MetricNames.PROBE_CALIBRATION_ERROR_HELD_OUT)),
+        return describe(fit(evaluation, all, MetricNames.PROBE_SPEARMAN, MetricNames.PROBE_CALIBRATION_ERROR,
+                        MetricNames.PROBE_HIGHEST_SPEARMAN),
+                fit(evaluation, scheduled, MetricNames.PROBE_SPEARMAN_SCHEDULED, MetricNames.PROBE_CALIBRATION_ERROR_SCHEDULED,
+                        MetricNames.PROBE_HIGHEST_SPEARMAN_SCHEDULED),
+                fit(evaluation, all - scheduled, MetricNames.PROBE_SPEARMAN_UNSCHEDULED,
+                        MetricNames.PROBE_CALIBRATION_ERROR_UNSCHEDULED, MetricNames.PROBE_HIGHEST_SPEARMAN_UNSCHEDULED),
+                fit(evaluation, (int) number(evaluation, MetricNames.PROBE_HELD_OUT), MetricNames.PROBE_SPEARMAN_HELD_OUT,
+                        MetricNames.PROBE_CALIBRATION_ERROR_HELD_OUT, MetricNames.PROBE_HIGHEST_SPEARMAN_HELD_OUT),
                 number(evaluation, MetricNames.PROBE_SPEARMAN_BY_LEVEL), samples);
+    }
+
+    private static EstimatorFit fit(Map<String, Object> evaluation, int prompts, String spearman, String calibrationError,
+            String highestSpearman) {
+        return new EstimatorFit(prompts, number(evaluation, spearman), number(evaluation, calibrationError),
+                number(evaluation, highestSpearman));
     }
 
     private static double number(Map<String, Object> row, String key) {

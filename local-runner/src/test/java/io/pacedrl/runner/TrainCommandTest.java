@@ -81,6 +81,13 @@ class TrainCommandTest {
             assertTrue(e.get(MetricNames.PROBE_SCHEDULED).asInt() <= 8);
             double error = e.get(MetricNames.PROBE_CALIBRATION_ERROR).asDouble();
             assertTrue(error >= 0 && error <= 1, e.toString());
+            // No estimate ranks above what the observations' ties allow.
+            JsonNode spearman = e.get(MetricNames.PROBE_SPEARMAN_UNSCHEDULED);
+            JsonNode highest = e.get(MetricNames.PROBE_HIGHEST_SPEARMAN_UNSCHEDULED);
+            assertTrue(highest != null, "the highest reachable Spearman is reported: " + e);
+            if (spearman.isNumber() && highest.isNumber()) {
+                assertTrue(spearman.asDouble() <= highest.asDouble() + 1e-9, e.toString());
+            }
         });
         assertTrue(result.get("finalEvaluation").has("pass@4"));
         List<String> levels = new java.util.ArrayList<>();
