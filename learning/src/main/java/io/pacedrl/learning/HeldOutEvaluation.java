@@ -27,9 +27,9 @@ import java.util.stream.IntStream;
  * <p>The same check runs on as many held-out prompts (the first {@code probe-prompts} of the held-out
  * list), which no update learns from. The pool's never-scheduled probes are not a uniform sample
  * once the scheduler has run a while: it schedules the prompts p̂ puts near τ and leaves those it
- * puts far from it, so late in a run they are mostly prompts p̂ calls unsolvable, and a rank
- * correlation within so narrow a range says little. The held-out probes are what Z_φ generalises to
- * from the embedding alone, with no selection.
+ * puts far from it, so late in a run they are mostly prompts p̂ calls unsolvable, among them the
+ * ones it underrates, which nothing then corrects (docs/method.md measures it). The held-out probes
+ * are what Z_φ generalises to from the embedding alone, with no selection.
  *
  * <p>Why the probe: the scheduler keeps the p̂ of the groups it picks near τ, so their correlation
  * with observed accuracy measures little; the probe spans the pool's whole range of difficulty. It

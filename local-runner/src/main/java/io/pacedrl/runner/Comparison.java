@@ -23,8 +23,9 @@ final class Comparison {
     static final List<Method> BASELINES = List.of(Method.GRPO, Method.FLOWRL, Method.DYNAMIC_SAMPLING);
     /** The estimator's figures on the probe prompts that the health table averages (after the estimator's warm-up). */
     static final List<String> PROBE_HEALTH = List.of(MetricNames.PROBE_SPEARMAN, MetricNames.PROBE_SPEARMAN_UNSCHEDULED,
-            MetricNames.PROBE_HIGHEST_SPEARMAN_UNSCHEDULED, MetricNames.PROBE_SPEARMAN_HELD_OUT, MetricNames.PROBE_CALIBRATION_ERROR, MetricNames.PROBE_CALIBRATION_ERROR_UNSCHEDULED,
-            MetricNames.PROBE_CALIBRATION_ERROR_HELD_OUT, MetricNames.PROBE_SPEARMAN_BY_LEVEL);
+            MetricNames.PROBE_HIGHEST_SPEARMAN_UNSCHEDULED, MetricNames.PROBE_SPEARMAN_HELD_OUT, MetricNames.PROBE_CALIBRATION_ERROR,
+            MetricNames.PROBE_CALIBRATION_ERROR_UNSCHEDULED, MetricNames.PROBE_CALIBRATION_ERROR_HELD_OUT,
+            MetricNames.PROBE_SPEARMAN_BY_LEVEL);
 
     private Comparison() {}
 
