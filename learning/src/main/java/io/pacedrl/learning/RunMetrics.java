@@ -110,19 +110,10 @@ public final class RunMetrics {
         if (n < 3) {
             return Double.NaN;
         }
-        double[] sorted = observed.clone();
-        Arrays.sort(sorted);
-        double tied = 0;
-        for (int start = 0; start < n; ) {
-            int end = start;
-            while (end + 1 < n && sorted[end + 1] == sorted[start]) {
-                end++;
-            }
-            double t = end - start + 1;
-            tied += t * t * t - t;
-            start = end + 1;
-        }
-        return Math.sqrt(Math.max(0, 1 - tied / ((double) n * n * n - n)));
+        // The spread of the average ranks over that of 1..n, (n² − 1)/12: the closed form above.
+        double centre = (n + 1) / 2.0;
+        double spread = Arrays.stream(ranks(observed)).map(r -> (r - centre) * (r - centre)).sum() / n;
+        return Math.sqrt(spread / ((n * (double) n - 1) / 12));
     }
 
     static double[] ranks(double[] values) {
