@@ -43,28 +43,32 @@ public final class HeldOutEvaluation {
 
     /**
      * p̂ against observed accuracy on some probe prompts: how many, Spearman, the expected
-     * calibration error over {@link #CALIBRATION_BINS} bins (NaN where there are too few), and the
-     * highest Spearman any estimate without ties could reach against the same observations
-     * ({@link RunMetrics#highestSpearman}).
+     * calibration error over {@link #CALIBRATION_BINS} bins (NaN where there are too few), and two
+     * references on the same prompts: the highest Spearman any estimate without ties could reach
+     * against the same observations ({@link RunMetrics#highestSpearman}), and the Spearman of what
+     * the prompt's face alone predicts, its family and level's mean accuracy on the other probe set
+     * ({@link #levelPrediction(List, double[], List)}).
      */
-    public record EstimatorFit(int prompts, double spearman, double calibrationError, double highestSpearman) {
-        static EstimatorFit of(double[] estimates, double[] observed) {
-            return new EstimatorFit(estimates.length, estimates.length < 3 ? Double.NaN : RunMetrics.spearman(estimates, observed),
-                    RunMetrics.Calibration.of(estimates, observed, CALIBRATION_BINS).error(), RunMetrics.highestSpearman(observed));
+    public record EstimatorFit(int prompts, double spearman, double calibrationError, double highestSpearman,
+            double levelSpearman) {
+        static EstimatorFit of(double[] estimates, double[] observed, double[] byLevel) {
+            boolean few = estimates.length < 3;
+            return new EstimatorFit(estimates.length, few ? Double.NaN : RunMetrics.spearman(estimates, observed),
+                    RunMetrics.Calibration.of(estimates, observed, CALIBRATION_BINS).error(), RunMetrics.highestSpearman(observed),
+                    few ? Double.NaN : RunMetrics.spearman(byLevel, observed));
         }
 
-        static final EstimatorFit NONE = new EstimatorFit(0, Double.NaN, Double.NaN, Double.NaN);
+        static final EstimatorFit NONE = new EstimatorFit(0, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
     }
 
     /**
      * Held-out pass@1, pass@k for k = 1, 2, 4, … ≤ eval samples and avg@k; the probe's accuracy, p̂'s
      * fit on all probe prompts, on those learned from and on those never scheduled
-     * ({@link EstimatorFit#NONE} without p̂), the Spearman of the family-and-level reference
-     * ({@link #levelPrediction}) against the same observed accuracy, and per probe prompt its p̂ (null
-     * without) and observed accuracy, for calibration plots.
+     * and on the held-out probes ({@link EstimatorFit#NONE} without p̂), and per probe prompt its p̂
+     * (null without) and observed accuracy, for calibration plots.
      */
     public record Point(double passAt1, Map<String, Double> passAtK, double averageAtK, double probeAccuracy, EstimatorFit probe,
-            EstimatorFit probeScheduled, EstimatorFit probeNeverScheduled, EstimatorFit probeHeldOut, double probeSpearmanByLevel,
+            EstimatorFit probeScheduled, EstimatorFit probeNeverScheduled, EstimatorFit probeHeldOut,
             double[] probeEstimates, double[] probeObserved) {
         public double probeSpearman() {
             return probe.spearman();
@@ -91,7 +95,10 @@ public final class HeldOutEvaluation {
             metrics.put(MetricNames.PROBE_SPEARMAN_HELD_OUT, probeHeldOut.spearman());
             metrics.put(MetricNames.PROBE_HIGHEST_SPEARMAN_HELD_OUT, probeHeldOut.highestSpearman());
             metrics.put(MetricNames.PROBE_CALIBRATION_ERROR_HELD_OUT, probeHeldOut.calibrationError());
-            metrics.put(MetricNames.PROBE_SPEARMAN_BY_LEVEL, probeSpearmanByLevel);
+            metrics.put(MetricNames.PROBE_SPEARMAN_BY_LEVEL, probe.levelSpearman());
+            metrics.put(MetricNames.PROBE_SPEARMAN_BY_LEVEL_SCHEDULED, probeScheduled.levelSpearman());
+            metrics.put(MetricNames.PROBE_SPEARMAN_BY_LEVEL_UNSCHEDULED, probeNeverScheduled.levelSpearman());
+            metrics.put(MetricNames.PROBE_SPEARMAN_BY_LEVEL_HELD_OUT, probeHeldOut.levelSpearman());
             return metrics;
         }
     }
@@ -191,36 +198,33 @@ public final class HeldOutEvaluation {
         EstimatorFit never = EstimatorFit.NONE;
         EstimatorFit heldOutFit = EstimatorFit.NONE;
         if (estimates != null) {
-            all = EstimatorFit.of(estimates, observed);
-            int[] seen = IntStream.range(0, probe.length).filter(learned::get).toArray();
-            int[] unseen = IntStream.range(0, probe.length).filter(i -> !learned.get(i)).toArray();
-            scheduled = EstimatorFit.of(pick(estimates, seen), pick(observed, seen));
-            never = EstimatorFit.of(pick(estimates, unseen), pick(observed, unseen));
             Evaluation.Result heldOutProbed = Evaluation.run(policy, heldOutProbes, config.probeSamples(), sampling, BATCH_PROMPTS,
                     config.seed() + 37 + step, verifiers);
-            heldOutFit = EstimatorFit.of(pHat.heldOutProbes(),
-                    Arrays.stream(heldOutProbed.correct()).mapToDouble(c -> c / (double) config.probeSamples()).toArray());
+            double[] heldOutObserved = Arrays.stream(heldOutProbed.correct()).mapToDouble(c -> c / (double) config.probeSamples())
+                    .toArray();
+            List<String> poolLevels = probePrompts.stream().map(TaskPrompt::level).toList();
+            List<String> heldOutLevels = heldOutProbes.stream().map(TaskPrompt::level).toList();
+            double[] byLevel = levelPrediction(heldOutLevels, heldOutObserved, poolLevels);
+            all = EstimatorFit.of(estimates, observed, byLevel);
+            int[] seen = IntStream.range(0, probe.length).filter(learned::get).toArray();
+            int[] unseen = IntStream.range(0, probe.length).filter(i -> !learned.get(i)).toArray();
+            scheduled = EstimatorFit.of(pick(estimates, seen), pick(observed, seen), pick(byLevel, seen));
+            never = EstimatorFit.of(pick(estimates, unseen), pick(observed, unseen), pick(byLevel, unseen));
+            heldOutFit = EstimatorFit.of(pHat.heldOutProbes(), heldOutObserved,
+                    levelPrediction(poolLevels, observed, heldOutLevels));
         }
-        double byLevel = RunMetrics.spearman(levelPrediction(probePrompts.stream().map(TaskPrompt::level).toList(), observed),
-                observed);
         return new Point(result.passAt1(), passAtK(result), RunMetrics.averageAtK(result.correct(), result.samplesPerPrompt()),
-                probed.passAt1(), all, scheduled, never, heldOutFit, byLevel, estimates, observed);
+                probed.passAt1(), all, scheduled, never, heldOutFit, estimates, observed);
     }
 
     /**
-     * A reference for p̂ that reads only the prompt's face: each prompt's accuracy predicted by the
-     * mean observed accuracy of the prompts of its stratum ("family/level"). It knows every level's
-     * accuracy now, so it is generous; what p̂ reaches beyond it is what the embedding tells apart
-     * within a level.
-     */
-    static double[] levelPrediction(List<String> strata, double[] observed) {
-        return levelPrediction(strata, observed, strata);
-    }
-
-    /**
-     * The same reference fitted on some prompts and applied to others: each of {@code predicted}'s
-     * strata gets the mean observed accuracy of that stratum among the fitted prompts (the fitted
-     * prompts' mean for a stratum they lack).
+     * A reference for p̂ that reads only the prompt's face: each of {@code predicted}'s strata
+     * ("family/level") gets the mean observed accuracy of that stratum among other, fitted prompts
+     * (the fitted prompts' mean for a stratum they lack). The evaluation fits it on the other probe
+     * set at the same moment, never on a prompt's own observation: fitted on the prompts it predicts,
+     * each level's mean would carry each prompt's own result into its prediction. It knows every
+     * level's present accuracy, which p̂ has to learn; what p̂ reaches beyond it is what the embedding
+     * tells apart within a level.
      */
     static double[] levelPrediction(List<String> fittedStrata, double[] observed, List<String> predicted) {
         Map<String, double[]> sums = new HashMap<>();

@@ -65,10 +65,16 @@ public final class MetricNames {
     public static final String PROBE_CALIBRATION_ERROR_HELD_OUT = "probe-calibration-error-held-out";
     public static final String PROBE_HELD_OUT = "probe-held-out";
     /**
-     * A reference for probe-spearman: the Spearman of each probe prompt's family-and-level mean
-     * accuracy against its own (HeldOutEvaluation.levelPrediction).
+     * A reference for probe-spearman and its forms: the Spearman, on the same prompts, of what the
+     * prompt's face alone predicts, its family and level's mean accuracy on the other probe set at the
+     * same evaluation (held-out probes for pool probes, and the other way round;
+     * HeldOutEvaluation.levelPrediction). Before it was fitted on the probes it ranked, each level's
+     * mean included the prompt's own result, which raised it.
      */
     public static final String PROBE_SPEARMAN_BY_LEVEL = "probe-spearman-by-level";
+    public static final String PROBE_SPEARMAN_BY_LEVEL_SCHEDULED = "probe-spearman-by-level-scheduled";
+    public static final String PROBE_SPEARMAN_BY_LEVEL_UNSCHEDULED = "probe-spearman-by-level-never-scheduled";
+    public static final String PROBE_SPEARMAN_BY_LEVEL_HELD_OUT = "probe-spearman-by-level-held-out";
     /**
      * The highest Spearman an estimate without ties could reach against the observed accuracies of
      * all probes, the learned-from, the never-scheduled and the held-out ones (RunMetrics.highestSpearman):

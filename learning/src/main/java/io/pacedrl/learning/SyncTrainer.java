@@ -29,12 +29,11 @@ public final class SyncTrainer implements AutoCloseable {
      * accuracy of {@code probe-samples} fresh samples on the probe prompts (drawn uniformly from the
      * pool) and p̂'s fit to it on all of them, on those learned from so far and on those never
      * scheduled (Spearman and calibration error, NaN without p̂), the same on held-out probe prompts
-     * (never learned from, and not selected by the scheduler), and the Spearman of the
-     * family-and-level reference.
+     * (never learned from, and not selected by the scheduler).
      */
     public record EvalPoint(int step, long rollouts, double passAt1, double probeAccuracy, HeldOutEvaluation.EstimatorFit probe,
                             HeldOutEvaluation.EstimatorFit probeScheduled, HeldOutEvaluation.EstimatorFit probeNeverScheduled,
-                            HeldOutEvaluation.EstimatorFit probeHeldOut, double probeSpearmanByLevel, double seconds) {
+                            HeldOutEvaluation.EstimatorFit probeHeldOut, double seconds) {
         public double probeSpearman() {
             return probe.spearman();
         }
@@ -159,7 +158,7 @@ public final class SyncTrainer implements AutoCloseable {
     private EvalPoint evaluate(int step, long rollouts, long start) {
         HeldOutEvaluation.Point point = evaluation.evaluate(policy, method.estimatesAccuracy() ? learner.estimates() : null, step);
         return new EvalPoint(step, rollouts, point.passAt1(), point.probeAccuracy(), point.probe(), point.probeScheduled(),
-                point.probeNeverScheduled(), point.probeHeldOut(), point.probeSpearmanByLevel(), (System.nanoTime() - start) / 1e9);
+                point.probeNeverScheduled(), point.probeHeldOut(), (System.nanoTime() - start) / 1e9);
     }
 
     /** One step: schedule (batch step − 1), generate, score, update version step − 1 → step. */

@@ -25,7 +25,7 @@ final class Comparison {
     static final List<String> PROBE_HEALTH = List.of(MetricNames.PROBE_SPEARMAN, MetricNames.PROBE_SPEARMAN_UNSCHEDULED,
             MetricNames.PROBE_HIGHEST_SPEARMAN_UNSCHEDULED, MetricNames.PROBE_SPEARMAN_HELD_OUT, MetricNames.PROBE_CALIBRATION_ERROR,
             MetricNames.PROBE_CALIBRATION_ERROR_UNSCHEDULED, MetricNames.PROBE_CALIBRATION_ERROR_HELD_OUT,
-            MetricNames.PROBE_SPEARMAN_BY_LEVEL);
+            MetricNames.PROBE_SPEARMAN_BY_LEVEL, MetricNames.PROBE_SPEARMAN_BY_LEVEL_UNSCHEDULED, MetricNames.PROBE_SPEARMAN_BY_LEVEL_HELD_OUT);
 
     private Comparison() {}
 

@@ -123,11 +123,12 @@ final class ComparisonReport {
                 + " Z_φ generalises from the embedding alone), for methods whose log Z is an accuracy estimate, from"
                 + " estimator-warmup-steps on, with the highest Spearman any estimate without ties could reach against the"
                 + " never-scheduled probes' observations (their ties, mostly never solved, cap it);"
-                + " for reference, the Spearman of a predictor that knows only each probe prompt's"
-                + " family and level (the other probe prompts' mean accuracy in its level); β·KL and the share of groups with"
-                + " signal per update.</p>\n");
+                + " for reference, the Spearman on the same three sets of a predictor that knows only each prompt's"
+                + " family and level (its level's mean accuracy on the other probe set, pool or held-out, at the same"
+                + " evaluation); β·KL and the share of groups with signal per update.</p>\n");
         table(html, List.of("method", "probe Spearman", "never scheduled", "highest reachable", "held out", "calibration error",
-                "never scheduled", "held out", "family and level alone", "β·KL", "groups with signal"), methods.stream().map(m -> {
+                "never scheduled", "held out", "family and level alone", "never scheduled", "held out", "β·KL", "groups with signal"),
+                methods.stream().map(m -> {
                     List<String> row = new ArrayList<>(List.of(m.method()));
                     Comparison.PROBE_HEALTH.forEach(key -> row.add(Comparison.format(m.health().get(key))));
                     row.add(Comparison.format(m.health().get(MetricNames.BETA_KL)));

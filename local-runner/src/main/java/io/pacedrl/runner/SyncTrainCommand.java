@@ -156,7 +156,7 @@ final class SyncTrainCommand implements Callable<Integer> {
         SyncTrainer.EvalPoint end = report.evaluations().get(report.evaluations().size() - 1);
         if (report.config().method().estimatesAccuracy()) {
             out.printf("probe      %s%n", ProbeFit.describe(end.probe(), end.probeScheduled(), end.probeNeverScheduled(), end.probeHeldOut(),
-                    end.probeSpearmanByLevel(), report.config().probeSamples()));
+                    report.config().probeSamples()));
         }
         StringBuilder time = new StringBuilder();
         report.timeShare().forEach((phase, share) -> time.append(String.format(" %s %.0f%%", phase, 100 * share)));

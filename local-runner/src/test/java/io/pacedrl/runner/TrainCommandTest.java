@@ -88,6 +88,11 @@ class TrainCommandTest {
             if (spearman.isNumber() && highest.isNumber()) {
                 assertTrue(spearman.asDouble() <= highest.asDouble() + 1e-9, e.toString());
             }
+            // What family and level alone rank each set at, beside p̂.
+            for (String key : List.of(MetricNames.PROBE_SPEARMAN_BY_LEVEL, MetricNames.PROBE_SPEARMAN_BY_LEVEL_SCHEDULED,
+                    MetricNames.PROBE_SPEARMAN_BY_LEVEL_UNSCHEDULED, MetricNames.PROBE_SPEARMAN_BY_LEVEL_HELD_OUT)) {
+                assertTrue(e.has(key), key + " is reported: " + e);
+            }
         });
         assertTrue(result.get("finalEvaluation").has("pass@4"));
         List<String> levels = new java.util.ArrayList<>();
