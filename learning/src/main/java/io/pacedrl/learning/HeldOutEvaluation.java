@@ -122,6 +122,9 @@ public final class HeldOutEvaluation {
     private final int[] probe;
     private final List<TaskPrompt> probePrompts;
     private final List<TaskPrompt> heldOutProbes;
+    /** Each probe prompt's "family/level", pool probes and held-out probes, for the level reference. */
+    private final List<String> probeLevels;
+    private final List<String> heldOutProbeLevels;
     private final Verifiers verifiers;
     private final Transformer.SamplingConfig sampling;
     /** Pool index → position among the probe prompts. */
@@ -139,6 +142,8 @@ public final class HeldOutEvaluation {
         this.probe = new UniformSampler(config.seed() + 29).select(new double[pool.size()],
                 Math.min(config.probePrompts(), pool.size()), i -> false);
         this.probePrompts = Arrays.stream(probe).mapToObj(pool::get).toList();
+        this.probeLevels = probePrompts.stream().map(TaskPrompt::level).toList();
+        this.heldOutProbeLevels = heldOutProbes.stream().map(TaskPrompt::level).toList();
         for (int i = 0; i < probe.length; i++) {
             probePosition.put(probe[i], i);
         }
@@ -202,16 +207,14 @@ public final class HeldOutEvaluation {
                     config.seed() + 37 + step, verifiers);
             double[] heldOutObserved = Arrays.stream(heldOutProbed.correct()).mapToDouble(c -> c / (double) config.probeSamples())
                     .toArray();
-            List<String> poolLevels = probePrompts.stream().map(TaskPrompt::level).toList();
-            List<String> heldOutLevels = heldOutProbes.stream().map(TaskPrompt::level).toList();
-            double[] byLevel = levelPrediction(heldOutLevels, heldOutObserved, poolLevels);
+            double[] byLevel = levelPrediction(heldOutProbeLevels, heldOutObserved, probeLevels);
             all = EstimatorFit.of(estimates, observed, byLevel);
             int[] seen = IntStream.range(0, probe.length).filter(learned::get).toArray();
             int[] unseen = IntStream.range(0, probe.length).filter(i -> !learned.get(i)).toArray();
             scheduled = EstimatorFit.of(pick(estimates, seen), pick(observed, seen), pick(byLevel, seen));
             never = EstimatorFit.of(pick(estimates, unseen), pick(observed, unseen), pick(byLevel, unseen));
             heldOutFit = EstimatorFit.of(pHat.heldOutProbes(), heldOutObserved,
-                    levelPrediction(poolLevels, observed, heldOutLevels));
+                    levelPrediction(probeLevels, observed, heldOutProbeLevels));
         }
         return new Point(result.passAt1(), passAtK(result), RunMetrics.averageAtK(result.correct(), result.samplesPerPrompt()),
                 probed.passAt1(), all, scheduled, never, heldOutFit, estimates, observed);
