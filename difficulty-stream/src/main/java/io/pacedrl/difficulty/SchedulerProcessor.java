@@ -13,7 +13,7 @@ import io.pacedrl.difficulty.state.ReplayCandidate;
 import io.pacedrl.difficulty.state.ReplayEntry;
 import io.pacedrl.difficulty.state.ScheduleEntry;
 import io.pacedrl.difficulty.state.SchedulerState;
-import io.pacedrl.learning.PartitionFunction;
+import io.pacedrl.learning.PartitionEnsemble;
 import io.pacedrl.learning.ReplayBuffer;
 import io.pacedrl.schemas.BatchScheduled;
 import io.pacedrl.schemas.DynamicBatchClosed;
@@ -246,7 +246,7 @@ final class SchedulerProcessor implements Processor<String, Object, String, Spec
             rejections.reject(record, Rejections.IMPOSSIBLE_VALUE, "negative model version " + update.getVersion());
             return;
         }
-        if (update.getFormat().equals(PartitionFunction.FORMAT)) {
+        if (PartitionEnsemble.reads(update.getFormat())) {
             onPartitionChunk(record, update);
             return; // the learner's version is the policy's; its Z_φ comes just before it
         }

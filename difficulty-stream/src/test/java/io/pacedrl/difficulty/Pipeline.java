@@ -12,7 +12,7 @@ import io.pacedrl.schemas.RunEvent;
 import io.pacedrl.schemas.ScheduledPrompt;
 import io.pacedrl.schemas.SchedulerDecision;
 import io.pacedrl.schemas.ScoredRollout;
-import io.pacedrl.learning.PartitionFunction;
+import io.pacedrl.learning.PartitionEnsemble;
 import io.pacedrl.topics.ModelUpdateChunks;
 import io.pacedrl.topics.PoolEmbeddings;
 import io.pacedrl.topics.Topics;
@@ -134,7 +134,7 @@ final class Pipeline implements AutoCloseable {
 
     /** Z_φ of {@code version} with these parameters. */
     void publishEstimator(long version, byte[] parameters) {
-        for (ModelUpdate chunk : ModelUpdateChunks.split("policy/partition-function", version, PartitionFunction.FORMAT, parameters,
+        for (ModelUpdate chunk : ModelUpdateChunks.split("policy/partition-function", version, PartitionEnsemble.formatOf(parameters), parameters,
                 version, List.of(), List.of(), 0)) {
             updates.pipeInput(ModelUpdateChunks.key(chunk.getModelId(), chunk.getChunkIndex()), chunk, tick());
         }

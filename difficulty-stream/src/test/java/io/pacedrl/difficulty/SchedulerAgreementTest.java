@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import io.pacedrl.embedded.LocalKafka;
+import io.pacedrl.learning.PartitionEnsemble;
 import io.pacedrl.learning.PartitionFunction;
 import io.pacedrl.learning.ReferenceSchedule;
 import io.pacedrl.learning.ReplayBuffer;
@@ -29,7 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
  * and groups, schedule the same prompts in the same order and replay the same trajectories: the
  * asynchronous pipeline runs the method the reference defines. The pool is larger than
  * selection-candidates, so the seeded candidate sample is compared too, and half of each batch
- * explores, so the seeded uniform draw among the candidates is as well.
+ * explores, so the seeded uniform draw among the candidates is as well. With copies of Z_φ
+ * ({@code partition-copies}) both rank each scored set by the same members.
  */
 class SchedulerAgreementTest {
     static final int POOL = 60;
@@ -55,8 +57,14 @@ class SchedulerAgreementTest {
 
     @Test
     void theStreamAndTheSynchronousReferenceScheduleAndReplayTheSame() {
-        agree(24, false);
-        agree(4096, false);
+        agree(24, false, 0);
+        agree(4096, false, 0);
+    }
+
+    /** p̂ ranked by Z_φ now and its two previous versions, published with it, on both sides. */
+    @Test
+    void withCopiesOfZTheyRankTheSameSets() {
+        agree(24, false, 2);
     }
 
     /**
@@ -65,10 +73,10 @@ class SchedulerAgreementTest {
      */
     @Test
     void inLockStepGroupsThatComeBackAfterTheNextVersionChangeNothing() {
-        agree(24, true);
+        agree(24, true, 0);
     }
 
-    private void agree(int candidates, boolean groupsAfterNextVersion) {
+    private void agree(int candidates, boolean groupsAfterNextVersion, int copies) {
         {
             TrainingConfig config = TrainingConfig.defaults().with(Map.of("method", "paced", "prompts-per-step", 4,
                     "group-size", 4, "look-ahead", 1, "selection-candidates", candidates, "replay-capacity", 6, "replay-add", 4,
@@ -84,6 +92,7 @@ class SchedulerAgreementTest {
                 }
                 embeddings.add(e);
             }
+            List<byte[]> earlier = new ArrayList<>();
             List<String> stream = new ArrayList<>();
             List<String> reference = new ArrayList<>();
             try (NDManager manager = NDManager.newBaseManager();
@@ -102,6 +111,11 @@ class SchedulerAgreementTest {
                             100 + version)) {
                         parameters = z.toBytes();
                     }
+                    if (copies > 0) {
+                        byte[] now = parameters;
+                        parameters = PartitionEnsemble.toBytes(now, earlier.subList(Math.max(0, earlier.size() - copies), earlier.size()));
+                        earlier.add(now);
+                    }
                     p.publishEstimator(version, parameters);
                     p.learnerVersion(version);
                     if (groupsAfterNextVersion && version > 0) {
@@ -115,7 +129,7 @@ class SchedulerAgreementTest {
                     stream.add("batch " + version + ": " + batch.stream().map(s -> s.getPrompt().getId()).toList());
                     stream.add("replay " + version + ": " + drawn.stream().map(kv -> kv.key).toList());
 
-                    try (PartitionFunction z = PartitionFunction.fromBytes(manager, parameters)) {
+                    try (PartitionEnsemble z = PartitionEnsemble.fromBytes(manager, parameters)) {
                         ReferenceSchedule.Choice choice = sync.choose(version, prompts -> estimates(z, embeddings, prompts,
                                 config.beta()));
                         List<ReplayBuffer.Entry<String>> replayed = sync.drawReplay(version, prompts -> estimates(z, embeddings,
@@ -150,13 +164,13 @@ class SchedulerAgreementTest {
                     }
                 }
             }
-            assertEquals(reference, stream, "candidates " + candidates);
+            assertEquals(reference, stream, "candidates " + candidates + ", copies " + copies);
             assertTrue(stream.stream().anyMatch(line -> line.startsWith("replay") && !line.endsWith("[]")), stream.toString());
         }
     }
 
-    /** p̂ of these pool prompts by Z_φ {@code z}, as the learner computes it. */
-    private static double[] estimates(PartitionFunction z, List<float[]> embeddings, int[] prompts, double beta) {
+    /** p̂ of these pool prompts by Z_φ {@code z} and its copies, as the learner computes it. */
+    private static double[] estimates(PartitionEnsemble z, List<float[]> embeddings, int[] prompts, double beta) {
         float[] rows = new float[prompts.length * WIDTH];
         for (int k = 0; k < prompts.length; k++) {
             System.arraycopy(embeddings.get(prompts[k]), 0, rows, k * WIDTH, WIDTH);

@@ -3,7 +3,7 @@ package io.pacedrl.learner;
 import io.pacedrl.learner.LearnerCheckpoint.Contents;
 import io.pacedrl.learner.LearnerCheckpoint.Event;
 import io.pacedrl.learner.LearnerCheckpoint.Publication;
-import io.pacedrl.learning.PartitionFunction;
+import io.pacedrl.learning.PartitionEnsemble;
 import io.pacedrl.learning.PolicyLearner;
 import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.schemas.DeadLetter;
@@ -191,7 +191,7 @@ final class LearnerPublisher implements AutoCloseable {
         if (p.weights() != null) {
             // Z_φ before the policy: a reader that learns of the version from the policy already has its Z_φ.
             List<ModelUpdate> partition = p.partition() == null ? List.of() : ModelUpdateChunks.split(options.modelId()
-                    + LearnerService.PARTITION_SUFFIX, p.version(), PartitionFunction.FORMAT, p.partition(), p.version(), List.of(),
+                    + LearnerService.PARTITION_SUFFIX, p.version(), PartitionEnsemble.formatOf(p.partition()), p.partition(), p.version(), List.of(),
                     List.of(), now);
             List<ModelUpdate> policy = ModelUpdateChunks.split(options.modelId(), p.version(), LearnerService.FORMAT, p.weights(),
                     p.version(), p.rolloutIds(), p.replayIds(), now);

@@ -6,6 +6,7 @@ import io.pacedrl.learner.LearnerCheckpoint.Publication;
 import io.pacedrl.learning.HeldOutEvaluation;
 import io.pacedrl.learning.Method;
 import io.pacedrl.learning.MetricNames;
+import io.pacedrl.learning.PartitionEnsemble;
 import io.pacedrl.learning.PolicyLearner;
 import io.pacedrl.learning.TrainingConfig;
 import io.pacedrl.policy.Torch;
@@ -83,7 +84,10 @@ public final class LearnerService implements AutoCloseable {
     public static final String UNUSABLE_ROLLOUT = "UNUSABLE_ROLLOUT";
     public static final String UNKNOWN_PROMPT = "UNKNOWN_PROMPT";
     public static final String FORMAT = "paced-rl-weights";
-    /** Z_φ travels on model-updates as model {@code <model id>/partition-function}, in {@code PartitionFunction.FORMAT}. */
+    /**
+     * Z_φ travels on model-updates as model {@code <model id>/partition-function}, in {@code PartitionFunction.FORMAT},
+     * or with the copies p̂ is ranked with in {@code PartitionEnsemble.FORMAT}.
+     */
     public static final String PARTITION_SUFFIX = "/partition-function";
     /** π_ref travels on model-updates once, at version 0, as model {@code <model id>/reference}. */
     public static final String REFERENCE_SUFFIX = "/reference";
@@ -305,10 +309,15 @@ public final class LearnerService implements AutoCloseable {
         learner = new PolicyLearner(config, reference, pool.stream().map(TaskPrompt::text).toList(),
                 evaluation.heldOutProbes().stream().map(TaskPrompt::text).toList());
         byte[] partition = learner.state().partition();
-        if (partition != null && partition.length > ModelUpdateChunks.CHUNK_BYTES) {
+        if (partition != null) {
             // One record per version: the scheduler never holds half a Z_φ across a restart.
-            throw new IllegalArgumentException("partition-hidden = " + config.partitionHidden() + " makes Z_φ " + partition.length
-                    + " bytes; it must fit one model-update chunk of " + ModelUpdateChunks.CHUNK_BYTES + " bytes");
+            int copies = method.estimatesAccuracy() ? config.partitionCopies() : 0;
+            long full = PartitionEnsemble.fullSize(partition, copies);
+            if (full > ModelUpdateChunks.CHUNK_BYTES) {
+                throw new IllegalArgumentException("partition-hidden = " + config.partitionHidden() + " and partition-copies = "
+                        + copies + " make Z_φ's publication " + full + " bytes; it must fit one model-update chunk of "
+                        + ModelUpdateChunks.CHUNK_BYTES + " bytes");
+            }
         }
         step = new LearnerStep(config, learner, pool, evaluation);
         publisher.pool(new LearnerPublisher.Pool(pool.stream().map(TaskPrompt::id).toList(), learner::embedding));

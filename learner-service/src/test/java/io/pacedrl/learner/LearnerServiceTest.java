@@ -18,7 +18,7 @@ import io.pacedrl.schemas.Prompt;
 import io.pacedrl.schemas.PromptSplit;
 import io.pacedrl.schemas.RunEvent;
 import io.pacedrl.schemas.ScoredRollout;
-import io.pacedrl.learning.PartitionFunction;
+import io.pacedrl.learning.PartitionEnsemble;
 import io.pacedrl.topics.PoolEmbeddings;
 import io.pacedrl.topics.RunEvents;
 import io.pacedrl.topics.TopicCreator;
@@ -28,6 +28,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -107,7 +108,8 @@ class LearnerServiceTest {
                 "--set", "method=paced-selection", "--set", "steps=" + STEPS, "--set", "prompts-per-step=" + B,
                 "--set", "group-size=" + G, "--set", "eval-every=3", "--set", "eval-prompts=4", "--set", "eval-samples=2",
                 "--set", "final-samples=2", "--set", "probe-prompts=4", "--set", "max-new-tokens=6",
-                "--set", "partition-fit-steps=2", "--set", "partition-hidden=16");
+                "--set", "partition-fit-steps=2", "--set", "partition-hidden=16", "--set", "partition-copy-every=2",
+                "--set", "partition-copies=2");
         Random random = new Random(11);
         Set<String> produced = new HashSet<>();
         Process learner = launch(command);
@@ -158,16 +160,26 @@ class LearnerServiceTest {
             }
             assertEquals(once, chunk0ByVersion, "every version published exactly once");
 
-            // Z_φ goes out with every version, once, in one chunk the scheduler can load.
+            // Z_φ goes out with every version, once, in one chunk the scheduler can load, with its copies.
             List<ModelUpdate> partitions = chunks.stream().filter(c -> c.getModelId().equals("policy" + LearnerService.PARTITION_SUFFIX))
                     .toList();
             assertEquals(once, partitions.stream().collect(Collectors.groupingBy(ModelUpdate::getVersion, TreeMap::new,
                     Collectors.counting())), "Z_φ with every version exactly once");
-            assertTrue(partitions.stream().allMatch(c -> c.getFormat().equals(PartitionFunction.FORMAT) && c.getChunkCount() == 1));
-            byte[] newest = new byte[partitions.get(partitions.size() - 1).getChunk().remaining()];
-            partitions.get(partitions.size() - 1).getChunk().duplicate().get(newest);
-            try (NDManager manager = NDManager.newBaseManager(); PartitionFunction loaded = PartitionFunction.fromBytes(manager, newest)) {
-                assertEquals(32, loaded.inputSize(), "over the reference policy's embeddings");
+            assertTrue(partitions.stream().allMatch(c -> c.getFormat().equals(PartitionEnsemble.FORMAT) && c.getChunkCount() == 1));
+            Map<Long, byte[]> published = new TreeMap<>();
+            partitions.forEach(c -> {
+                byte[] bytes = new byte[c.getChunk().remaining()];
+                c.getChunk().duplicate().get(bytes);
+                published.put(c.getVersion(), bytes);
+            });
+            try (NDManager manager = NDManager.newBaseManager();
+                    PartitionEnsemble newest = PartitionEnsemble.fromBytes(manager, published.get((long) STEPS));
+                    PartitionEnsemble two = PartitionEnsemble.fromBytes(manager, published.get(2L));
+                    PartitionEnsemble four = PartitionEnsemble.fromBytes(manager, published.get(4L))) {
+                assertEquals(32, newest.inputSize(), "over the reference policy's embeddings");
+                // Copies as updates 3 and 5 began, through the kills and restarts around them.
+                assertEquals(List.of(Arrays.toString(two.now().toBytes()), Arrays.toString(four.now().toBytes())),
+                        newest.copyBytes().stream().map(Arrays::toString).toList(), "the copies are versions 2 and 4's Z_φ");
             }
             List<String> learned = chunks.stream().filter(c -> c.getChunkIndex() == 0 && c.getModelId().equals("policy"))
                     .flatMap(c -> c.getRolloutIds().stream()).toList();

@@ -67,6 +67,8 @@ public final class PolicyLearner implements AutoCloseable {
     private final Transformer reference;
     private final AdamW policyOptimizer;
     private final PartitionFunction partition;
+    /** Z_φ with the copies p̂ is ranked with; null for methods without p̂. */
+    private final PartitionEnsemble estimator;
     private final AdamW partitionOptimizer;
     private final PartitionMemory partitionMemory;
     private final NDArray poolEmbeddings;
@@ -129,11 +131,14 @@ public final class PolicyLearner implements AutoCloseable {
             partitionOptimizer = new AdamW(partition.parameters(),
                     AdamW.Config.DEFAULT.withLearningRate((float) config.partitionLearningRate()));
             partitionMemory = new PartitionMemory(config.partitionMemory());
+            estimator = method.estimatesAccuracy()
+                    ? new PartitionEnsemble(manager, partition, config.partitionCopyEvery(), config.partitionCopies()) : null;
         } else {
             poolEmbeddings = null;
             poolEmbeddingValues = null;
             heldOutEmbeddingValues = null;
             partition = null;
+            estimator = null;
             partitionOptimizer = null;
             partitionMemory = null;
         }
@@ -156,24 +161,24 @@ public final class PolicyLearner implements AutoCloseable {
         return poolTokens.length;
     }
 
-    /** p̂ of every pool prompt from Z_φ now (all zero for methods without it). */
+    /** p̂ of every pool prompt from Z_φ now and its copies (all zero for methods without it). */
     public double[] accuracyEstimates() {
         if (!method.estimatesAccuracy()) {
             return new double[poolTokens.length];
         }
         // The pool's rows are already held in pool order: scored as they are, without a copy.
-        return partition.accuracyEstimates(poolEmbeddingValues, poolTokens.length, config.beta());
+        return estimator.accuracyEstimates(poolEmbeddingValues, poolTokens.length, config.beta());
     }
 
     /**
-     * p̂ of these pool prompts from Z_φ now (all zero for methods without it), computed as the
-     * difficulty scheduler computes it: from the embeddings' values, in this order.
+     * p̂ of these pool prompts from Z_φ now and its copies, scored together (all zero for methods
+     * without it), computed as the difficulty scheduler computes it: from the embeddings' values, in this order.
      */
     public double[] accuracyEstimates(int[] prompts) {
         if (!method.estimatesAccuracy()) {
             return new double[prompts.length];
         }
-        return partition.accuracyEstimates(embeddingRows(prompts), prompts.length, config.beta());
+        return estimator.accuracyEstimates(embeddingRows(prompts), prompts.length, config.beta());
     }
 
     /** p̂ now of the pool prompts and the held-out texts, as an evaluation asks for it. */
@@ -196,7 +201,7 @@ public final class PolicyLearner implements AutoCloseable {
         if (!method.estimatesAccuracy()) {
             return new double[heldOutCount];
         }
-        return partition.accuracyEstimates(heldOutEmbeddingValues, heldOutCount, config.beta());
+        return estimator.accuracyEstimates(heldOutEmbeddingValues, heldOutCount, config.beta());
     }
 
     /**
@@ -241,6 +246,9 @@ public final class PolicyLearner implements AutoCloseable {
         if (!replayed.isEmpty() && method.loss() != Method.Loss.TRAJECTORY_BALANCE) {
             // Group-relative advantages need whole groups; only trajectory balance is valid off-policy alone.
             throw new IllegalArgumentException(method + " does not learn from replayed trajectories");
+        }
+        if (estimator != null) {
+            estimator.beforeUpdate(step);
         }
         List<Trajectory> batch = new ArrayList<>(fresh);
         batch.addAll(replayed);
@@ -412,8 +420,10 @@ public final class PolicyLearner implements AutoCloseable {
      * @param weights   the policy in the {@code Weights} format (what model-updates carries)
      * @param trainer   the rest: AdamW of the policy, then Z_φ's parameters, its AdamW and what its fit
      *                  remembers ({@link PartitionMemory}; absent from states written before it, read as empty)
-     * @param partition Z_φ's parameters in {@link PartitionFunction#FORMAT} (what model-updates
-     *                  carries beside the policy), or null for methods without Z_φ
+     * @param partition Z_φ's parameters in {@link PartitionFunction#FORMAT}, or with the copies p̂ is ranked
+     *                  with in {@link PartitionEnsemble#FORMAT} where {@code partition-copies} keeps some (what
+     *                  model-updates carries beside the policy; {@link #restore} takes the copies from it),
+     *                  or null for methods without Z_φ
      */
     public record State(byte[] weights, byte[] trainer, byte[] partition) {}
 
@@ -437,7 +447,8 @@ public final class PolicyLearner implements AutoCloseable {
         }
         return new Snapshot(copies, named, policyOptimizer.copyState(copies),
                 partition == null ? null : AdamW.copies(partition.parameters().values(), copies),
-                partition == null ? null : partitionOptimizer.copyState(copies), partition == null ? null : memoryBytes());
+                partition == null ? null : partitionOptimizer.copyState(copies), partition == null ? null : memoryBytes(),
+                estimator != null && estimator.keepsCopies() ? estimator.copyBytes() : null);
     }
 
     private byte[] memoryBytes() {
@@ -458,15 +469,18 @@ public final class PolicyLearner implements AutoCloseable {
         private final List<NDArray> partitionValues;
         private final AdamW.Moments partitionMoments;
         private final byte[] partitionMemory;
+        /** The parameters of Z_φ's copies, published with it; null where none are kept. */
+        private final List<byte[]> partitionCopies;
 
         private Snapshot(NDManager copies, Map<String, NDArray> weights, AdamW.Moments policyMoments, List<NDArray> partitionValues,
-                AdamW.Moments partitionMoments, byte[] partitionMemory) {
+                AdamW.Moments partitionMoments, byte[] partitionMemory, List<byte[]> partitionCopies) {
             this.copies = copies;
             this.weights = weights;
             this.policyMoments = policyMoments;
             this.partitionValues = partitionValues;
             this.partitionMoments = partitionMoments;
             this.partitionMemory = partitionMemory;
+            this.partitionCopies = partitionCopies;
         }
 
         public State toState() {
@@ -482,8 +496,10 @@ public final class PolicyLearner implements AutoCloseable {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-            return new State(policy.toBytes(weights), bytes.toByteArray(), partitionValues == null ? null
-                    : PartitionFunction.toBytes(partition.inputSize(), partition.config().hidden(), partitionValues));
+            byte[] now = partitionValues == null ? null
+                    : PartitionFunction.toBytes(partition.inputSize(), partition.config().hidden(), partitionValues);
+            return new State(policy.toBytes(weights), bytes.toByteArray(), partitionCopies == null ? now
+                    : PartitionEnsemble.toBytes(now, partitionCopies));
         }
 
         @Override
@@ -508,6 +524,9 @@ public final class PolicyLearner implements AutoCloseable {
                     partitionMemory.read(in, poolTokens.length);
                 } else {
                     partitionMemory.clear();
+                }
+                if (estimator != null && state.partition() != null) {
+                    estimator.restoreCopies(state.partition());
                 }
             }
         } catch (IOException e) {

@@ -1,8 +1,6 @@
 package io.pacedrl.learning;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -11,8 +9,8 @@ import java.util.function.IntPredicate;
 
 /**
  * How long scheduling takes: choosing a batch from a large pool with the difficulty scheduler
- * and the uniform sampler, and scoring prompts with Z_φ (what the scheduler does to a batch's candidates). Each figure is the
- * median (and worst) of repeated timed runs after warm-up runs.
+ * and the uniform sampler, and scoring prompts with Z_φ alone and with the copies p̂ is ranked with (what the
+ * scheduler does to a batch's candidates). Each figure is the median (and worst) of repeated timed runs after warm-up runs.
  */
 public final class SchedulingBenchmark {
     private SchedulingBenchmark() {}
@@ -23,15 +21,17 @@ public final class SchedulingBenchmark {
      * @param inFlightShare share of the pool marked in flight (skipped)
      * @param scoreSizes   numbers of prompts whose scoring through Z_φ is timed
      * @param embeddingSize width of the prompt embeddings (the policy's d_model)
+     * @param copies       copies of Z_φ in the ranked scoring ({@code partition-copies})
      */
     public record Config(int poolSize, int batch, double inFlightShare, int repeats, List<Integer> scoreSizes,
-                         int embeddingSize, PartitionFunction.Config partition) {}
+                         int embeddingSize, PartitionFunction.Config partition, int copies) {}
 
     /** Milliseconds: median and worst of the timed runs. */
     public record Timing(double medianMs, double maxMs) {}
 
+    /** {@code scoring}: Z_φ alone; {@code rankedScoring}: with {@link Config#copies} copies, ranked ({@link PartitionEnsemble}). */
     public record Result(double schedulerSetupMs, Timing difficultySelect, Timing uniformSelect, List<Integer> scoreSizes,
-                         List<Timing> scoring) {}
+                         List<Timing> scoring, List<Timing> rankedScoring) {}
 
     public static Result run(NDManager manager, Config config) {
         SplittableRandom random = new SplittableRandom(1);
@@ -51,14 +51,29 @@ public final class SchedulingBenchmark {
         UniformSampler uniform = new UniformSampler(2);
         Timing uniformTiming = time(config.repeats(), () -> uniform.select(pHat, config.batch(), busy));
         List<Timing> scoring = new ArrayList<>();
+        List<Timing> ranked = new ArrayList<>();
         for (int size : config.scoreSizes()) {
+            float[] rows = new float[Math.multiplyExact(size, config.embeddingSize())];
+            for (int i = 0; i < rows.length; i++) {
+                rows[i] = (float) random.nextGaussian();
+            }
             try (NDManager scratch = manager.newSubManager();
-                 PartitionFunction partition = new PartitionFunction(scratch, config.embeddingSize(), config.partition(), 3)) {
-                NDArray embeddings = scratch.randomNormal(new Shape(size, config.embeddingSize()));
-                scoring.add(time(Math.max(3, config.repeats() / 10), () -> partition.accuracyEstimates(embeddings, 0.05)));
+                 PartitionFunction partition = new PartitionFunction(scratch, config.embeddingSize(), config.partition(), 3);
+                 PartitionEnsemble alone = new PartitionEnsemble(scratch, partition, 0, 0);
+                 PartitionEnsemble withCopies = new PartitionEnsemble(scratch, partition, 1, config.copies())) {
+                List<byte[]> copies = new ArrayList<>();
+                for (int c = 0; c < config.copies(); c++) {
+                    try (PartitionFunction copy = new PartitionFunction(scratch, config.embeddingSize(), config.partition(), 4 + c)) {
+                        copies.add(copy.toBytes());
+                    }
+                }
+                withCopies.restoreCopies(PartitionEnsemble.toBytes(partition.toBytes(), copies));
+                int repeats = Math.max(3, config.repeats() / 10);
+                scoring.add(time(repeats, () -> alone.accuracyEstimates(rows, size, 0.05)));
+                ranked.add(time(repeats, () -> withCopies.accuracyEstimates(rows, size, 0.05)));
             }
         }
-        return new Result(setupMs, difficulty, uniformTiming, List.copyOf(config.scoreSizes()), scoring);
+        return new Result(setupMs, difficulty, uniformTiming, List.copyOf(config.scoreSizes()), scoring, ranked);
     }
 
     private static Timing time(int repeats, Runnable work) {

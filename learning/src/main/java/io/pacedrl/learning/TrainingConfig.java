@@ -48,6 +48,10 @@ import java.util.stream.Collectors;
  *                              targets computed when they were fresh: one batch of 32 prompts, three
  *                              quarters of them chosen near τ, is too little and too narrow a sample to
  *                              fit an estimate of the whole pool from; 0 fits the fresh batch alone
+ * @param partitionCopyEvery    updates between the copies of Z_φ that p̂ is ranked with ({@link PartitionEnsemble}); 0 keeps none
+ * @param partitionCopies       copies of Z_φ kept, the most recent: a prompt's p̂ is Z_φ now's value at the rank the
+ *                              mean log Z of Z_φ now and its copies gives it among the prompts scored together, because
+ *                              each version's error on prompts its fit has not seen differs; 0 is Z_φ now alone
  * @param beta                  trajectory balance β (p̂ = clip(β·log Z, 0, 1))
  * @param tau                   the scheduler's target accuracy τ
  * @param selectionCandidates   prompts scored for each PACED batch: every free prompt when there are
@@ -104,7 +108,8 @@ import java.util.stream.Collectors;
  */
 public record TrainingConfig(
         Method method, int steps, long rolloutBudget, int promptsPerStep, int groupSize, double temperature, int maxNewTokens,
-        double policyLearningRate, int policyWarmupSteps, double partitionLearningRate, int partitionFitSteps, int partitionMemory, double beta,
+        double policyLearningRate, int policyWarmupSteps, double partitionLearningRate, int partitionFitSteps, int partitionMemory,
+        int partitionCopyEvery, int partitionCopies, double beta,
         double tau, int selectionCandidates, double exploreShare, int replayCapacity,
         int replayAdd, int replaySize, ReplayRules.OldPolicy replayOldPolicy, ReplayRules.OldPolicy freshOldPolicy,
         ReplayRules.Priority replayPriority,
@@ -153,6 +158,11 @@ public record TrainingConfig(
         atLeast("replay-add", replayAdd, 0);
         atLeast("replay-size", replaySize, 0);
         atLeast("partition-memory", partitionMemory, 0);
+        atLeast("partition-copy-every", partitionCopyEvery, 0);
+        atLeast("partition-copies", partitionCopies, 0);
+        if (partitionCopies > 0 && partitionCopyEvery == 0) {
+            throw new IllegalArgumentException("partition-copies = " + partitionCopies + " needs partition-copy-every ≥ 1 (updates between copies)");
+        }
         atLeast("max-sampling-rounds", maxSamplingRounds, 1);
         atLeast("partition-hidden", partitionHidden, 1);
         atLeast("eval-every", evalEvery, 1);
@@ -182,7 +192,7 @@ public record TrainingConfig(
 
     /** The defaults: PACED-RL on the small model. */
     public static TrainingConfig defaults() {
-        return new TrainingConfig(Method.PACED, 200, 0, 32, 8, 1.0, 24, 2e-4, 10, 3e-3, 8, 16, 0.05, 0.5, 4096, 0.25, 128, 64, 64,
+        return new TrainingConfig(Method.PACED, 200, 0, 32, 8, 1.0, 24, 2e-4, 10, 3e-3, 8, 16, 0, 0, 0.05, 0.5, 4096, 0.25, 128, 64, 64,
                 ReplayRules.OldPolicy.RECOMPUTED, ReplayRules.OldPolicy.RECORDED, ReplayRules.Priority.CURRENT, 0.2, 0.0,
                 15.0, 2.0, 4, 128, 0.3, Transformer.Pooling.MEAN, PartitionInput.STANDARDIZED, 0.5, 20, 256, 4, 16, 20, 128, 16, 2, 4, 300, 0.3, 1);
     }
@@ -280,6 +290,9 @@ public record TrainingConfig(
             keys.putIfAbsent("explore-share", 0.0);
             // … and fitted Z_φ on the fresh batch alone.
             keys.putIfAbsent("partition-memory", 0);
+            // … and scored with Z_φ now alone.
+            keys.putIfAbsent("partition-copy-every", 0);
+            keys.putIfAbsent("partition-copies", 0);
             return defaults().with(keys);
         } catch (JsonProcessingException e) {
             throw new IllegalArgumentException("a recorded configuration is not JSON: " + e.getOriginalMessage(), e);

@@ -199,9 +199,12 @@ class PolicyLearnerTest {
 
     @Test
     void aRestoredLearnerUpdatesExactlyAsTheOriginal() {
-        for (Method method : List.of(Method.PACED, Method.GRPO, Method.FLOWRL)) {
-            TrainingConfig config = TrainingConfig.defaults().with(Map.of("method", method.key(), "partition-hidden", 16,
-                    "partition-fit-steps", 2));
+        // PACED twice: with Z_φ alone, and with two copies taken before every update (restored from the published bytes).
+        for (Map<String, Object> keys : List.<Map<String, Object>>of(Map.of("method", "paced"),
+                Map.of("method", "paced", "partition-copy-every", 1, "partition-copies", 2), Map.of("method", "grpo"),
+                Map.of("method", "flowrl"))) {
+            TrainingConfig config = TrainingConfig.defaults().with(Map.of("partition-hidden", 16, "partition-fit-steps", 2)).with(keys);
+            Method method = config.method();
             try (PolicyLearner original = new PolicyLearner(config, reference, POOL);
                     PolicyLearner resumed = new PolicyLearner(config, reference, POOL)) {
                 step(original, 1);
@@ -225,7 +228,8 @@ class PolicyLearnerTest {
                         System.arraycopy(row, 0, rows, rows.length - row.length, row.length);
                     }
                     try (ai.djl.ndarray.NDManager manager = ai.djl.ndarray.NDManager.newBaseManager();
-                            PartitionFunction published = PartitionFunction.fromBytes(manager, original.state().partition())) {
+                            PartitionEnsemble published = PartitionEnsemble.fromBytes(manager, original.state().partition())) {
+                        assertEquals(config.partitionCopies(), published.copies(), keys + ": the copies travel with Z_φ");
                         assertArrayEquals(original.accuracyEstimates(), published.accuracyEstimates(rows, POOL.size(), config.beta()),
                                 method.key() + ": the scheduler's p̂ from the published Z_φ is the learner's");
                     }

@@ -40,4 +40,19 @@ class TrainingConfigTest {
                 () -> TrainingConfig.defaults().with(Map.of("partition-memory", -1)));
         assertEquals("partition-memory must be ≥ 0, got -1", bad.getMessage());
     }
+
+    @Test
+    void aConfigurationRecordedBeforeCopiesOfZPhiExistedReadsAsScoringWithZPhiNowAlone() {
+        TrainingConfig config = TrainingConfig.defaults().with(Map.of("partition-copy-every", 20, "partition-copies", 4));
+        assertEquals(config, TrainingConfig.fromJson(config.toJson()));
+        String before = config.toJson().replace("\"partition-copy-every\":20,", "").replace("\"partition-copies\":4,", "");
+        assertFalse(before.contains("partition-cop"), before);
+        assertEquals(config.with(Map.of("partition-copy-every", 0, "partition-copies", 0)), TrainingConfig.fromJson(before));
+        IllegalArgumentException noStride = assertThrows(IllegalArgumentException.class,
+                () -> TrainingConfig.defaults().with(Map.of("partition-copy-every", 0, "partition-copies", 2)));
+        assertTrue(noStride.getMessage().startsWith("partition-copies = 2 needs partition-copy-every"), noStride.getMessage());
+        IllegalArgumentException negative = assertThrows(IllegalArgumentException.class,
+                () -> TrainingConfig.defaults().with(Map.of("partition-copies", -1)));
+        assertEquals("partition-copies must be ≥ 0, got -1", negative.getMessage());
+    }
 }

@@ -5,7 +5,7 @@ import io.pacedrl.difficulty.ScheduleReproduction;
 import io.pacedrl.learner.LearnerService;
 import io.pacedrl.learner.Reproduction;
 import io.pacedrl.learner.RunRecord;
-import io.pacedrl.learning.PartitionFunction;
+import io.pacedrl.learning.PartitionEnsemble;
 import io.pacedrl.registry.ClientSettings;
 import io.pacedrl.registry.SchemaRegistryClient;
 import io.pacedrl.schemas.ModelUpdate;
@@ -90,8 +90,8 @@ final class SchedulerCheck implements AutoCloseable {
         feedUntil(at);
         List<ModelUpdate> chunks = new ArrayList<>();
         if (recomputed.state().partition() != null) {
-            chunks.addAll(ModelUpdateChunks.split(record.modelId() + LearnerService.PARTITION_SUFFIX, version, PartitionFunction.FORMAT,
-                    recomputed.state().partition(), version, List.of(), List.of(), at));
+            chunks.addAll(ModelUpdateChunks.split(record.modelId() + LearnerService.PARTITION_SUFFIX, version,
+                    PartitionEnsemble.formatOf(recomputed.state().partition()), recomputed.state().partition(), version, List.of(), List.of(), at));
         }
         chunks.addAll(ModelUpdateChunks.split(record.modelId(), version, LearnerService.FORMAT, recomputed.state().weights(), version,
                 List.of(), List.of(), at));

@@ -39,6 +39,10 @@ final class SchedulingBenchmarkCommand implements Callable<Integer> {
             description = "Numbers of prompts whose scoring with Z_φ is timed (default: 4096,1000000).")
     List<Integer> scoreSizes = List.of(4096, 1_000_000);
 
+    @Option(names = "--partition-copies", paramLabel = "K",
+            description = "Copies of Z_φ in the ranked scoring (default: 4, the partition-copies the trials used).")
+    int copies = 4;
+
     @Mixin
     EngineOptions engine;
 
@@ -48,15 +52,15 @@ final class SchedulingBenchmarkCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (poolSize < 1 || batch < 1 || repeats < 1 || !(inFlight >= 0 && inFlight < 1)
-                || scoreSizes.stream().anyMatch(size -> size < 1)) {
-            throw new ParameterException(spec.commandLine(), "--pool-size, --batch, --repeats and --score-sizes "
+                || scoreSizes.stream().anyMatch(size -> size < 1) || copies < 1) {
+            throw new ParameterException(spec.commandLine(), "--pool-size, --batch, --repeats, --score-sizes and --partition-copies "
                     + "must be ≥ 1 and --in-flight in [0, 1)");
         }
         PrintWriter out = spec.commandLine().getOut();
         engine.startEngine();
         TrainingConfig defaults = TrainingConfig.defaults();
         SchedulingBenchmark.Config config = new SchedulingBenchmark.Config(poolSize, batch, inFlight, repeats, scoreSizes, 128,
-                new PartitionFunction.Config(defaults.partitionHidden(), 0f, 10));
+                new PartitionFunction.Config(defaults.partitionHidden(), 0f, 10), copies);
         out.printf("scheduling benchmark: pool %,d, batch %d, %.0f%% in flight, %d threads%n", poolSize, batch, 100 * inFlight, engine.threads);
         out.flush();
         SchedulingBenchmark.Result r;
@@ -71,6 +75,8 @@ final class SchedulingBenchmarkCommand implements Callable<Integer> {
         for (int i = 0; i < r.scoreSizes().size(); i++) {
             out.printf("Z_φ scoring of %,9d prompts  %8.1f ms median, %.1f ms worst (Z_φ hidden %d)%n", r.scoreSizes().get(i),
                     r.scoring().get(i).medianMs(), r.scoring().get(i).maxMs(), defaults.partitionHidden());
+            out.printf("  with %d copies, ranked          %8.1f ms median, %.1f ms worst%n", copies,
+                    r.rankedScoring().get(i).medianMs(), r.rankedScoring().get(i).maxMs());
         }
         Map<String, Object> results = new LinkedHashMap<>();
         results.put("config", config);

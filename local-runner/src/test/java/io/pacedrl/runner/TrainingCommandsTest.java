@@ -106,5 +106,6 @@ class TrainingCommandsTest {
         JsonNode result = new ObjectMapper().readTree(dir.resolve("bench/bench-scheduler.json").toFile()).get("result");
         assertTrue(result.at("/difficultySelect/medianMs").asDouble() > 0);
         assertEquals(1, result.get("scoring").size());
+        assertTrue(result.at("/rankedScoring/0/medianMs").asDouble() > 0, "with the copies of Z_φ too");
     }
 }
