@@ -25,12 +25,12 @@ import java.util.List;
  *
  * <p>Why: each version of Z_φ is off on prompts its fit has not seen by an error that changes from
  * version to version, so the mean of recent versions ranks those prompts better than any one of them
- * (docs/method.md, "Z_φ's errors change from version to version"). The mean itself lags the policy,
+ * (docs/method.md, "Ranking with Z_φ's recent copies"). The mean itself lags the policy,
  * and moving it to Z_φ now's level breaks calibration; taking only its order keeps Z_φ now's level
  * and spread, so the same share of a batch sits near τ as without copies.
  *
- * <p>It travels as one model ({@link #toBytes}, format {@link #FORMAT}): the learner publishes its
- * ensemble beside the policy, and the scheduler loads it ({@link #fromBytes}) and scores with it,
+ * <p>It travels as one model ({@link #toBytes(byte[], List)}, format {@link #FORMAT}): the learner
+ * publishes its ensemble beside the policy, and the scheduler loads it ({@link #fromBytes}) and scores with it,
  * so both rank the same candidates the same way.
  */
 public final class PartitionEnsemble implements AutoCloseable {
@@ -173,7 +173,10 @@ public final class PartitionEnsemble implements AutoCloseable {
         return out;
     }
 
-    /** Whether it is configured to keep copies; without, it publishes Z_φ now alone, as runs did before copies. */
+    /**
+     * Whether it is configured to keep copies: then the learner publishes every member in
+     * {@link #FORMAT}, else Z_φ now alone in {@link PartitionFunction#FORMAT}, as runs did before copies.
+     */
     public boolean keepsCopies() {
         return every > 0 && kept > 0;
     }
@@ -181,12 +184,6 @@ public final class PartitionEnsemble implements AutoCloseable {
     /** The copies' parameters as they are now, oldest first: for a snapshot turned into bytes on another thread. */
     public List<byte[]> copyBytes() {
         return copies.stream().map(Copy::bytes).toList();
-    }
-
-    /** What model-updates carries: Z_φ now alone in {@link PartitionFunction#FORMAT} without copies kept, else every member in {@link #FORMAT}. */
-    public byte[] toBytes() {
-        byte[] nowBytes = now.toBytes();
-        return keepsCopies() ? toBytes(nowBytes, copyBytes()) : nowBytes;
     }
 
     /** Members in {@link #FORMAT}: Z_φ now's parameters, then its copies', each in {@link PartitionFunction#FORMAT}. */

@@ -192,7 +192,7 @@ public record TrainingConfig(
 
     /** The defaults: PACED-RL on the small model. */
     public static TrainingConfig defaults() {
-        return new TrainingConfig(Method.PACED, 200, 0, 32, 8, 1.0, 24, 2e-4, 10, 3e-3, 8, 16, 0, 0, 0.05, 0.5, 4096, 0.25, 128, 64, 64,
+        return new TrainingConfig(Method.PACED, 200, 0, 32, 8, 1.0, 24, 2e-4, 10, 3e-3, 8, 16, 20, 4, 0.05, 0.5, 4096, 0.25, 128, 64, 64,
                 ReplayRules.OldPolicy.RECOMPUTED, ReplayRules.OldPolicy.RECORDED, ReplayRules.Priority.CURRENT, 0.2, 0.0,
                 15.0, 2.0, 4, 128, 0.3, Transformer.Pooling.MEAN, PartitionInput.STANDARDIZED, 0.5, 20, 256, 4, 16, 20, 128, 16, 2, 4, 300, 0.3, 1);
     }

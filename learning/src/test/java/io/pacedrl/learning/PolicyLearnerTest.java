@@ -200,7 +200,7 @@ class PolicyLearnerTest {
     @Test
     void aRestoredLearnerUpdatesExactlyAsTheOriginal() {
         // PACED twice: with Z_φ alone, and with two copies taken before every update (restored from the published bytes).
-        for (Map<String, Object> keys : List.<Map<String, Object>>of(Map.of("method", "paced"),
+        for (Map<String, Object> keys : List.<Map<String, Object>>of(Map.of("method", "paced", "partition-copies", 0),
                 Map.of("method", "paced", "partition-copy-every", 1, "partition-copies", 2), Map.of("method", "grpo"),
                 Map.of("method", "flowrl"))) {
             TrainingConfig config = TrainingConfig.defaults().with(Map.of("partition-hidden", 16, "partition-fit-steps", 2)).with(keys);
