@@ -52,7 +52,8 @@ class ReproductionTest {
 
     @Test
     void aRecordedRunIsReproducedAndAChangedRolloutIsFoundWhereItWasFirstLearned() {
-        RunRecord record = record(4, CONFIG);
+        // With copies of Z_φ taken before updates 2, 3 and 4: they are recomputed too, and published Z_φ carries them.
+        RunRecord record = record(4, CONFIG.with(Map.of("partition-copy-every", 1, "partition-copies", 2)));
         List<Reproduction.Check> checks = new ArrayList<>();
         Reproduction.run(record, Long.MAX_VALUE, checks::add);
         assertEquals(5, checks.size(), "versions 0–4");
