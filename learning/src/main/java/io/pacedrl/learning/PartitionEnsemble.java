@@ -117,19 +117,24 @@ public final class PartitionEnsemble implements AutoCloseable {
 
     /** p̂ of {@code rows} embeddings held row after row in {@code embeddings}, scored together: how the scheduler scores its candidates. */
     public double[] accuracyEstimates(float[] embeddings, int rows, double beta) {
-        double[] logZ = now.logZValues(embeddings, rows);
-        if (!copies.isEmpty() && rows > 0) {
-            double[] sum = logZ.clone();
-            try (NDManager scratch = manager.newSubManager()) {
-                NDArray array = scratch.create(embeddings, new Shape(rows, now.inputSize()));
+        if (rows == 0) {
+            return new double[0];
+        }
+        double[] logZ;
+        try (NDManager scratch = manager.newSubManager()) {
+            // One array of the rows for every member.
+            NDArray array = scratch.create(embeddings, new Shape(rows, now.inputSize()));
+            logZ = now.logZValues(array);
+            if (!copies.isEmpty()) {
+                double[] sum = logZ.clone();
                 for (Copy copy : copies) {
                     double[] values = copy.function().logZValues(array);
                     for (int i = 0; i < rows; i++) {
                         sum[i] += values[i];
                     }
                 }
+                logZ = ranked(logZ, sum);
             }
-            logZ = ranked(logZ, sum);
         }
         for (int i = 0; i < rows; i++) {
             logZ[i] = TrajectoryBalanceLoss.accuracyEstimate(logZ[i], beta);
