@@ -29,7 +29,7 @@ import java.util.SplittableRandom;
  *
  * <p>It is small (about 34k parameters at the default width), so it travels as a model: each
  * version's publication carries its parameters ({@link #toBytes}, format {@link #FORMAT}) beside the
- * policy's, and the scheduler loads them ({@link #fromBytes}) to compute p̂ for the prompts it
+ * policy's, and the scheduler loads them ({@link #fromBytes}, through {@link PartitionEnsemble}) to compute p̂ for the prompts it
  * considers, over the embeddings it received once per pool.
  */
 public final class PartitionFunction implements AutoCloseable {
@@ -196,14 +196,6 @@ public final class PartitionFunction implements AutoCloseable {
         return out;
     }
 
-    /**
-     * p̂ = clip(β·log Z_φ, 0, 1) of {@code rows} embeddings held row after row in {@code embeddings}
-     * (rows × {@link #inputSize()} values): how the scheduler scores its candidates.
-     */
-    public double[] accuracyEstimates(float[] embeddings, int rows, double beta) {
-        return clip(logZValues(embeddings, rows), beta);
-    }
-
     /** log Z_φ of {@code rows} embeddings held row after row in {@code embeddings}, as {@link #logZValues(NDArray)}. */
     public double[] logZValues(float[] embeddings, int rows) {
         if (rows == 0) {
@@ -212,18 +204,6 @@ public final class PartitionFunction implements AutoCloseable {
         try (NDManager scratch = manager.newSubManager()) {
             return logZValues(scratch.create(embeddings, new Shape(rows, inputSize)));
         }
-    }
-
-    /** p̂ = clip(β·log Z_φ, 0, 1) of every row: the whole pool in one pass. */
-    public double[] accuracyEstimates(NDArray embeddings, double beta) {
-        return clip(logZValues(embeddings), beta);
-    }
-
-    private static double[] clip(double[] logZ, double beta) {
-        for (int i = 0; i < logZ.length; i++) {
-            logZ[i] = TrajectoryBalanceLoss.accuracyEstimate(logZ[i], beta);
-        }
-        return logZ;
     }
 
     @Override

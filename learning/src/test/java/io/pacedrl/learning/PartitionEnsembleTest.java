@@ -73,7 +73,7 @@ class PartitionEnsembleTest {
                 PartitionFunction now = new PartitionFunction(manager, WIDTH, new PartitionFunction.Config(8, 0f, 10), 1);
                 PartitionFunction earlier = new PartitionFunction(manager, WIDTH, new PartitionFunction.Config(8, 0f, 10), 2);
                 PartitionEnsemble ensemble = new PartitionEnsemble(manager, now, 1, 1)) {
-            double[] alone = now.accuracyEstimates(rows, ROWS, BETA);
+            double[] alone = pHat(now, rows);
             assertArrayEquals(alone, ensemble.accuracyEstimates(rows, ROWS, BETA), "no copy yet: Z_φ now's p̂");
 
             byte[] nowBytes = now.toBytes();
@@ -117,7 +117,7 @@ class PartitionEnsembleTest {
             }
             try (PartitionEnsemble lone = PartitionEnsemble.fromBytes(manager, now.toBytes())) {
                 assertEquals(0, lone.copies(), "a lone Z_φ, as runs before copies published it");
-                assertArrayEquals(now.accuracyEstimates(rows, ROWS, BETA), lone.accuracyEstimates(rows, ROWS, BETA));
+                assertArrayEquals(pHat(now, rows), lone.accuracyEstimates(rows, ROWS, BETA));
             }
             try (PartitionFunction other = new PartitionFunction(manager, WIDTH, new PartitionFunction.Config(8, 0f, 10), 4);
                     PartitionEnsemble fewer = new PartitionEnsemble(manager, other, 1, 2)) {
@@ -140,6 +140,11 @@ class PartitionEnsembleTest {
                     () -> PartitionEnsemble.fromBytes(manager, new byte[] {1, 2, 3, 4, 5, 6, 7, 8}));
             assertTrue(junk.getMessage().contains("not " + PartitionFunction.FORMAT), junk.getMessage());
         }
+    }
+
+    /** Z_φ's own p̂ = clip(β·log Z, 0, 1), copies aside. */
+    private static double[] pHat(PartitionFunction z, float[] rows) {
+        return Arrays.stream(z.logZValues(rows, ROWS)).map(logZ -> TrajectoryBalanceLoss.accuracyEstimate(logZ, BETA)).toArray();
     }
 
     private static float[] rows(int count, long seed) {
