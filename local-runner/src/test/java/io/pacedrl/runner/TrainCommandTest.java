@@ -46,7 +46,7 @@ class TrainCommandTest {
         CommandRun run = CommandRun.of(small("--method", "paced", "--run-id", "e2e", "--run-dir", runDir.toString()).toArray(String[]::new));
         assertEquals(0, run.exitCode(), run.out() + run.err());
         assertTrue(run.out().startsWith("run        e2e: paced, asynchronous (look-ahead 2), 5 updates of 4 prompts × 4 rollouts"), run.out());
-        for (String line : List.of("held-out   pass@1 ", "final      pass@1 ", "estimator  mean β·KL", "probe      p̂ against 16 samples",
+        for (String line : List.of("held-out   pass@1 ", "final      pass@1 ", "estimator  mean β·KL", "probe      p̂ against 64 samples",
                 "pipeline   ", "learner    model",
                 "cpu        learner", "files      ")) {
             assertTrue(run.out().lines().anyMatch(l -> l.startsWith(line)), line + " in " + run.out());
